@@ -3,7 +3,6 @@
 //   memory     read / copy / triad over buffers far larger than the last-level cache (STREAM-style)
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -82,26 +81,15 @@ public static unsafe class MachinePeak
     public static MemoryBandwidth Memory(WorkerPool pool, long bufferBytes = 256L << 20, int repeats = 5)
     {
         long n = bufferBytes / sizeof(float) / 64 * 64;
-        float* a = Alloc(n), b = Alloc(n), c = Alloc(n);
-        try
-        {
-            new Span<float>(b, (int)n).Fill(1f);
-            new Span<float>(c, (int)n).Fill(2f);
-            new Span<float>(a, (int)n).Fill(0f);
-            double read = Best(pool, new StreamJob { Kind = 0, A = a, B = b, C = c, N = n, Tasks = pool.Threads }, repeats, n * 4L);
-            double copy = Best(pool, new StreamJob { Kind = 1, A = a, B = b, C = c, N = n, Tasks = pool.Threads }, repeats, n * 8L);
-            double triad = Best(pool, new StreamJob { Kind = 2, A = a, B = b, C = c, N = n, Tasks = pool.Threads }, repeats, n * 12L);
-            return new MemoryBandwidth(pool.Threads, n * sizeof(float), read, copy, triad);
-        }
-        finally
-        {
-            NativeMemory.AlignedFree(a);
-            NativeMemory.AlignedFree(b);
-            NativeMemory.AlignedFree(c);
-        }
+        using NativeBuffer<float> bufA = new(n), bufB = new(n), bufC = new(n);
+        float* a = bufA.Pointer, b = bufB.Pointer, c = bufC.Pointer;
+        new Span<float>(b, (int)n).Fill(1f);
+        new Span<float>(c, (int)n).Fill(2f);
+        double read = Best(pool, new StreamJob { Kind = 0, A = a, B = b, C = c, N = n, Tasks = pool.Threads }, repeats, n * 4L);
+        double copy = Best(pool, new StreamJob { Kind = 1, A = a, B = b, C = c, N = n, Tasks = pool.Threads }, repeats, n * 8L);
+        double triad = Best(pool, new StreamJob { Kind = 2, A = a, B = b, C = c, N = n, Tasks = pool.Threads }, repeats, n * 12L);
+        return new MemoryBandwidth(pool.Threads, n * sizeof(float), read, copy, triad);
     }
-
-    private static float* Alloc(long n) => (float*)NativeMemory.AlignedAlloc((nuint)(n * sizeof(float)), 64);
 
     private static double Best(WorkerPool pool, StreamJob job, int repeats, long bytes)
     {

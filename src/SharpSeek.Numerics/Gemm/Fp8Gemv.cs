@@ -59,7 +59,7 @@ internal static unsafe class Fp8Gemv
         {
             int end = Math.Min(k, k0 + GemmArgs.ScaleBlock);
             float block = 0;
-            for (int p = k0; p < end; p++) block += x[p] * GemmFormats.E4M3ToFloat(w[p]);
+            for (int p = k0; p < end; p++) block += x[p] * Fp8E4M3.ToFloat(w[p]);
             total += block * scales[b];
         }
         return total;

@@ -7,9 +7,9 @@
 //   Fp8Weights   y (M,N) = x (M,K) · dequant(W)ᵀ, W e4m3 (N,K) + weight_scale_inv (ceil(N/128), ceil(K/128))
 //   GroupedF32   one GEMM per MoE expert, all in one call (see the method)
 //
-// Every kernel here has a naive twin in GemmReference (the test oracle). Spans may be longer than the shape
+// Each method has an overload taking a SimdLevel (the default is Simd.Active, capped by SHARPSEEK_SIMD) so tests
+// run every micro-kernel in-process. Every kernel here has a naive twin in GemmReference (the test oracle). Spans may be longer than the shape
 // needs; the extra elements are ignored.
-using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace SharpSeek.Numerics;
@@ -19,12 +19,13 @@ public static unsafe partial class Gemm
     /// <summary>C (M,N) = op(A)·op(B) in the given layout (see <see cref="GemmLayout"/>), overwriting or adding into C.</summary>
     public static void F32(WorkerPool pool, GemmLayout layout, int m, int n, int k, ReadOnlySpan<float> a,
         ReadOnlySpan<float> b, Span<float> c, GemmOutput output = GemmOutput.Overwrite) =>
-        F32(pool, layout, m, n, k, a, b, c, output, BestKernel);
+        F32(pool, layout, m, n, k, a, b, c, output, Simd.Active);
 
-    internal static void F32(WorkerPool pool, GemmLayout layout, int m, int n, int k, ReadOnlySpan<float> a,
-        ReadOnlySpan<float> b, Span<float> c, GemmOutput output, GemmKernel kernel)
+    public static void F32(WorkerPool pool, GemmLayout layout, int m, int n, int k, ReadOnlySpan<float> a,
+        ReadOnlySpan<float> b, Span<float> c, GemmOutput output, SimdLevel level)
     {
         ArgumentNullException.ThrowIfNull(pool);
+        GemmKernel kernel = KernelFor(level);
         GemmArgs.F32(layout, m, n, k, a.Length, b.Length, c.Length);
         if (m == 0 || n == 0) return;
         fixed (float* pa = a, pb = b, pc = c)
@@ -36,12 +37,13 @@ public static unsafe partial class Gemm
 
     /// <summary>y (M,N) = x (M,K) · Wᵀ with BF16 weights W (N,K) (ushort bit patterns); FP32 accumulation.</summary>
     public static void Bf16Weights(WorkerPool pool, int m, int n, int k, ReadOnlySpan<float> x, ReadOnlySpan<ushort> w,
-        Span<float> y, GemmOutput output = GemmOutput.Overwrite) => Bf16Weights(pool, m, n, k, x, w, y, output, BestKernel);
+        Span<float> y, GemmOutput output = GemmOutput.Overwrite) => Bf16Weights(pool, m, n, k, x, w, y, output, Simd.Active);
 
-    internal static void Bf16Weights(WorkerPool pool, int m, int n, int k, ReadOnlySpan<float> x, ReadOnlySpan<ushort> w,
-        Span<float> y, GemmOutput output, GemmKernel kernel)
+    public static void Bf16Weights(WorkerPool pool, int m, int n, int k, ReadOnlySpan<float> x, ReadOnlySpan<ushort> w,
+        Span<float> y, GemmOutput output, SimdLevel level)
     {
         ArgumentNullException.ThrowIfNull(pool);
+        GemmKernel kernel = KernelFor(level);
         GemmArgs.Dims(m, n, k);
         GemmArgs.Size("x (M,K)", x.Length, m, k);
         GemmArgs.Size("w (N,K)", w.Length, n, k);
@@ -64,12 +66,13 @@ public static unsafe partial class Gemm
     /// then multiplied by aScales[i,kb]·bScales[j/128,kb] and added to the FP32 result (DeepSeek-V3's promotion).</summary>
     public static void Fp8Block(WorkerPool pool, int m, int n, int k, ReadOnlySpan<byte> a, ReadOnlySpan<float> aScales,
         ReadOnlySpan<byte> b, ReadOnlySpan<float> bScales, Span<float> c) =>
-        Fp8Block(pool, m, n, k, a, aScales, b, bScales, c, BestKernel);
+        Fp8Block(pool, m, n, k, a, aScales, b, bScales, c, Simd.Active);
 
-    internal static void Fp8Block(WorkerPool pool, int m, int n, int k, ReadOnlySpan<byte> a, ReadOnlySpan<float> aScales,
-        ReadOnlySpan<byte> b, ReadOnlySpan<float> bScales, Span<float> c, GemmKernel kernel)
+    public static void Fp8Block(WorkerPool pool, int m, int n, int k, ReadOnlySpan<byte> a, ReadOnlySpan<float> aScales,
+        ReadOnlySpan<byte> b, ReadOnlySpan<float> bScales, Span<float> c, SimdLevel level)
     {
         ArgumentNullException.ThrowIfNull(pool);
+        GemmKernel kernel = KernelFor(level);
         GemmArgs.Fp8Block(m, n, k, a.Length, aScales.Length, b.Length, bScales.Length, c.Length);
         if (m == 0 || n == 0) return;
         fixed (byte* pa = a, pb = b)
@@ -90,12 +93,13 @@ public static unsafe partial class Gemm
     /// (ceil(N/128), ceil(K/128)), dequantized on the fly. Small M (decode) streams W once at memory bandwidth.</summary>
     public static void Fp8Weights(WorkerPool pool, int m, int n, int k, ReadOnlySpan<float> x, ReadOnlySpan<byte> w,
         ReadOnlySpan<float> wScaleInv, Span<float> y, GemmOutput output = GemmOutput.Overwrite) =>
-        Fp8Weights(pool, m, n, k, x, w, wScaleInv, y, output, BestKernel);
+        Fp8Weights(pool, m, n, k, x, w, wScaleInv, y, output, Simd.Active);
 
-    internal static void Fp8Weights(WorkerPool pool, int m, int n, int k, ReadOnlySpan<float> x, ReadOnlySpan<byte> w,
-        ReadOnlySpan<float> wScaleInv, Span<float> y, GemmOutput output, GemmKernel kernel)
+    public static void Fp8Weights(WorkerPool pool, int m, int n, int k, ReadOnlySpan<float> x, ReadOnlySpan<byte> w,
+        ReadOnlySpan<float> wScaleInv, Span<float> y, GemmOutput output, SimdLevel level)
     {
         ArgumentNullException.ThrowIfNull(pool);
+        GemmKernel kernel = KernelFor(level);
         GemmArgs.Fp8Weights(m, n, k, x.Length, w.Length, wScaleInv.Length, y.Length);
         if (m == 0 || n == 0) return;
         bool accumulate = output == GemmOutput.Accumulate;
@@ -129,12 +133,13 @@ public static unsafe partial class Gemm
     /// Overwrite its dW_g is zeroed).</summary>
     public static void GroupedF32(WorkerPool pool, GemmLayout layout, int n, int k, ReadOnlySpan<int> rowOffsets,
         ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, GemmOutput output = GemmOutput.Overwrite) =>
-        GroupedF32(pool, layout, n, k, rowOffsets, a, b, c, output, BestKernel);
+        GroupedF32(pool, layout, n, k, rowOffsets, a, b, c, output, Simd.Active);
 
-    internal static void GroupedF32(WorkerPool pool, GemmLayout layout, int n, int k, ReadOnlySpan<int> rowOffsets,
-        ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, GemmOutput output, GemmKernel kernel)
+    public static void GroupedF32(WorkerPool pool, GemmLayout layout, int n, int k, ReadOnlySpan<int> rowOffsets,
+        ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, GemmOutput output, SimdLevel level)
     {
         ArgumentNullException.ThrowIfNull(pool);
+        GemmKernel kernel = KernelFor(level);
         GemmArgs.Grouped(layout, n, k, rowOffsets, a.Length, b.Length, c.Length);
         int groups = rowOffsets.Length - 1;
         if (groups == 0) return;
@@ -157,11 +162,18 @@ public static unsafe partial class Gemm
         finally { System.Runtime.InteropServices.NativeMemory.Free(problems); }
     }
 
-    /// <summary>The micro-kernel the public entry points use: Vector256 6x16 when AVX2 and FMA are present,
-    /// else Vector128 6x8 where 128-bit SIMD is accelerated, else the scalar 4x4.</summary>
-    internal static GemmKernel BestKernel { get; } =
-        Avx2.IsSupported && Fma.IsSupported ? GemmKernel.Vector256
-        : Vector128.IsHardwareAccelerated ? GemmKernel.Vector128 : GemmKernel.Scalar;
+    /// <summary>The micro-kernel for a SIMD level: Vector256 and wider run the 6x16 AVX2/FMA kernel (there is no
+    /// AVX-512 kernel yet), Vector128 the 6x8 kernel, Scalar the portable 4x4 kernel.</summary>
+    internal static GemmKernel KernelFor(SimdLevel level)
+    {
+        Simd.Require(level);
+        return level switch
+        {
+            SimdLevel.Scalar => GemmKernel.Scalar,
+            SimdLevel.Vector128 => GemmKernel.Vector128,
+            _ => Avx2.IsSupported && Fma.IsSupported ? GemmKernel.Vector256 : GemmKernel.Vector128,
+        };
+    }
 
     private static GemmProblem F32Problem(GemmLayout layout, int m, int n, int k, float* a, float* b, float* c, GemmOutput output) => new()
     {

@@ -14,7 +14,6 @@
 // splits K, so every C element is reduced in the same order whatever the thread count: bits are identical.
 // Grouped GEMMs put every group's chunks into one task list of one Run.
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace SharpSeek.Numerics;
 
@@ -165,38 +164,33 @@ internal static unsafe class GemmDriver
     }
 }
 
-/// <summary>Per-worker packing buffers of one pool, allocated once (64-byte aligned) and reused by every call.</summary>
+/// <summary>Per-worker packing buffers of one pool, allocated once on a worker's first GEMM and reused by every call.</summary>
 internal sealed unsafe class GemmScratch : IDisposable
 {
-    private readonly float*[] _a, _b;
+    private readonly NativeBuffer<float>?[] _a, _b;
 
     public GemmScratch(int threads)
     {
-        _a = new float*[threads];
-        _b = new float*[threads];
+        _a = new NativeBuffer<float>?[threads];
+        _b = new NativeBuffer<float>?[threads];
     }
 
     /// <summary>This worker's buffers for a packed (MC, KC) A block and a packed (KC, NC) B block; MC and NC are
     /// multiples of every kernel's MR and NR, so the same buffers serve every kernel.</summary>
     public void Buffers(int worker, out float* a, out float* b)
     {
-        if (_a[worker] == null)
-        {
-            _a[worker] = Alloc((long)(GemmDriver.MC + 16) * GemmDriver.KC + 64);
-            _b[worker] = Alloc((long)(GemmDriver.NC + 16) * GemmDriver.KC + 64);
-        }
-        a = _a[worker];
-        b = _b[worker];
+        _a[worker] ??= new NativeBuffer<float>((long)(GemmDriver.MC + 16) * GemmDriver.KC + 64);
+        _b[worker] ??= new NativeBuffer<float>((long)(GemmDriver.NC + 16) * GemmDriver.KC + 64);
+        a = _a[worker]!.Pointer;
+        b = _b[worker]!.Pointer;
     }
-
-    private static float* Alloc(long floats) => (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
 
     public void Dispose()
     {
         for (int w = 0; w < _a.Length; w++)
         {
-            NativeMemory.AlignedFree(_a[w]);
-            NativeMemory.AlignedFree(_b[w]);
+            _a[w]?.Dispose();
+            _b[w]?.Dispose();
             _a[w] = _b[w] = null;
         }
     }

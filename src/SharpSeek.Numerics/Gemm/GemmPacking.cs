@@ -45,14 +45,14 @@ internal readonly unsafe struct F32Element : IGemmElement
 
 internal readonly unsafe struct Bf16Element : IGemmElement
 {
-    public static float Load(void* data, long index) => GemmFormats.Bf16ToFloat(((ushort*)data)[index]);
+    public static float Load(void* data, long index) => Bf16.ToFloat(((ushort*)data)[index]);
     public static Vector256<float> Load8(void* data, long index) =>
         Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((ushort*)data + index), 16).AsSingle();
 }
 
 internal readonly unsafe struct E4M3Element : IGemmElement
 {
-    public static float Load(void* data, long index) => GemmFormats.E4M3ToFloat(((byte*)data)[index]);
+    public static float Load(void* data, long index) => Fp8E4M3.ToFloat(((byte*)data)[index]);
     public static Vector256<float> Load8(void* data, long index) => GemmFormats.E4M3ToFloat8((sbyte*)data + index);
 }
 
