@@ -123,6 +123,24 @@ public class GemmQuantizedTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(ThreadsAndLevels))]
+    public void Fp8Weights_NaNWeightCode_GivesNaNInItsOutputColumnOnly(int threads, SimdLevel level)
+    {
+        foreach (int m in new[] { 1, 9 })   // the decode GEMV and the packed GEMM
+        {
+            int n = 40, k = 300;
+            float[] x = Floats(m * k, 1);
+            byte[] w = Fp8(n * k, 2);
+            w[7 * k + 200] = 0xFF;           // -NaN code in row 7
+            float[] scales = PositiveScales(GemmArgs.Blocks(n) * GemmArgs.Blocks(k), 3), y = new float[m * n];
+            Gemm.Fp8Weights(Pool(threads), m, n, k, x, w, scales, y, GemmOutput.Overwrite, level);
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                    Assert.Equal(j == 7, float.IsNaN(y[i * n + j]));
+        }
+    }
+
     [Fact]
     public void Fp8Block_WrongScaleShape_ThrowsArgumentException()
     {

@@ -15,11 +15,23 @@ internal static class GemmFormats
     public static unsafe Vector256<float> E4M3ToFloat8(sbyte* codes)
     {
         Vector256<int> s = Avx2.ConvertToVector256Int32(codes);
-        Vector256<float> v = (Avx2.ShiftLeftLogical(s, 20) & Vector256.Create(unchecked((int)0x87F00000))).AsSingle()
-            * Vector256.Create(Pow2To120);
         Vector256<int> nan = Avx2.CompareEqual(s & Vector256.Create(0x7F), Vector256.Create(0x7F));
-        return Avx.BlendVariable(v, Vector256.Create(float.NaN), nan.AsSingle());
+        return Avx.BlendVariable(Widen(s), Vector256.Create(float.NaN), nan.AsSingle());
     }
+
+    /// <summary>As <see cref="E4M3ToFloat8"/> but the NaN codes decode to ±480: for loops that detect NaN codes
+    /// once per block with <see cref="NaNCodes32"/> instead of per element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector256<float> E4M3ToFloat8IgnoringNaN(sbyte* codes) => Widen(Avx2.ConvertToVector256Int32(codes));
+
+    /// <summary>Lanes of 32 codes that are NaN (0x7F or 0xFF) set to all ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector256<byte> NaNCodes32(sbyte* codes) =>
+        Avx2.CompareEqual(Avx.LoadVector256((byte*)codes) | Vector256.Create((byte)0x80), Vector256<byte>.AllBitsSet);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Widen(Vector256<int> signExtended) =>
+        (Avx2.ShiftLeftLogical(signExtended, 20) & Vector256.Create(unchecked((int)0x87F00000))).AsSingle() * Vector256.Create(Pow2To120);
 
     private const float Pow2To120 = 1.329227995784916e36f;   // 2^120
 }
