@@ -9,5 +9,6 @@ root.Subcommands.Add(ModelCommands.Create());
 // `sharpseek bench …`: each area adds its benchmarks here.
 var bench = new Command("bench", "Measure this machine and SharpSeek's kernels, models and training.");
 bench.Subcommands.Add(NumericsCommands.Create());
+foreach (var c in GemmCommands.CreateBenchCommands()) bench.Subcommands.Add(c);
 root.Subcommands.Add(bench);
 return CliRunner.Run(root, args);
