@@ -156,7 +156,7 @@ public sealed unsafe class LinearWeight : IDisposable
             case WeightDType.F32: src.CopyTo(new Span<float>(_f32!.Pointer + group * GroupElements, len)); break;
             case WeightDType.Bf16: Bf16.FromFloat(src, new Span<ushort>(_bf16!.Pointer + group * GroupElements, len)); break;
             default:
-                BlockQuant.QuantizeBlocks128x128(src, OutFeatures, InFeatures,
+                BlockQuant.QuantizeBlocks128x128(OutFeatures, InFeatures, src,
                     new Span<byte>(_fp8!.Pointer + group * GroupElements, len),
                     new Span<float>(_scaleInv!.Pointer + (long)group * GroupScales, GroupScales));
                 break;

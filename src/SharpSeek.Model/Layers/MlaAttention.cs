@@ -177,13 +177,13 @@ public sealed unsafe class MlaAttention : IDisposable
             Span<float> kvExp = S(_kvExp, (long)L * kvw);                              // (L, H, Dn + Dv)
             ctx.Linear(KvB, new ReadOnlySpan<float>((float*)ckvCtx, L * _rkv), L, kvExp);
             var job = new NaiveJob(this, seq, (float*)_kvExp.Pointer, (float*)kpeCtx, Attn.Pointer);
-            ctx.Pool.Run(_h, job.Run);
+            ctx.Pool.Run(_h, ref job);
         }
     }
 
-    private readonly struct NaiveJob(MlaAttention m, SequenceSpan seq, float* kvExp, float* kpeCtx, float* attn)
+    private readonly struct NaiveJob(MlaAttention m, SequenceSpan seq, float* kvExp, float* kpeCtx, float* attn) : IParallelJob
     {
-        public void Run(int h)
+        public void Execute(int h, int worker)
         {
             int dq = m._dq, dn = m._dn, dr = m._dr, dv = m._dv, kvw = m._h * (dn + dv);
             Span<float> scores = new(m._scores.Pointer + (long)h * m._cap.MaxContext, seq.StartPos + seq.Rows);
@@ -199,7 +199,7 @@ public sealed unsafe class MlaAttention : IDisposable
                     scores[j] = (TensorPrimitives.Dot(qn, kn) + TensorPrimitives.Dot(qp, kp)) * m._scale;
                 }
                 Span<float> p = scores[..len];
-                Softmax.Forward(p, p);
+                ModelRowOps.Softmax(p, p);
                 var o = new Span<float>(attn + ((long)t * m._h + h) * dv, dv);
                 o.Clear();
                 for (int j = 0; j < len; j++)
@@ -227,7 +227,7 @@ public sealed unsafe class MlaAttention : IDisposable
             var seq = batch.Sequences[s];
             var (ckvCtx, kpeCtx) = Context(seq, cache, layer);
             var job = new AbsorbedJob(this, seq, T, s, (float*)ckvCtx, (float*)kpeCtx);
-            ctx.Pool.Run(_h, job.Run);
+            ctx.Pool.Run(_h, ref job);
         }
         // o[:, h] (T, Dv) = o_c[h] (T, Rkv) · W_v[h]ᵀ,  W_v[h] (Dv, Rkv)
         for (int h = 0; h < _h; h++)
@@ -240,9 +240,9 @@ public sealed unsafe class MlaAttention : IDisposable
         }
     }
 
-    private readonly struct AbsorbedJob(MlaAttention m, SequenceSpan seq, int tokens, int seqIndex, float* ckvCtx, float* kpeCtx)
+    private readonly struct AbsorbedJob(MlaAttention m, SequenceSpan seq, int tokens, int seqIndex, float* ckvCtx, float* kpeCtx) : IParallelJob
     {
-        public void Run(int h)
+        public void Execute(int h, int worker)
         {
             int rkv = m._rkv, dr = m._dr, dq = m._dq, dn = m._dn;
             Span<float> scores = new(m._scores.Pointer + ((long)seqIndex * m._h + h) * m._cap.MaxContext, seq.StartPos + seq.Rows);
@@ -255,7 +255,7 @@ public sealed unsafe class MlaAttention : IDisposable
                     scores[j] = (TensorPrimitives.Dot(qc, new ReadOnlySpan<float>(ckvCtx + (long)j * rkv, rkv))
                                + TensorPrimitives.Dot(qp, new ReadOnlySpan<float>(kpeCtx + (long)j * dr, dr))) * m._scale;
                 Span<float> p = scores[..len];
-                Softmax.Forward(p, p);
+                ModelRowOps.Softmax(p, p);
                 var oc = new Span<float>(m._oc.Pointer + ((long)h * tokens + t) * rkv, rkv);
                 oc.Clear();
                 for (int j = 0; j < len; j++)

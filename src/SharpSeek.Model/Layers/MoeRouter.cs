@@ -48,8 +48,8 @@ public sealed unsafe class MoeRouter : IDisposable
         for (int t = 0; t < tokens; t++)
         {
             Span<float> row = s.Slice(t * _e, _e);
-            if (_sigmoid) Activations.Sigmoid(row, row);
-            else Softmax.Forward(row, row);
+            if (_sigmoid) ModelRowOps.Sigmoid(row, row);
+            else ModelRowOps.Softmax(row, row);
             Span<float> b = new(Biased.Pointer + (long)t * _e, _e);
             for (int e = 0; e < _e; e++) b[e] = row[e] + bias[e];
             if (_groups > 1) MaskGroups(b, keep);

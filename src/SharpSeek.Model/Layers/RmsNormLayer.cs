@@ -25,7 +25,7 @@ public sealed unsafe class RmsNormLayer : IDisposable
         int n = Dim;
         ReadOnlySpan<float> w = new(Weight.Pointer, n);
         for (int t = 0; t < rows; t++)
-            Rstd.Pointer[t] = RmsNorm.Forward(x.Slice(t * n, n), w, Eps, y.Slice(t * n, n));
+            Rstd.Pointer[t] = ModelRowOps.RmsNorm(x.Slice(t * n, n), w, Eps, y.Slice(t * n, n));
         ctx.Round(y[..(rows * n)]);
     }
 

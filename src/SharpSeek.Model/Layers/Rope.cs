@@ -66,7 +66,7 @@ public sealed class RotaryEmbedding
         if ((uint)pos >= (uint)MaxPositions)
             throw new ArgumentException($"position {pos} is beyond the RoPE table ({MaxPositions} positions).");
         int half = Dim / 2;
-        Rope.Apply(x[..Dim], _cos.AsSpan(pos * half, half), _sin.AsSpan(pos * half, half));
+        ModelRowOps.RopeInterleaved(x[..Dim], _cos.AsSpan(pos * half, half), _sin.AsSpan(pos * half, half));
     }
 
     /// <summary>Rotates, for every row t, the Dr values at x[t·stride + offset + h·headStride] for h &lt; heads.</summary>
