@@ -5,8 +5,11 @@ using SharpSeek.Cli.Commands;
 
 var root = new RootCommand("SharpSeek: DeepSeek-V3 training, inference, serving and planning in .NET.");
 root.Subcommands.Add(ModelCommands.Create());
+root.Subcommands.Add(TokenizerCommands.CreateTokenize());
+root.Subcommands.Add(TokenizerCommands.CreateTokenizer());
 
 // `sharpseek bench …`: each area adds its benchmarks here.
 var bench = new Command("bench", "Measure this machine and SharpSeek's kernels, models and training.");
 root.Subcommands.Add(bench);
+bench.Subcommands.Add(TokenizerCommands.CreateBench());
 return CliRunner.Run(root, args);
