@@ -5,6 +5,7 @@ using SharpSeek.Cli.Commands;
 
 var root = new RootCommand("SharpSeek: DeepSeek-V3 training, inference, serving and planning in .NET.");
 root.Subcommands.Add(ModelCommands.Create());
+root.Subcommands.Add(PlanCommands.Create());
 
 // `sharpseek bench …`: each area adds its benchmarks here.
 var bench = new Command("bench", "Measure this machine and SharpSeek's kernels, models and training.");
