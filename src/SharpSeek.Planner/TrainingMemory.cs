@@ -50,21 +50,29 @@ public static class TrainingMemory
 {
     /// <summary>Memory of the most loaded pipeline rank (the one with the largest total).</summary>
     public static GpuMemory WorstGpu(ModelConfig c, ParallelLayout layout, long seqLen) =>
-        Enumerable.Range(0, layout.PP).Select(r => ForRank(c, layout, seqLen, r)).MaxBy(m => m.TotalBytes)!;
+        AllRanks(c, layout, seqLen).MaxBy(m => m.TotalBytes)!;
 
-    public static GpuMemory ForRank(ModelConfig c, ParallelLayout layout, long seqLen, int rank)
+    /// <summary>Memory of every pipeline rank (ranks of other dimensions hold the same amounts).</summary>
+    public static GpuMemory[] AllRanks(ModelConfig c, ParallelLayout layout, long seqLen)
     {
         Check(c, layout);
+        var manifest = TensorManifest.Build(c);
+        int[] inFlight = ScheduleGenerators.Build(layout.Schedule, layout.Stages, 2 * layout.Stages).PeakActivations();
+        return Enumerable.Range(0, layout.PP).Select(r => ForRank(c, layout, seqLen, r, manifest, inFlight[r])).ToArray();
+    }
+
+    public static GpuMemory ForRank(ModelConfig c, ParallelLayout layout, long seqLen, int rank) => AllRanks(c, layout, seqLen)[rank];
+
+    private static GpuMemory ForRank(ModelConfig c, ParallelLayout layout, long seqLen, int rank, IReadOnlyList<TensorSpec> manifest, int inFlight)
+    {
         int S = layout.Stages;
         var stages = layout.StagesOf(rank);
         long dense = 0, routed = 0;
-        var layersOfStage = new int[S];
-        for (int l = 0; l < c.NumHiddenLayers; l++) layersOfStage[StageOfLayer(c, l, S)]++;
         int moeLayers = 0, denseLayers = 0;
         foreach (int s in stages)
             for (int l = 0; l < c.NumHiddenLayers; l++)
                 if (StageOfLayer(c, l, S) == s) { if (c.IsMoeLayer(l)) moeLayers++; else denseLayers++; }
-        foreach (var t in TensorManifest.Build(c))
+        foreach (var t in manifest)
         {
             int stage = t.Layer < 0 ? (t.Component == TensorComponent.Embedding ? 0 : S - 1)
                 : t.Layer >= c.NumHiddenLayers ? S - 1 : StageOfLayer(c, t.Layer, S);
@@ -76,7 +84,6 @@ public static class TrainingMemory
         int expertReplicas = layout.TP * layout.DP / layout.EP;
         double shardedState = densePerGpu / layout.DP + expertsPerGpu / expertReplicas;
 
-        int inFlight = ScheduleGenerators.Build(layout.Schedule, S, 2 * S).PeakActivations()[rank];
         // Activation of one micro-batch through one stage, averaged over the rank's stages' layers.
         double tokens = (double)layout.MicroBatchSeqs * seqLen / layout.TP;
         double perStage = tokens * (moeLayers * ActivationBytesPerTokenMoeLayer(c) + denseLayers * ActivationBytesPerTokenDenseLayer(c))
