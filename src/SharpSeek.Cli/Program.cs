@@ -9,6 +9,7 @@ root.Subcommands.Add(InferenceCommands.CreateLogits());
 root.Subcommands.Add(InferenceCommands.CreateGenerate());
 root.Subcommands.Add(TokenizerCommands.CreateTokenize());
 root.Subcommands.Add(TokenizerCommands.CreateTokenizer());
+root.Subcommands.Add(PlanCommands.Create());
 
 // `sharpseek bench …`: each area adds its benchmarks here.
 var bench = new Command("bench", "Measure this machine and SharpSeek's kernels, models and training.");
