@@ -1,0 +1,284 @@
+// IVec<V>: the small set of lane operations the kernels are written against, once, for every width.
+// A kernel body `static void Core<V>(...) where V : unmanaged, IVec<V>` is specialised by the JIT for each struct
+// below (static abstract calls on a struct type argument inline), so VecScalar, Vec128, Vec256 and Vec512 give the
+// Scalar / Vector128 / Vector256 / Vector512 variants from one source, and the scalar tail of every vector loop
+// is the VecScalar body itself. Lanes are float; the *Bits operations view the same lanes as uint bit patterns;
+// masks are all-ones / all-zeros lanes.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using AI = System.Runtime.CompilerServices.MethodImplAttribute;
+
+namespace SharpSeek.Numerics;
+
+internal unsafe interface IVec<TSelf> where TSelf : unmanaged, IVec<TSelf>
+{
+    static abstract int Count { get; }
+    static abstract TSelf Load(float* p);
+    static abstract void Store(TSelf v, float* p);
+    static abstract TSelf Broadcast(float x);
+    static abstract TSelf Add(TSelf a, TSelf b);
+    static abstract TSelf Sub(TSelf a, TSelf b);
+    static abstract TSelf Mul(TSelf a, TSelf b);
+    static abstract TSelf Div(TSelf a, TSelf b);
+    /// <summary>a·b + c with one rounding.</summary>
+    static abstract TSelf Fma(TSelf a, TSelf b, TSelf c);
+    static abstract TSelf Max(TSelf a, TSelf b);
+    static abstract TSelf Min(TSelf a, TSelf b);
+    static abstract TSelf Exp(TSelf a);
+    static abstract float Sum(TSelf a);
+    static abstract float MaxAcross(TSelf a);
+    static abstract TSelf LessThan(TSelf a, TSelf b);
+    static abstract TSelf IsNaN(TSelf a);
+    static abstract TSelf Select(TSelf mask, TSelf ifTrue, TSelf ifFalse);
+    static abstract TSelf Bits(uint pattern);
+    static abstract TSelf And(TSelf a, TSelf b);
+    static abstract TSelf Or(TSelf a, TSelf b);
+    static abstract TSelf AddBits(TSelf a, TSelf b);
+    static abstract TSelf SubBits(TSelf a, TSelf b);
+    static abstract TSelf ShiftRightBits(TSelf a, int count);
+    static abstract TSelf ShiftLeftBits(TSelf a, int count);
+    static abstract TSelf EqualBits(TSelf a, TSelf b);
+    /// <summary>Lane-wise a &lt; b of the bit patterns as signed integers.</summary>
+    static abstract TSelf LessThanBits(TSelf a, TSelf b);
+    /// <summary>Each lane's uint bit pattern converted to the float of that integer value (lanes &lt; 2^24).</summary>
+    static abstract TSelf UIntToFloat(TSelf a);
+    /// <summary>Count bytes zero-extended into uint lanes.</summary>
+    static abstract TSelf LoadBytes(byte* p);
+    /// <summary>The low 8 bits of each uint lane into Count bytes.</summary>
+    static abstract void StoreBytes(TSelf v, byte* p);
+    static abstract TSelf LoadUShorts(ushort* p);
+    static abstract void StoreUShorts(TSelf v, ushort* p);
+}
+
+internal readonly unsafe struct VecScalar : IVec<VecScalar>
+{
+    private readonly float _v;
+    private VecScalar(float v) => _v = v;
+    private static VecScalar B(uint bits) => new(BitConverter.UInt32BitsToSingle(bits));
+    private uint U => BitConverter.SingleToUInt32Bits(_v);
+
+    /// <summary>Scalar entry points of a codec: one float to its code, one code to its float.</summary>
+    [AI(MethodImplOptions.AggressiveInlining)] public static uint EncodeOne<TCodec>(float x) where TCodec : ICodec => TCodec.Encode(new VecScalar(x)).U;
+    [AI(MethodImplOptions.AggressiveInlining)] public static float DecodeOne<TCodec>(uint code) where TCodec : ICodec => TCodec.Decode(B(code))._v;
+
+    public static int Count => 1;
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar Load(float* p) => new(*p);
+    [AI(MethodImplOptions.AggressiveInlining)] public static void Store(VecScalar v, float* p) => *p = v._v;
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar Broadcast(float x) => new(x);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar Add(VecScalar a, VecScalar b) => new(a._v + b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar Sub(VecScalar a, VecScalar b) => new(a._v - b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar Mul(VecScalar a, VecScalar b) => new(a._v * b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar Div(VecScalar a, VecScalar b) => new(a._v / b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar Fma(VecScalar a, VecScalar b, VecScalar c) => new(MathF.FusedMultiplyAdd(a._v, b._v, c._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar Max(VecScalar a, VecScalar b) => new(a._v > b._v ? a._v : b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar Min(VecScalar a, VecScalar b) => new(a._v < b._v ? a._v : b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar Exp(VecScalar a) => new(MathF.Exp(a._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static float Sum(VecScalar a) => a._v;
+    [AI(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(VecScalar a) => a._v;
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar LessThan(VecScalar a, VecScalar b) => B(a._v < b._v ? uint.MaxValue : 0u);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar IsNaN(VecScalar a) => B(float.IsNaN(a._v) ? uint.MaxValue : 0u);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar Select(VecScalar m, VecScalar t, VecScalar f) => B((m.U & t.U) | (~m.U & f.U));
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar Bits(uint pattern) => B(pattern);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar And(VecScalar a, VecScalar b) => B(a.U & b.U);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar Or(VecScalar a, VecScalar b) => B(a.U | b.U);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar AddBits(VecScalar a, VecScalar b) => B(a.U + b.U);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar SubBits(VecScalar a, VecScalar b) => B(a.U - b.U);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar ShiftRightBits(VecScalar a, int count) => B(a.U >> count);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar ShiftLeftBits(VecScalar a, int count) => B(a.U << count);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar EqualBits(VecScalar a, VecScalar b) => B(a.U == b.U ? uint.MaxValue : 0u);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar LessThanBits(VecScalar a, VecScalar b) => B((int)a.U < (int)b.U ? uint.MaxValue : 0u);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar UIntToFloat(VecScalar a) => new(a.U);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar LoadBytes(byte* p) => B(*p);
+    [AI(MethodImplOptions.AggressiveInlining)] public static void StoreBytes(VecScalar v, byte* p) => *p = (byte)v.U;
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar LoadUShorts(ushort* p) => B(*p);
+    [AI(MethodImplOptions.AggressiveInlining)] public static void StoreUShorts(VecScalar v, ushort* p) => *p = (ushort)v.U;
+}
+
+internal readonly unsafe struct Vec128 : IVec<Vec128>
+{
+    private readonly Vector128<float> _v;
+    private Vec128(Vector128<float> v) => _v = v;
+    private static Vec128 B(Vector128<uint> bits) => new(bits.AsSingle());
+    private Vector128<uint> U => _v.AsUInt32();
+
+    public static int Count => Vector128<float>.Count;
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 Load(float* p) => new(Vector128.Load(p));
+    [AI(MethodImplOptions.AggressiveInlining)] public static void Store(Vec128 v, float* p) => v._v.Store(p);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 Broadcast(float x) => new(Vector128.Create(x));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 Add(Vec128 a, Vec128 b) => new(a._v + b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 Sub(Vec128 a, Vec128 b) => new(a._v - b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 Mul(Vec128 a, Vec128 b) => new(a._v * b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 Div(Vec128 a, Vec128 b) => new(a._v / b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 Fma(Vec128 a, Vec128 b, Vec128 c) => new(Vector128.FusedMultiplyAdd(a._v, b._v, c._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 Max(Vec128 a, Vec128 b) => new(Vector128.ConditionalSelect(Vector128.GreaterThan(a._v, b._v), a._v, b._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 Min(Vec128 a, Vec128 b) => new(Vector128.ConditionalSelect(Vector128.LessThan(a._v, b._v), a._v, b._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 Exp(Vec128 a) => new(Vector128.Exp(a._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static float Sum(Vec128 a) => Vector128.Sum(a._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vec128 a) => Lanes.Max(a._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 LessThan(Vec128 a, Vec128 b) => new(Vector128.LessThan(a._v, b._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 IsNaN(Vec128 a) => new(~Vector128.Equals(a._v, a._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 Select(Vec128 m, Vec128 t, Vec128 f) => new(Vector128.ConditionalSelect(m._v, t._v, f._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 Bits(uint pattern) => B(Vector128.Create(pattern));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 And(Vec128 a, Vec128 b) => new(a._v & b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 Or(Vec128 a, Vec128 b) => new(a._v | b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 AddBits(Vec128 a, Vec128 b) => B(a.U + b.U);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 SubBits(Vec128 a, Vec128 b) => B(a.U - b.U);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 ShiftRightBits(Vec128 a, int count) => B(Vector128.ShiftRightLogical(a.U, count));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 ShiftLeftBits(Vec128 a, int count) => B(Vector128.ShiftLeft(a.U, count));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 EqualBits(Vec128 a, Vec128 b) => B(Vector128.Equals(a.U, b.U));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 LessThanBits(Vec128 a, Vec128 b) => B(Vector128.LessThan(a.U.AsInt32(), b.U.AsInt32()).AsUInt32());
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 UIntToFloat(Vec128 a) => new(Vector128.ConvertToSingle(a.U.AsInt32()));
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static Vec128 LoadBytes(byte* p)
+    {
+        if (Sse41.IsSupported) return B(Sse41.ConvertToVector128Int32(p).AsUInt32());
+        Vector128<ushort> w = Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(uint*)p).AsByte());
+        return B(Vector128.WidenLower(w));
+    }
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static void StoreBytes(Vec128 v, byte* p)
+    {
+        Vector128<ushort> w = Vector128.Narrow(v.U, v.U);
+        *(uint*)p = Vector128.Narrow(w, w).AsUInt32().ToScalar();
+    }
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static Vec128 LoadUShorts(ushort* p)
+    {
+        if (Sse41.IsSupported) return B(Sse41.ConvertToVector128Int32(p).AsUInt32());
+        return B(Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(ulong*)p).AsUInt16()));
+    }
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static void StoreUShorts(Vec128 v, ushort* p) => *(ulong*)p = Vector128.Narrow(v.U, v.U).AsUInt64().ToScalar();
+}
+
+internal readonly unsafe struct Vec256 : IVec<Vec256>
+{
+    private readonly Vector256<float> _v;
+    private Vec256(Vector256<float> v) => _v = v;
+    private static Vec256 B(Vector256<uint> bits) => new(bits.AsSingle());
+    private Vector256<uint> U => _v.AsUInt32();
+
+    public static int Count => Vector256<float>.Count;
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 Load(float* p) => new(Vector256.Load(p));
+    [AI(MethodImplOptions.AggressiveInlining)] public static void Store(Vec256 v, float* p) => v._v.Store(p);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 Broadcast(float x) => new(Vector256.Create(x));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 Add(Vec256 a, Vec256 b) => new(a._v + b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 Sub(Vec256 a, Vec256 b) => new(a._v - b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 Mul(Vec256 a, Vec256 b) => new(a._v * b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 Div(Vec256 a, Vec256 b) => new(a._v / b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 Fma(Vec256 a, Vec256 b, Vec256 c) => new(Vector256.FusedMultiplyAdd(a._v, b._v, c._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 Max(Vec256 a, Vec256 b) => new(Vector256.ConditionalSelect(Vector256.GreaterThan(a._v, b._v), a._v, b._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 Min(Vec256 a, Vec256 b) => new(Vector256.ConditionalSelect(Vector256.LessThan(a._v, b._v), a._v, b._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 Exp(Vec256 a) => new(Vector256.Exp(a._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static float Sum(Vec256 a) => Vector256.Sum(a._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vec256 a) => Lanes.Max(Vec128Max(a._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 LessThan(Vec256 a, Vec256 b) => new(Vector256.LessThan(a._v, b._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 IsNaN(Vec256 a) => new(~Vector256.Equals(a._v, a._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 Select(Vec256 m, Vec256 t, Vec256 f) => new(Vector256.ConditionalSelect(m._v, t._v, f._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 Bits(uint pattern) => B(Vector256.Create(pattern));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 And(Vec256 a, Vec256 b) => new(a._v & b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 Or(Vec256 a, Vec256 b) => new(a._v | b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 AddBits(Vec256 a, Vec256 b) => B(a.U + b.U);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 SubBits(Vec256 a, Vec256 b) => B(a.U - b.U);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 ShiftRightBits(Vec256 a, int count) => B(Vector256.ShiftRightLogical(a.U, count));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 ShiftLeftBits(Vec256 a, int count) => B(Vector256.ShiftLeft(a.U, count));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 EqualBits(Vec256 a, Vec256 b) => B(Vector256.Equals(a.U, b.U));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 LessThanBits(Vec256 a, Vec256 b) => B(Vector256.LessThan(a.U.AsInt32(), b.U.AsInt32()).AsUInt32());
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 UIntToFloat(Vec256 a) => new(Vector256.ConvertToSingle(a.U.AsInt32()));
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 LoadBytes(byte* p)
+    {
+        if (Avx2.IsSupported) return B(Avx2.ConvertToVector256Int32(p).AsUInt32());
+        Vector128<ushort> w = Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(ulong*)p).AsByte());
+        return B(Vector256.Create(Vector128.WidenLower(w), Vector128.WidenUpper(w)));
+    }
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static void StoreBytes(Vec256 v, byte* p)
+    {
+        Vector128<ushort> w = Vector128.Narrow(v.U.GetLower(), v.U.GetUpper());
+        *(ulong*)p = Vector128.Narrow(w, w).AsUInt64().ToScalar();
+    }
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 LoadUShorts(ushort* p)
+    {
+        if (Avx2.IsSupported) return B(Avx2.ConvertToVector256Int32(p).AsUInt32());
+        Vector128<ushort> w = Vector128.Load(p);
+        return B(Vector256.Create(Vector128.WidenLower(w), Vector128.WidenUpper(w)));
+    }
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static void StoreUShorts(Vec256 v, ushort* p) => Vector128.Narrow(v.U.GetLower(), v.U.GetUpper()).Store(p);
+
+    [AI(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Vec128Max(Vector256<float> v) =>
+        Vector128.ConditionalSelect(Vector128.GreaterThan(v.GetLower(), v.GetUpper()), v.GetLower(), v.GetUpper());
+}
+
+internal readonly unsafe struct Vec512 : IVec<Vec512>
+{
+    private readonly Vector512<float> _v;
+    private Vec512(Vector512<float> v) => _v = v;
+    private static Vec512 B(Vector512<uint> bits) => new(bits.AsSingle());
+    private Vector512<uint> U => _v.AsUInt32();
+
+    public static int Count => Vector512<float>.Count;
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Load(float* p) => new(Vector512.Load(p));
+    [AI(MethodImplOptions.AggressiveInlining)] public static void Store(Vec512 v, float* p) => v._v.Store(p);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Broadcast(float x) => new(Vector512.Create(x));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Add(Vec512 a, Vec512 b) => new(a._v + b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Sub(Vec512 a, Vec512 b) => new(a._v - b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Mul(Vec512 a, Vec512 b) => new(a._v * b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Div(Vec512 a, Vec512 b) => new(a._v / b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Fma(Vec512 a, Vec512 b, Vec512 c) => new(Vector512.FusedMultiplyAdd(a._v, b._v, c._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Max(Vec512 a, Vec512 b) => new(Vector512.ConditionalSelect(Vector512.GreaterThan(a._v, b._v), a._v, b._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Min(Vec512 a, Vec512 b) => new(Vector512.ConditionalSelect(Vector512.LessThan(a._v, b._v), a._v, b._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Exp(Vec512 a) => new(Vector512.Exp(a._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static float Sum(Vec512 a) => Vector512.Sum(a._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vec512 a) => Vec256.MaxAcross(Unsafe.BitCast<Vector256<float>, Vec256>(
+        Vector256.ConditionalSelect(Vector256.GreaterThan(a._v.GetLower(), a._v.GetUpper()), a._v.GetLower(), a._v.GetUpper())));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 LessThan(Vec512 a, Vec512 b) => new(Vector512.LessThan(a._v, b._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 IsNaN(Vec512 a) => new(~Vector512.Equals(a._v, a._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Select(Vec512 m, Vec512 t, Vec512 f) => new(Vector512.ConditionalSelect(m._v, t._v, f._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Bits(uint pattern) => B(Vector512.Create(pattern));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 And(Vec512 a, Vec512 b) => new(a._v & b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Or(Vec512 a, Vec512 b) => new(a._v | b._v);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 AddBits(Vec512 a, Vec512 b) => B(a.U + b.U);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 SubBits(Vec512 a, Vec512 b) => B(a.U - b.U);
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 ShiftRightBits(Vec512 a, int count) => B(Vector512.ShiftRightLogical(a.U, count));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 ShiftLeftBits(Vec512 a, int count) => B(Vector512.ShiftLeft(a.U, count));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 EqualBits(Vec512 a, Vec512 b) => B(Vector512.Equals(a.U, b.U));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 LessThanBits(Vec512 a, Vec512 b) => B(Vector512.LessThan(a.U.AsInt32(), b.U.AsInt32()).AsUInt32());
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 UIntToFloat(Vec512 a) => new(Vector512.ConvertToSingle(a.U.AsInt32()));
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 LoadBytes(byte* p)
+    {
+        Vector128<byte> b = Vector128.Load(p);
+        var w = Vector256.Create(Vector128.WidenLower(b), Vector128.WidenUpper(b));
+        return B(Vector512.Create(Vector256.WidenLower(w), Vector256.WidenUpper(w)));
+    }
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static void StoreBytes(Vec512 v, byte* p)
+    {
+        Vector256<ushort> w = Vector256.Narrow(v.U.GetLower(), v.U.GetUpper());
+        Vector128.Narrow(w.GetLower(), w.GetUpper()).Store(p);
+    }
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 LoadUShorts(ushort* p)
+    {
+        Vector256<ushort> w = Vector256.Load(p);
+        return B(Vector512.Create(Vector256.WidenLower(w), Vector256.WidenUpper(w)));
+    }
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static void StoreUShorts(Vec512 v, ushort* p) => Vector256.Narrow(v.U.GetLower(), v.U.GetUpper()).Store(p);
+}
+
+internal static class Lanes
+{
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static float Max(Vector128<float> v)
+    {
+        float a = v.GetElement(0) > v.GetElement(1) ? v.GetElement(0) : v.GetElement(1);
+        float b = v.GetElement(2) > v.GetElement(3) ? v.GetElement(2) : v.GetElement(3);
+        return a > b ? a : b;
+    }
+}

@@ -1,0 +1,47 @@
+namespace SharpSeek.Numerics.Tests;
+
+/// <summary>Shared test data: every SIMD level this CPU runs (Vector512 only where accelerated) and lengths.</summary>
+public static class TestSupport
+{
+    public static TheoryData<SimdLevel> SupportedLevels()
+    {
+        var data = new TheoryData<SimdLevel>();
+        foreach (SimdLevel level in Simd.Supported) data.Add(level);
+        return data;
+    }
+
+    /// <summary>Every length 0..256, then a few odd large ones.</summary>
+    public static IEnumerable<int> Lengths()
+    {
+        for (int n = 0; n <= 256; n++) yield return n;
+        foreach (int n in new[] { 257, 511, 1000, 4099 }) yield return n;
+    }
+
+    /// <summary>Floats spanning many binades with both signs, plus the special values.</summary>
+    public static float[] WideFloats(Random rng, int count)
+    {
+        float[] specials = [0f, -0f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, -float.NaN,
+            float.Epsilon, -float.Epsilon, float.MaxValue, float.MinValue, 448f, 464f, 57344f, 61440f, 1e-7f, 1e-5f];
+        var values = new float[count];
+        for (int i = 0; i < count; i++)
+        {
+            values[i] = (i % 7) switch
+            {
+                0 => specials[rng.Next(specials.Length)],
+                1 => BitConverter.UInt32BitsToSingle((uint)rng.NextInt64(0, 1L << 32)),
+                _ => (float)((rng.NextDouble() * 2 - 1) * Math.Pow(2, rng.Next(-20, 20))),
+            };
+        }
+        return values;
+    }
+
+    public static float[] RandomFloats(Random rng, int count, float scale = 1f)
+    {
+        var values = new float[count];
+        for (int i = 0; i < count; i++) values[i] = (float)(rng.NextDouble() * 2 - 1) * scale;
+        return values;
+    }
+
+    public static bool SameBits(float a, float b) =>
+        BitConverter.SingleToUInt32Bits(a) == BitConverter.SingleToUInt32Bits(b) || (float.IsNaN(a) && float.IsNaN(b));
+}
