@@ -82,6 +82,11 @@ public sealed class ParameterStore : IDisposable
     public Span<float> Weights(string name) => Weights(IndexOf(name));
     public Span<float> Grads(string name) => Grads(IndexOf(name));
 
+    /// <summary>Weights of a slot as a shaped view (the layers' forward and backward take views).</summary>
+    public unsafe TensorView<float> WeightsView(int slot) => new(_weights.Pointer + Slots[slot].Offset, Slots[slot].Shape);
+    /// <summary>Gradients of a slot as a shaped view.</summary>
+    public unsafe TensorView<float> GradsView(int slot) => new(_grads.Pointer + Slots[slot].Offset, Slots[slot].Shape);
+
     public void ZeroGradients() => _grads.Clear();
 
     public void Dispose()
