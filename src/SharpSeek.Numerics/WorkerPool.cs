@@ -1,0 +1,211 @@
+// WorkerPool — a fixed set of threads created once, used by every parallel kernel (GEMM, row kernels).
+//
+//   pool.Run(tasks, ref job)   runs job.Execute(task, worker) for task in [0, tasks), worker in [0, Threads)
+//
+// Determinism: kernels split their work into `tasks` as a pure function of the problem shape and the thread
+// count, and every task writes a disjoint part of the output with a fixed reduction order. Which thread happens
+// to claim a task (tasks are claimed with an atomic counter so a busy core does not stall the run) therefore
+// never changes a bit: same inputs + same thread count -> same bits.
+//
+// Dispatch costs no allocation: the job struct is copied into a per-(calling thread, job type) slot object that
+// is allocated once. The calling thread works as worker 0; the Threads-1 background workers spin briefly after a
+// run (GEMMs issue runs back to back) and then sleep on a monitor.
+using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
+
+namespace SharpSeek.Numerics;
+
+/// <summary>A unit of parallel work. <paramref name="worker"/> is in [0, pool.Threads) and identifies per-thread
+/// scratch (packing buffers); two tasks never run at once on the same worker. Execute must not mutate the job's
+/// fields: one copy is shared by all workers.</summary>
+public interface IParallelJob
+{
+    void Execute(int task, int worker);
+}
+
+/// <summary>Fixed worker threads with allocation-free, deterministic task dispatch. Not reentrant: a job must
+/// not call Run on the same pool (it throws <see cref="InvalidOperationException"/>).</summary>
+public sealed class WorkerPool : IDisposable
+{
+    private const int SpinIterationsBeforeSleep = 2000;
+
+    private readonly Thread[] _workers;             // Threads - 1 background threads; the caller is worker 0
+    private readonly object _gate = new();          // sleeping workers wait here
+    private readonly object _runLock = new();       // one Run at a time (per-worker scratch is not shared)
+    private readonly Dictionary<Type, object> _scratch = new(); // per-pool kernel scratch (see GetScratch)
+    private IJobSlot? _job;
+    private int _tasks;
+    private int _nextTask;
+    private int _pendingWorkers;
+    private int _generation;
+    private int _sleepers;
+    private volatile bool _disposed;
+    private ExceptionDispatchInfo? _failure;
+    [ThreadStatic] private static WorkerPool? t_runningIn;
+
+    /// <summary>Creates <paramref name="threads"/> workers (the calling thread of Run counts as one).</summary>
+    public WorkerPool(int threads)
+    {
+        if (threads < 1 || threads > 1024)
+            throw new ArgumentOutOfRangeException(nameof(threads), threads, "A worker pool needs 1..1024 threads.");
+        Threads = threads;
+        _workers = new Thread[threads - 1];
+        for (int w = 1; w < threads; w++)
+        {
+            int worker = w;
+            _workers[w - 1] = new Thread(() => WorkerLoop(worker)) { IsBackground = true, Name = $"SharpSeek worker {w}" };
+            _workers[w - 1].Start();
+        }
+    }
+
+    /// <summary>A pool with one thread per logical processor.</summary>
+    public static WorkerPool CreateDefault() => new(Environment.ProcessorCount);
+
+    /// <summary>Number of workers, including the thread that calls Run.</summary>
+    public int Threads { get; }
+
+    /// <summary>Runs <c>job.Execute(t, worker)</c> for every t in [0, tasks) and returns when all are done.
+    /// The first exception thrown by a task is rethrown here after every worker has stopped.</summary>
+    public void Run<TJob>(int tasks, ref TJob job) where TJob : struct, IParallelJob
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (tasks <= 0) return;
+        if (t_runningIn == this)
+            throw new InvalidOperationException("WorkerPool.Run was called from inside one of its own jobs; split the work into tasks of one Run instead.");
+        lock (_runLock)
+        {
+            WorkerPool? outer = t_runningIn;
+            t_runningIn = this;
+            try
+            {
+                if (Threads == 1 || tasks == 1)
+                {
+                    for (int t = 0; t < tasks; t++) job.Execute(t, 0);
+                    return;
+                }
+                RunParallel(tasks, ref job);
+            }
+            finally { t_runningIn = outer; }
+        }
+    }
+
+    /// <summary>Convenience overload; the delegate (and its closure) is the caller's allocation.</summary>
+    public void Run(int tasks, Action<int> body)
+    {
+        var job = new DelegateJob(body);
+        Run(tasks, ref job);
+    }
+
+    /// <summary>Per-pool scratch object of type <typeparamref name="T"/>, created on first use and kept (and
+    /// disposed, if disposable) with the pool. Kernels keep their per-worker packing buffers here.</summary>
+    internal T GetScratch<T>(Func<WorkerPool, T> create) where T : class
+    {
+        lock (_scratch)
+        {
+            if (!_scratch.TryGetValue(typeof(T), out object? s)) _scratch[typeof(T)] = s = create(this);
+            return (T)s;
+        }
+    }
+
+    private void RunParallel<TJob>(int tasks, ref TJob job) where TJob : struct, IParallelJob
+    {
+        JobSlot<TJob> slot = JobSlot<TJob>.ForCurrentThread();
+        slot.Job = job;
+        _job = slot;
+        _tasks = tasks;
+        _nextTask = 0;
+        _failure = null;
+        _pendingWorkers = _workers.Length;
+        Interlocked.Increment(ref _generation);        // full fence: publishes the job before workers look
+        if (Volatile.Read(ref _sleepers) > 0)
+            lock (_gate) Monitor.PulseAll(_gate);
+
+        DrainTasks(slot, 0);
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _pendingWorkers) != 0) spin.SpinOnce(sleep1Threshold: -1);
+        _job = null;
+        slot.Job = default;
+        _failure?.Throw();
+    }
+
+    private void DrainTasks(IJobSlot slot, int worker)
+    {
+        int tasks = _tasks;
+        int t;
+        while ((t = Interlocked.Increment(ref _nextTask) - 1) < tasks)
+        {
+            try { slot.Execute(t, worker); }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref _failure, ExceptionDispatchInfo.Capture(e), null);
+                Volatile.Write(ref _nextTask, tasks);  // stop handing out tasks
+            }
+        }
+    }
+
+    private void WorkerLoop(int worker)
+    {
+        t_runningIn = this;
+        int seen = 0;
+        while (true)
+        {
+            seen = WaitForGeneration(seen);
+            if (_disposed) return;
+            DrainTasks(_job!, worker);
+            Interlocked.Decrement(ref _pendingWorkers);
+        }
+    }
+
+    private int WaitForGeneration(int seen)
+    {
+        for (int i = 0; i < SpinIterationsBeforeSleep; i++)
+        {
+            int g = Volatile.Read(ref _generation);
+            if (g != seen || _disposed) return g;
+            Thread.SpinWait(8);
+        }
+        lock (_gate)
+        {
+            Interlocked.Increment(ref _sleepers);      // full fence: pairs with the generation increment in Run
+            int g;
+            while ((g = Volatile.Read(ref _generation)) == seen && !_disposed) Monitor.Wait(_gate);
+            Interlocked.Decrement(ref _sleepers);
+            return g;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        Interlocked.Increment(ref _generation);
+        lock (_gate) Monitor.PulseAll(_gate);
+        foreach (Thread t in _workers) t.Join();
+        lock (_scratch)
+        {
+            foreach (object s in _scratch.Values) (s as IDisposable)?.Dispose();
+            _scratch.Clear();
+        }
+    }
+
+    private interface IJobSlot
+    {
+        void Execute(int task, int worker);
+    }
+
+    private sealed class JobSlot<TJob> : IJobSlot where TJob : struct, IParallelJob
+    {
+        [ThreadStatic] private static JobSlot<TJob>? t_slot;
+        public TJob Job;
+
+        public static JobSlot<TJob> ForCurrentThread() => t_slot ??= new JobSlot<TJob>();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Execute(int task, int worker) => Job.Execute(task, worker);
+    }
+
+    private readonly struct DelegateJob(Action<int> body) : IParallelJob
+    {
+        public void Execute(int task, int worker) => body(task);
+    }
+}

@@ -1,0 +1,90 @@
+using SharpSeek.Numerics;
+
+namespace SharpSeek.Numerics.Tests;
+
+public class WorkerPoolTests
+{
+    private unsafe struct MarkJob : IParallelJob
+    {
+        public int* Hits;     // (tasks)
+        public int* Workers;  // (tasks) which worker ran the task
+        public void Execute(int task, int worker)
+        {
+            Interlocked.Increment(ref Hits[task]);
+            Workers[task] = worker;
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 1)]
+    [InlineData(2, 2)]
+    [InlineData(2, 1000)]
+    [InlineData(3, 17)]
+    public unsafe void Run_ExecutesEveryTaskExactlyOnce_OnAValidWorker(int threads, int tasks)
+    {
+        using var pool = new WorkerPool(threads);
+        var hits = new int[tasks];
+        var workers = new int[tasks];
+        for (int repeat = 0; repeat < 20; repeat++)
+        {
+            Array.Clear(hits);
+            fixed (int* h = hits, w = workers)
+            {
+                var job = new MarkJob { Hits = h, Workers = w };
+                pool.Run(tasks, ref job);
+            }
+            Assert.All(hits, n => Assert.Equal(1, n));
+            Assert.All(workers, w => Assert.InRange(w, 0, threads - 1));
+        }
+    }
+
+    private struct NoopJob : IParallelJob
+    {
+        public void Execute(int task, int worker) { }
+    }
+
+    [Fact]
+    public void Run_AfterWarmUp_AllocatesNothing()
+    {
+        using var pool = new WorkerPool(2);
+        var job = new NoopJob();
+        for (int i = 0; i < 10; i++) pool.Run(8, ref job);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++) pool.Run(8, ref job);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Run_TaskThrows_RethrowsOnCallerAndPoolStaysUsable()
+    {
+        using var pool = new WorkerPool(2);
+        var e = Assert.Throws<InvalidOperationException>(() =>
+            pool.Run(64, t => { if (t == 37) throw new InvalidOperationException("task 37 failed"); }));
+        Assert.Equal("task 37 failed", e.Message);
+        int sum = 0;
+        pool.Run(10, t => Interlocked.Add(ref sum, t));
+        Assert.Equal(45, sum);
+    }
+
+    [Fact]
+    public void Run_FromInsideOwnJob_ThrowsInsteadOfDeadlocking()
+    {
+        using var pool = new WorkerPool(2);
+        Assert.Throws<InvalidOperationException>(() => pool.Run(4, _ => pool.Run(2, _ => { })));
+    }
+
+    [Fact]
+    public void Run_AfterIdleSleep_WakesWorkers()
+    {
+        using var pool = new WorkerPool(2);
+        pool.Run(2, _ => { });
+        Thread.Sleep(50);                                // workers have stopped spinning and sleep
+        int ran = 0;
+        pool.Run(100, _ => Interlocked.Increment(ref ran));
+        Assert.Equal(100, ran);
+    }
+
+    [Fact]
+    public void Constructor_ZeroThreads_Throws() => Assert.Throws<ArgumentOutOfRangeException>(() => new WorkerPool(0));
+}
