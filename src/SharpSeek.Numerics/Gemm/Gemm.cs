@@ -30,6 +30,12 @@ public static unsafe partial class Gemm
         if (m == 0 || n == 0) return;
         fixed (float* pa = a, pb = b, pc = c)
         {
+            if (layout == GemmLayout.NT && m <= GemvNT.MaxRows && k > 0)
+            {
+                GemvNT.Run<ElementRowDot<F32Element>>(pool, m, n, k, pa, pb, null, pc,
+                    output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
+                return;
+            }
             GemmProblem p = F32Problem(layout, m, n, k, pa, pb, pc, output);
             RunF32(pool, layout, kernel, &p, 1);
         }
@@ -52,6 +58,12 @@ public static unsafe partial class Gemm
         fixed (float* px = x, py = y)
         fixed (ushort* pw = w)
         {
+            if (m <= GemvNT.MaxRows)
+            {
+                GemvNT.Run<ElementRowDot<Bf16Element>>(pool, m, n, k, px, pw, null, py,
+                    output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
+                return;
+            }
             var p = new GemmProblem
             {
                 M = m, N = n, K = k, C = py, Ldc = n, Accumulate = output == GemmOutput.Accumulate,
@@ -106,9 +118,9 @@ public static unsafe partial class Gemm
         fixed (float* px = x, ps = wScaleInv, py = y)
         fixed (byte* pw = w)
         {
-            if (m <= Fp8Gemv.MaxRows)
+            if (m <= GemvNT.MaxRows)
             {
-                Fp8Gemv.Run(pool, m, n, k, px, pw, ps, py, accumulate, kernel == GemmKernel.Vector256);
+                GemvNT.Run<E4M3ScaledRowDot>(pool, m, n, k, px, pw, ps, py, accumulate, kernel == GemmKernel.Vector256);
                 return;
             }
             var p = new GemmProblem

@@ -1,0 +1,140 @@
+// Small-M GEMV for the decode path: y (M,N) (+)= x (M,K) · Wᵀ for M ≤ MaxRows, W (N,K) row-major in FP32, BF16 or
+// FP8 E4M3 with weight_scale_inv (ceil(N/128), ceil(K/128)). Memory-bound: each weight row is read once per row of
+// x (it stays in L1 for the next), widened in registers and reduced into FP32 — no packing, which would triple the
+// traffic. FP8 follows the block structure of its scales:
+//   y[i,j] = Σ_kb scale_inv[j/128, kb] · Σ_{k in kb} x[i,k] · fp8(W[j,k])
+// Rows of W are split into fixed chunks of RowsPerTask (deterministic), claimed by the pool's workers.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace SharpSeek.Numerics;
+
+/// <summary>dot(x (K), row j of W (N,K)) for one weight format; <c>vector</c> selects the AVX2 body.</summary>
+internal unsafe interface IRowDot
+{
+    static abstract float Dot(float* x, void* w, int row, int k, float* scaleRow, bool vector);
+}
+
+internal static unsafe class GemvNT
+{
+    /// <summary>Largest M served by the GEMV (W is re-read from L1 per row of x; beyond this the packed GEMM wins).</summary>
+    public const int MaxRows = 4;
+    private const int RowsPerTask = 32;
+
+    /// <summary><paramref name="scales"/> is FP8's weight_scale_inv (ceil(N/128), ceil(K/128)) or null.</summary>
+    public static void Run<TDot>(WorkerPool pool, int m, int n, int k, float* x, void* w, float* scales, float* y,
+        bool accumulate, bool vector) where TDot : IRowDot
+    {
+        var job = new Job<TDot>
+        {
+            M = m, N = n, K = k, X = x, W = w, Scales = scales, Y = y, Accumulate = accumulate,
+            Vector = vector && Avx2.IsSupported && Fma.IsSupported,
+        };
+        pool.Run((n + RowsPerTask - 1) / RowsPerTask, ref job);
+    }
+
+    private struct Job<TDot> : IParallelJob where TDot : IRowDot
+    {
+        public int M, N, K;
+        public float* X, Scales, Y;
+        public void* W;
+        public bool Accumulate, Vector;
+
+        public readonly void Execute(int task, int worker)
+        {
+            int kb = GemmArgs.Blocks(K);
+            int end = Math.Min(N, (task + 1) * RowsPerTask);
+            for (int j = task * RowsPerTask; j < end; j++)
+            {
+                float* scaleRow = Scales == null ? null : Scales + (j >> 7) * kb;
+                for (int i = 0; i < M; i++)
+                {
+                    float dot = TDot.Dot(X + (long)i * K, W, j, K, scaleRow, Vector);
+                    float* yij = Y + (long)i * N + j;
+                    *yij = Accumulate ? *yij + dot : dot;
+                }
+            }
+        }
+    }
+}
+
+/// <summary>FP32 or BF16 rows: four independent FMA chains of 8 lanes.</summary>
+internal readonly unsafe struct ElementRowDot<TElem> : IRowDot where TElem : IGemmElement
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Dot(float* x, void* w, int row, int k, float* scaleRow, bool vector)
+    {
+        long r = (long)row * k;
+        int p = 0;
+        float sum = 0;
+        if (vector)
+        {
+            Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+            for (; p + 32 <= k; p += 32)
+            {
+                a0 = Fma.MultiplyAdd(Avx.LoadVector256(x + p), TElem.Load8(w, r + p), a0);
+                a1 = Fma.MultiplyAdd(Avx.LoadVector256(x + p + 8), TElem.Load8(w, r + p + 8), a1);
+                a2 = Fma.MultiplyAdd(Avx.LoadVector256(x + p + 16), TElem.Load8(w, r + p + 16), a2);
+                a3 = Fma.MultiplyAdd(Avx.LoadVector256(x + p + 24), TElem.Load8(w, r + p + 24), a3);
+            }
+            for (; p + 8 <= k; p += 8) a0 = Fma.MultiplyAdd(Avx.LoadVector256(x + p), TElem.Load8(w, r + p), a0);
+            sum = Vector256.Sum((a0 + a1) + (a2 + a3));
+        }
+        for (; p < k; p++) sum += x[p] * TElem.Load(w, r + p);
+        return sum;
+    }
+}
+
+/// <summary>FP8 E4M3 rows with 128-wide scale blocks: each block's sum is scaled once.</summary>
+internal readonly unsafe struct E4M3ScaledRowDot : IRowDot
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Dot(float* x, void* w, int row, int k, float* scaleRow, bool vector)
+    {
+        byte* wr = (byte*)w + (long)row * k;
+        return vector ? DotAvx2(x, wr, scaleRow, k) : DotScalar(x, wr, scaleRow, k);
+    }
+
+    private static float DotScalar(float* x, byte* w, float* scales, int k)
+    {
+        float total = 0;
+        for (int k0 = 0, b = 0; k0 < k; k0 += GemmArgs.ScaleBlock, b++)
+        {
+            int end = Math.Min(k, k0 + GemmArgs.ScaleBlock);
+            float block = 0;
+            for (int p = k0; p < end; p++) block += x[p] * Fp8E4M3.ToFloat(w[p]);
+            total += block * scales[b];
+        }
+        return total;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float DotAvx2(float* x, byte* w, float* scales, int k)
+    {
+        Vector256<float> total = Vector256<float>.Zero;
+        Vector256<byte> nanCodes = Vector256<byte>.Zero;
+        int fullBlocks = k / GemmArgs.ScaleBlock;
+        for (int b = 0; b < fullBlocks; b++)
+        {
+            // Four independent chains hide the FMA latency; 128 = 4 steps × 32 codes. NaN codes are detected per
+            // 32 bytes (3 instructions) rather than blended per element, which keeps this loop memory-bound.
+            Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+            float* xb = x + b * GemmArgs.ScaleBlock;
+            sbyte* wb = (sbyte*)w + b * GemmArgs.ScaleBlock;
+            for (int p = 0; p < GemmArgs.ScaleBlock; p += 32)
+            {
+                nanCodes |= GemmFormats.NaNCodes32(wb + p);
+                a0 = Fma.MultiplyAdd(Avx.LoadVector256(xb + p), GemmFormats.E4M3ToFloat8IgnoringNaN(wb + p), a0);
+                a1 = Fma.MultiplyAdd(Avx.LoadVector256(xb + p + 8), GemmFormats.E4M3ToFloat8IgnoringNaN(wb + p + 8), a1);
+                a2 = Fma.MultiplyAdd(Avx.LoadVector256(xb + p + 16), GemmFormats.E4M3ToFloat8IgnoringNaN(wb + p + 16), a2);
+                a3 = Fma.MultiplyAdd(Avx.LoadVector256(xb + p + 24), GemmFormats.E4M3ToFloat8IgnoringNaN(wb + p + 24), a3);
+            }
+            total = Fma.MultiplyAdd((a0 + a1) + (a2 + a3), Vector256.Create(scales[b]), total);
+        }
+        int k0 = fullBlocks * GemmArgs.ScaleBlock;
+        float tail = k0 < k ? DotScalar(x + k0, w + k0, scales + fullBlocks, k - k0) : 0f;
+        float dot = Vector256.Sum(total) + tail;
+        return nanCodes == Vector256<byte>.Zero ? dot : float.NaN;
+    }
+}
