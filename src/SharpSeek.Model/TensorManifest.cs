@@ -126,26 +126,55 @@ public static class TensorManifest
 }
 
 /// <summary>Parameter totals of a config, from the manifest. "Main" excludes MTP modules, as the report's
-/// 671B does; activated counts the K routed experts a token visits out of E, plus everything dense.</summary>
+/// 671B does; activated counts the K routed experts a token visits out of E, plus everything dense.
+/// <see cref="ActivatedByComponent"/> splits <see cref="ActivatedPerToken"/> (main model) by component;
+/// <see cref="MtpActivatedPerToken"/> is what one token activates in the MTP modules (their own K-of-E experts,
+/// plus their embedding and head copies, which <see cref="MtpEmbedding"/> and <see cref="MtpHead"/> isolate
+/// because training shares them with the main model).</summary>
 public sealed record ParameterCounts(
     long Total,
     long ActivatedPerToken,
     long Mtp,
     IReadOnlyDictionary<TensorComponent, long> ByComponent)
 {
+    public IReadOnlyDictionary<TensorComponent, long> ActivatedByComponent { get; init; } = new Dictionary<TensorComponent, long>();
+    public long MtpActivatedPerToken { get; init; }
+    public long MtpEmbedding { get; init; }
+    public long MtpHead { get; init; }
+
     public static ParameterCounts Of(ModelConfig c)
     {
         var by = new Dictionary<TensorComponent, long>();
-        foreach (TensorComponent comp in Enum.GetValues<TensorComponent>()) by[comp] = 0;
-        long total = 0, routed = 0, mtp = 0;
+        var activated = new Dictionary<TensorComponent, long>();
+        foreach (TensorComponent comp in Enum.GetValues<TensorComponent>()) { by[comp] = 0; activated[comp] = 0; }
+        long total = 0, routed = 0, mtp = 0, mtpRouted = 0, mtpEmbedding = 0, mtpHead = 0;
         foreach (var t in TensorManifest.Build(c))
         {
             by[t.Component] += t.ElementCount;
-            if (t.Component == TensorComponent.Mtp) { mtp += t.ElementCount; continue; }
+            if (t.Component == TensorComponent.Mtp)
+            {
+                mtp += t.ElementCount;
+                if (t.Expert >= 0) mtpRouted += t.ElementCount;
+                if (t.Name.EndsWith(".embed_tokens.weight", StringComparison.Ordinal)) mtpEmbedding += t.ElementCount;
+                if (t.Name.EndsWith(".shared_head.head.weight", StringComparison.Ordinal)) mtpHead += t.ElementCount;
+                continue;
+            }
             total += t.ElementCount;
             if (t.Component == TensorComponent.RoutedExperts) routed += t.ElementCount;
+            else activated[t.Component] += t.ElementCount;
         }
-        long activatedRouted = c.NRoutedExperts == 0 ? 0 : routed / c.NRoutedExperts * c.NumExpertsPerTok;
-        return new ParameterCounts(total, total - routed + activatedRouted, mtp, by);
+        long activatedRouted = ActivatedShare(c, routed);
+        activated[TensorComponent.RoutedExperts] = activatedRouted;
+        return new ParameterCounts(total, total - routed + activatedRouted, mtp, by)
+        {
+            ActivatedByComponent = activated,
+            MtpActivatedPerToken = mtp - mtpRouted + ActivatedShare(c, mtpRouted),
+            MtpEmbedding = mtpEmbedding,
+            MtpHead = mtpHead,
+        };
     }
+
+    /// <summary>The part of <paramref name="routedParams"/> one token visits: K of E experts.</summary>
+    private static long ActivatedShare(ModelConfig c, long routedParams) =>
+        c.NRoutedExperts == 0 ? 0 : routedParams / c.NRoutedExperts * c.NumExpertsPerTok;
 }

