@@ -26,37 +26,57 @@ internal static unsafe class GemvNT
     public static void Run<TDot>(WorkerPool pool, int m, int n, int k, float* x, void* w, float* scales, float* y,
         bool accumulate, bool vector) where TDot : IRowDot
     {
+        var problem = new GemvProblem { M = m, X = x, W = w, Y = y };
+        RunMany<TDot>(pool, &problem, 1, n, k, scales, accumulate, vector);
+    }
+
+    /// <summary>Several GEMVs of the same N, K (MoE experts with ≤ MaxRows tokens each) in one pool run.
+    /// The W pointers are in elements of the weight format (passed through to TDot).</summary>
+    public static void RunMany<TDot>(WorkerPool pool, GemvProblem* problems, int count, int n, int k, float* scales,
+        bool accumulate, bool vector) where TDot : IRowDot
+    {
+        int chunks = (n + RowsPerTask - 1) / RowsPerTask;
         var job = new Job<TDot>
         {
-            M = m, N = n, K = k, X = x, W = w, Scales = scales, Y = y, Accumulate = accumulate,
+            Problems = problems, Count = count, Chunks = chunks, N = n, K = k, Scales = scales, Accumulate = accumulate,
             Vector = vector && Avx2.IsSupported && Fma.IsSupported,
         };
-        pool.Run((n + RowsPerTask - 1) / RowsPerTask, ref job);
+        pool.Run(count * chunks, ref job);
     }
 
     private struct Job<TDot> : IParallelJob where TDot : IRowDot
     {
-        public int M, N, K;
-        public float* X, Scales, Y;
-        public void* W;
+        public GemvProblem* Problems;
+        public int Count, Chunks, N, K;
+        public float* Scales;
         public bool Accumulate, Vector;
 
         public readonly void Execute(int task, int worker)
         {
+            GemvProblem p = Problems[task / Chunks];
+            int chunk = task % Chunks;
             int kb = GemmArgs.Blocks(K);
-            int end = Math.Min(N, (task + 1) * RowsPerTask);
-            for (int j = task * RowsPerTask; j < end; j++)
+            int end = Math.Min(N, (chunk + 1) * RowsPerTask);
+            for (int j = chunk * RowsPerTask; j < end; j++)
             {
                 float* scaleRow = Scales == null ? null : Scales + (j >> 7) * kb;
-                for (int i = 0; i < M; i++)
+                for (int i = 0; i < p.M; i++)
                 {
-                    float dot = TDot.Dot(X + (long)i * K, W, j, K, scaleRow, Vector);
-                    float* yij = Y + (long)i * N + j;
+                    float dot = TDot.Dot(p.X + (long)i * K, p.W, j, K, scaleRow, Vector);
+                    float* yij = p.Y + (long)i * N + j;
                     *yij = Accumulate ? *yij + dot : dot;
                 }
             }
         }
     }
+}
+
+/// <summary>One small-M GEMV: x (M,K), W (N,K), y (M,N).</summary>
+internal unsafe struct GemvProblem
+{
+    public int M;
+    public float* X, Y;
+    public void* W;
 }
 
 /// <summary>FP32 or BF16 rows: four independent FMA chains of 8 lanes.</summary>
