@@ -12,6 +12,7 @@
 // g_eff = g · (1/M) · min(1, clip / (‖g/M‖ + 1e-6)) on the fly — one read of g, no extra pass, no allocation.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using SharpSeek.Numerics;
 
 namespace SharpSeek.Training;
 
@@ -24,8 +25,8 @@ public readonly record struct StepReport(double GradNorm, double GradScale);
 public sealed class AdamW : IDisposable
 {
     private readonly ParameterStore _store;
-    private readonly FloatBlock _m; // (N,) same layout as the store
-    private readonly FloatBlock _v; // (N,)
+    private readonly NativeBuffer<float> _m; // (N,) same layout as the store
+    private readonly NativeBuffer<float> _v; // (N,)
 
     public AdamWSettings Settings { get; }
     /// <summary>Optimizer steps taken (t); part of the serialised state.</summary>
@@ -39,8 +40,8 @@ public sealed class AdamW : IDisposable
             throw new ArgumentOutOfRangeException(nameof(settings), "β1 and β2 must be in [0, 1).");
         if (!(Settings.Epsilon > 0) || !(Settings.WeightDecay >= 0) || !(Settings.GradClip > 0))
             throw new ArgumentOutOfRangeException(nameof(settings), "ε and the clip norm must be > 0, weight decay >= 0.");
-        _m = new FloatBlock(store.ElementCount);
-        _v = new FloatBlock(store.ElementCount);
+        _m = new NativeBuffer<float>(store.ElementCount);
+        _v = new NativeBuffer<float>(store.ElementCount);
     }
 
     /// <summary>First moment m of a parameter slot (for checkpoints).</summary>
