@@ -95,4 +95,11 @@ public class TrainingPlanTests
     [InlineData("")]
     public void Quantity_Garbage_ThrowsFormatException(string text) =>
         Assert.Throws<FormatException>(() => Quantity.Parse(text, "--tokens"));
+
+    [Theory]
+    [InlineData(14.8e12, "14.8T")]
+    [InlineData(37_552_297_472, "37.55B")]
+    [InlineData(629_481, "629.5K")]
+    [InlineData(12, "12")]
+    public void Quantity_Format_IsCompact(double v, string expected) => Assert.Equal(expected, Quantity.Format(v));
 }

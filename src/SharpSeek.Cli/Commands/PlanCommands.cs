@@ -61,8 +61,9 @@ public static class PlanCommands
             var layout = new ParallelLayout(ppv, tpv, dpv, epv, ScheduleGenerators.ParseKind(parse.GetValue(schedule)!), parse.GetValue(microBatch));
             if (layout.Gpus != n) throw new ArgumentException($"PP x TP x DP = {layout.Gpus} but --gpus is {n}.");
             GpuMemory mem = TrainingMemory.WorstGpu(cfg, layout, request.SeqLen);
-            var serving = new[] { ServingUnit.Prefill(cfg), ServingUnit.Decode(cfg) }
-                .Select(u => InferencePlan.Estimate(acct, u, g, parse.GetValue(context))).ToArray();
+            var serving = ServingUnit.ReportUnitsFit(cfg)
+                ? new[] { ServingUnit.Prefill(cfg), ServingUnit.Decode(cfg) }.Select(u => InferencePlan.Estimate(acct, u, g, parse.GetValue(context))).ToArray()
+                : [];
 
             if (parse.GetValue(json)) CliRunner.WriteJson(PlanJson(acct, g, request, est, layout, mem, serving));
             else PlanReport.Print(acct, g, request, est, layout, mem, serving, reportModel);
@@ -225,7 +226,7 @@ public static class PlanCommands
 internal static class PlanReport
 {
     private static string B(double v) => Quantity.Format(v);
-    private static string GB(double bytes) => $"{bytes / 1e9:F1} GB";
+    private static string GB(double bytes) => bytes >= 1e9 ? $"{bytes / 1e9:F1} GB" : $"{bytes / 1e6:F1} MB";
 
     private static string Hours(double h) => h >= 100 ? h.ToString("N0") : h.ToString("G3");
 
@@ -292,13 +293,18 @@ internal static class PlanReport
                                "FP32 master weights and BF16 AdamW moments sharded over data-parallel replicas (ZeRO-1); activations: FP8 linear inputs, " +
                                $"BF16 latents, E5M6 attention output, RMSNorm/MLA up-projection/SwiGLU recomputed; {layout.MicroBatchSeqs} x {r.SeqLen}-token micro-batches.[/]");
 
+        if (serving.Length == 0)
+        {
+            AnsiConsole.MarkupLine($"[grey]Serving: the report's units (EP32 prefill, one expert per GPU on 320 decode GPUs) need >= 256 routed experts; this model has {c.NRoutedExperts}.[/]");
+            return;
+        }
         var it = new Table().Title($"[bold]Serving on {g.Name} (report §3.4), context {serving[0].Context:N0}[/]").AddColumn("unit")
             .AddColumn(new TableColumn("weights/GPU").RightAligned()).AddColumn(new TableColumn("KV tokens/GPU").RightAligned())
             .AddColumn(new TableColumn("seqs/unit").RightAligned()).AddColumn(new TableColumn("compute tok/s").RightAligned())
             .AddColumn(new TableColumn("memory tok/s").RightAligned());
         foreach (var s in serving)
-            it.AddRow($"{s.Unit.Name} ({s.Unit.Gpus} GPUs)", GB(s.WeightBytesPerGpu), s.KvTokensPerGpu.ToString("N0"), s.SequencesPerUnit.ToString("N0"),
-                s.ComputeTokensPerSecond.ToString("N0"), s.MemoryTokensPerSecond?.ToString("N0") ?? "-");
+            it.AddRow($"{s.Unit.Name} ({s.Unit.Gpus} GPUs)", GB(s.WeightBytesPerGpu), B(s.KvTokensPerGpu), B(s.SequencesPerUnit),
+                B(s.ComputeTokensPerSecond), s.MemoryTokensPerSecond is { } m ? B(m) : "-");
         AnsiConsole.Write(it);
         foreach (var s in serving)
             AnsiConsole.MarkupLine($"[grey]{s.Unit.Name}: {s.Unit.Nodes} nodes, attention TP{s.Unit.AttentionTp} + SP x DP{s.Unit.AttentionDp}, MoE EP{s.Unit.Ep}, " +
