@@ -28,16 +28,10 @@ public static unsafe class BlockQuant
     public static void QuantizeRows1x128(int m, int k, ReadOnlySpan<float> x, Span<byte> q, Span<float> scales, SimdLevel level)
     {
         Check(m, k, x.Length, q.Length, scales.Length, (long)m * TileCount(k), "scales (M, ceil(K/128))");
-        Simd.Require(level);
         fixed (float* px = x) fixed (byte* pq = q) fixed (float* ps = scales)
         {
-            switch (level)
-            {
-                case SimdLevel.Vector512: QuantizeBlocks<Vec512>(m, k, 1, px, pq, ps); break;
-                case SimdLevel.Vector256: QuantizeBlocks<Vec256>(m, k, 1, px, pq, ps); break;
-                case SimdLevel.Vector128: QuantizeBlocks<Vec128>(m, k, 1, px, pq, ps); break;
-                default: QuantizeBlocks<VecScalar>(m, k, 1, px, pq, ps); break;
-            }
+            var job = new QuantizeJob { Kind = Layout.Rows1x128, Rows = m, Cols = k, X = px, Q = pq, Scales = ps };
+            SimdDispatch.Run(level, ref job);
         }
     }
 
@@ -48,16 +42,10 @@ public static unsafe class BlockQuant
     public static void QuantizeBlocks128x128(int n, int k, ReadOnlySpan<float> w, Span<byte> q, Span<float> scales, SimdLevel level)
     {
         Check(n, k, w.Length, q.Length, scales.Length, (long)TileCount(n) * TileCount(k), "scales (ceil(N/128), ceil(K/128))");
-        Simd.Require(level);
         fixed (float* pw = w) fixed (byte* pq = q) fixed (float* ps = scales)
         {
-            switch (level)
-            {
-                case SimdLevel.Vector512: QuantizeBlocks<Vec512>(n, k, TileSize, pw, pq, ps); break;
-                case SimdLevel.Vector256: QuantizeBlocks<Vec256>(n, k, TileSize, pw, pq, ps); break;
-                case SimdLevel.Vector128: QuantizeBlocks<Vec128>(n, k, TileSize, pw, pq, ps); break;
-                default: QuantizeBlocks<VecScalar>(n, k, TileSize, pw, pq, ps); break;
-            }
+            var job = new QuantizeJob { Kind = Layout.Blocks128x128, Rows = n, Cols = k, X = pw, Q = pq, Scales = ps };
+            SimdDispatch.Run(level, ref job);
         }
     }
 
@@ -68,16 +56,10 @@ public static unsafe class BlockQuant
     public static void QuantizeTransposed128x1(int m, int k, ReadOnlySpan<float> x, Span<byte> qT, Span<float> scalesT, SimdLevel level)
     {
         Check(m, k, x.Length, qT.Length, scalesT.Length, (long)k * TileCount(m), "scalesT (K, ceil(M/128))");
-        Simd.Require(level);
         fixed (float* px = x) fixed (byte* pq = qT) fixed (float* ps = scalesT)
         {
-            switch (level)
-            {
-                case SimdLevel.Vector512: QuantizeTransposed<Vec512>(m, k, px, pq, ps); break;
-                case SimdLevel.Vector256: QuantizeTransposed<Vec256>(m, k, px, pq, ps); break;
-                case SimdLevel.Vector128: QuantizeTransposed<Vec128>(m, k, px, pq, ps); break;
-                default: QuantizeTransposed<VecScalar>(m, k, px, pq, ps); break;
-            }
+            var job = new QuantizeJob { Kind = Layout.Transposed128x1, Rows = m, Cols = k, X = px, Q = pq, Scales = ps };
+            SimdDispatch.Run(level, ref job);
         }
     }
 
@@ -109,15 +91,31 @@ public static unsafe class BlockQuant
 
     private static void Dequantize(int rows, int k, int rowsPerTile, ReadOnlySpan<byte> q, ReadOnlySpan<float> scales, Span<float> x, SimdLevel level)
     {
-        Simd.Require(level);
         fixed (byte* pq = q) fixed (float* ps = scales) fixed (float* px = x)
         {
-            switch (level)
+            var job = new QuantizeJob { Kind = Layout.Dequantize, Rows = rows, Cols = k, RowsPerTile = rowsPerTile, X = px, Q = pq, Scales = ps };
+            SimdDispatch.Run(level, ref job);
+        }
+    }
+
+    private enum Layout { Rows1x128, Blocks128x128, Transposed128x1, Dequantize }
+
+    private struct QuantizeJob : ISimdJob
+    {
+        public Layout Kind;
+        public int Rows, Cols, RowsPerTile;
+        public float* X;        // (Rows, Cols) values
+        public byte* Q;         // (Rows, Cols) codes, or (Cols, Rows) for Transposed128x1
+        public float* Scales;   // per tile, row-major over the tile grid
+
+        public readonly void Run<V>() where V : unmanaged, IVec<V>
+        {
+            switch (Kind)
             {
-                case SimdLevel.Vector512: DequantizeCore<Vec512>(rows, k, rowsPerTile, pq, ps, px); break;
-                case SimdLevel.Vector256: DequantizeCore<Vec256>(rows, k, rowsPerTile, pq, ps, px); break;
-                case SimdLevel.Vector128: DequantizeCore<Vec128>(rows, k, rowsPerTile, pq, ps, px); break;
-                default: DequantizeCore<VecScalar>(rows, k, rowsPerTile, pq, ps, px); break;
+                case Layout.Rows1x128: QuantizeBlocks<V>(Rows, Cols, 1, X, Q, Scales); break;
+                case Layout.Blocks128x128: QuantizeBlocks<V>(Rows, Cols, TileSize, X, Q, Scales); break;
+                case Layout.Transposed128x1: QuantizeTransposed<V>(Rows, Cols, X, Q, Scales); break;
+                default: DequantizeCore<V>(Rows, Cols, RowsPerTile, Q, Scales, X); break;
             }
         }
     }

@@ -16,110 +16,114 @@ internal static unsafe class ConversionDriver
     public static void Encode<TCodec>(ReadOnlySpan<float> source, Span<byte> destination, SimdLevel level) where TCodec : ICodec
     {
         CheckLengths(source.Length, destination.Length);
-        Simd.Require(level);
-        fixed (float* s = source)
-        fixed (byte* d = destination)
+        fixed (float* s = source) fixed (byte* d = destination)
         {
-            switch (level)
-            {
-                case SimdLevel.Vector512: EncodeBytes<TCodec, Vec512>(s, d, source.Length); break;
-                case SimdLevel.Vector256: EncodeBytes<TCodec, Vec256>(s, d, source.Length); break;
-                case SimdLevel.Vector128: EncodeBytes<TCodec, Vec128>(s, d, source.Length); break;
-                default: EncodeBytes<TCodec, VecScalar>(s, d, source.Length); break;
-            }
+            var job = new EncodeBytesJob<TCodec> { Source = s, Destination = d, Count = source.Length };
+            SimdDispatch.Run(level, ref job);
         }
     }
 
     public static void Decode<TCodec>(ReadOnlySpan<byte> source, Span<float> destination, SimdLevel level) where TCodec : ICodec
     {
         CheckLengths(source.Length, destination.Length);
-        Simd.Require(level);
-        fixed (byte* s = source)
-        fixed (float* d = destination)
+        fixed (byte* s = source) fixed (float* d = destination)
         {
-            switch (level)
-            {
-                case SimdLevel.Vector512: DecodeBytes<TCodec, Vec512>(s, d, source.Length); break;
-                case SimdLevel.Vector256: DecodeBytes<TCodec, Vec256>(s, d, source.Length); break;
-                case SimdLevel.Vector128: DecodeBytes<TCodec, Vec128>(s, d, source.Length); break;
-                default: DecodeBytes<TCodec, VecScalar>(s, d, source.Length); break;
-            }
+            var job = new DecodeBytesJob<TCodec> { Source = s, Destination = d, Count = source.Length };
+            SimdDispatch.Run(level, ref job);
         }
     }
 
     public static void Encode<TCodec>(ReadOnlySpan<float> source, Span<ushort> destination, SimdLevel level) where TCodec : ICodec
     {
         CheckLengths(source.Length, destination.Length);
-        Simd.Require(level);
-        fixed (float* s = source)
-        fixed (ushort* d = destination)
+        fixed (float* s = source) fixed (ushort* d = destination)
         {
-            switch (level)
-            {
-                case SimdLevel.Vector512: EncodeUShorts<TCodec, Vec512>(s, d, source.Length); break;
-                case SimdLevel.Vector256: EncodeUShorts<TCodec, Vec256>(s, d, source.Length); break;
-                case SimdLevel.Vector128: EncodeUShorts<TCodec, Vec128>(s, d, source.Length); break;
-                default: EncodeUShorts<TCodec, VecScalar>(s, d, source.Length); break;
-            }
+            var job = new EncodeUShortsJob<TCodec> { Source = s, Destination = d, Count = source.Length };
+            SimdDispatch.Run(level, ref job);
         }
     }
 
     public static void Decode<TCodec>(ReadOnlySpan<ushort> source, Span<float> destination, SimdLevel level) where TCodec : ICodec
     {
         CheckLengths(source.Length, destination.Length);
-        Simd.Require(level);
-        fixed (ushort* s = source)
-        fixed (float* d = destination)
+        fixed (ushort* s = source) fixed (float* d = destination)
         {
-            switch (level)
-            {
-                case SimdLevel.Vector512: DecodeUShorts<TCodec, Vec512>(s, d, source.Length); break;
-                case SimdLevel.Vector256: DecodeUShorts<TCodec, Vec256>(s, d, source.Length); break;
-                case SimdLevel.Vector128: DecodeUShorts<TCodec, Vec128>(s, d, source.Length); break;
-                default: DecodeUShorts<TCodec, VecScalar>(s, d, source.Length); break;
-            }
+            var job = new DecodeUShortsJob<TCodec> { Source = s, Destination = d, Count = source.Length };
+            SimdDispatch.Run(level, ref job);
         }
     }
 
-    /// <summary>Encodes n floats to bytes: full V vectors, then the scalar tail.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void EncodeBytes<TCodec, V>(float* s, byte* d, long n) where TCodec : ICodec where V : unmanaged, IVec<V>
+    private struct EncodeBytesJob<TCodec> : ISimdJob where TCodec : ICodec
     {
-        long i = 0;
-        for (; i <= n - V.Count; i += V.Count) V.StoreBytes(TCodec.Encode(V.Load(s + i)), d + i);
-        for (; i < n; i++) VecScalar.StoreBytes(TCodec.Encode(VecScalar.Load(s + i)), d + i);
+        public float* Source;
+        public byte* Destination;
+        public long Count;
+
+        public readonly void Run<V>() where V : unmanaged, IVec<V>
+        {
+            float* s = Source;
+            byte* d = Destination;
+            long i = 0, n = Count;
+            for (; i <= n - V.Count; i += V.Count) V.StoreBytes(TCodec.Encode(V.Load(s + i)), d + i);
+            for (; i < n; i++) VecScalar.StoreBytes(TCodec.Encode(VecScalar.Load(s + i)), d + i);
+        }
     }
 
-    /// <summary>Decodes n bytes to floats: full V vectors, then the scalar tail.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void DecodeBytes<TCodec, V>(byte* s, float* d, long n) where TCodec : ICodec where V : unmanaged, IVec<V>
+    private struct DecodeBytesJob<TCodec> : ISimdJob where TCodec : ICodec
     {
-        long i = 0;
-        for (; i <= n - V.Count; i += V.Count) V.Store(TCodec.Decode(V.LoadBytes(s + i)), d + i);
-        for (; i < n; i++) VecScalar.Store(TCodec.Decode(VecScalar.LoadBytes(s + i)), d + i);
+        public byte* Source;
+        public float* Destination;
+        public long Count;
+
+        public readonly void Run<V>() where V : unmanaged, IVec<V>
+        {
+            byte* s = Source;
+            float* d = Destination;
+            long i = 0, n = Count;
+            for (; i <= n - V.Count; i += V.Count) V.Store(TCodec.Decode(V.LoadBytes(s + i)), d + i);
+            for (; i < n; i++) VecScalar.Store(TCodec.Decode(VecScalar.LoadBytes(s + i)), d + i);
+        }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void EncodeUShorts<TCodec, V>(float* s, ushort* d, long n) where TCodec : ICodec where V : unmanaged, IVec<V>
+    private struct EncodeUShortsJob<TCodec> : ISimdJob where TCodec : ICodec
     {
-        long i = 0;
-        for (; i <= n - V.Count; i += V.Count) V.StoreUShorts(TCodec.Encode(V.Load(s + i)), d + i);
-        for (; i < n; i++) VecScalar.StoreUShorts(TCodec.Encode(VecScalar.Load(s + i)), d + i);
+        public float* Source;
+        public ushort* Destination;
+        public long Count;
+
+        public readonly void Run<V>() where V : unmanaged, IVec<V>
+        {
+            float* s = Source;
+            ushort* d = Destination;
+            long i = 0, n = Count;
+            for (; i <= n - V.Count; i += V.Count) V.StoreUShorts(TCodec.Encode(V.Load(s + i)), d + i);
+            for (; i < n; i++) VecScalar.StoreUShorts(TCodec.Encode(VecScalar.Load(s + i)), d + i);
+        }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void DecodeUShorts<TCodec, V>(ushort* s, float* d, long n) where TCodec : ICodec where V : unmanaged, IVec<V>
+    private struct DecodeUShortsJob<TCodec> : ISimdJob where TCodec : ICodec
     {
-        long i = 0;
-        for (; i <= n - V.Count; i += V.Count) V.Store(TCodec.Decode(V.LoadUShorts(s + i)), d + i);
-        for (; i < n; i++) VecScalar.Store(TCodec.Decode(VecScalar.LoadUShorts(s + i)), d + i);
+        public ushort* Source;
+        public float* Destination;
+        public long Count;
+
+        public readonly void Run<V>() where V : unmanaged, IVec<V>
+        {
+            ushort* s = Source;
+            float* d = Destination;
+            long i = 0, n = Count;
+            for (; i <= n - V.Count; i += V.Count) V.Store(TCodec.Decode(V.LoadUShorts(s + i)), d + i);
+            for (; i < n; i++) VecScalar.Store(TCodec.Decode(VecScalar.LoadUShorts(s + i)), d + i);
+        }
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowShort(int source, int destination) =>
+        throw new ArgumentException(
+            $"Destination holds {destination} elements but the source has {source}; pass a destination at least as long.", "destination");
 
     private static void CheckLengths(int source, int destination)
     {
-        if (destination < source)
-            throw new ArgumentException(
-                $"Destination holds {destination} elements but the source has {source}; pass a destination at least as long.",
-                nameof(destination));
+        if (destination < source) ThrowShort(source, destination);
     }
 }

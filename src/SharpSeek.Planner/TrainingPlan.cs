@@ -36,6 +36,7 @@ public sealed record TrainingRequest(
     double? Mfu,
     double? CalibrateGpuHoursPerTrillion,
     PeakPrecision MfuPrecision = PeakPrecision.Bf16,
+    GpuSpec? CalibrationGpu = null,
     double ContextExtensionGpuHours = DeepSeekV3Report.ContextExtensionGpuHours,
     double PostTrainingGpuHours = DeepSeekV3Report.PostTrainingGpuHours);
 
@@ -68,19 +69,20 @@ public static class TrainingPlan
 
         TrainingFlops flops = model.TrainingFlopsPerToken(r.SeqLen);
         double peak = r.Gpu.PeakTflops(r.MfuPrecision) * 1e12;
-        double hoursPerTrillion;
         double mfu;
-        if (r.Mfu is { } given)
-        {
-            mfu = given;
-            hoursPerTrillion = flops.Total * 1e12 / (mfu * peak) / 3600;
-        }
+        double calibrationHours = 0;
+        if (r.Mfu is { } given) mfu = given;
         else
         {
-            hoursPerTrillion = r.CalibrateGpuHoursPerTrillion ?? DeepSeekV3Report.GpuHoursPerTrillionTokens;
-            if (!(hoursPerTrillion > 0)) throw new ArgumentException($"--calibrate-gpu-hours-per-trillion must be > 0 (got {hoursPerTrillion}).");
-            mfu = ImpliedMfu(flops.Total, hoursPerTrillion, peak);
+            // The known run fixes the MFU on its own GPU; the same MFU then carries over to the target GPU.
+            calibrationHours = r.CalibrateGpuHoursPerTrillion ?? DeepSeekV3Report.GpuHoursPerTrillionTokens;
+            if (!(calibrationHours > 0)) throw new ArgumentException($"--calibrate-gpu-hours-per-trillion must be > 0 (got {calibrationHours}).");
+            GpuSpec reference = r.CalibrationGpu ?? GpuSpec.H800;
+            mfu = ImpliedMfu(flops.Total, calibrationHours, reference.PeakTflops(r.MfuPrecision) * 1e12);
+            if (mfu > 1)
+                throw new ArgumentException($"{calibrationHours:N0} GPU-hours per 10^12 tokens would need {mfu:P0} MFU on {reference.Name}; the figure is too small for this model.");
         }
+        double hoursPerTrillion = flops.Total * 1e12 / (mfu * peak) / 3600;
         double achievedFlops = mfu * peak; // FLOP/s per GPU actually delivered
         double mfuBf16 = achievedFlops / (r.Gpu.DenseBf16Tflops * 1e12);
         double mfuFp8 = achievedFlops / (r.Gpu.Fp8OrBf16Tflops * 1e12);

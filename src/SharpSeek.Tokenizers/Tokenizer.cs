@@ -182,13 +182,13 @@ public sealed class Tokenizer
     {
         var byteIds = new int[256];
         for (int b = 0; b < 256; b++) byteIds[b] = vocab.TryGetValue(ByteLevel.ByteToChar[b].ToString(), out int id) ? id : -1;
-        var table = new Dictionary<long, BpeModel.Merge>(merges.Count);
+        var table = new PairTable(merges.Count);
         for (int rank = 0; rank < merges.Count; rank++)
         {
             var (l, r) = merges[rank];
             if (!vocab.TryGetValue(l, out int left) || !vocab.TryGetValue(r, out int right) || !vocab.TryGetValue(l + r, out int merged))
                 throw new InvalidDataException($"Merge #{rank} '{l} {r}' refers to a token missing from the vocabulary.");
-            table.TryAdd(BpeModel.PairKey(left, right), new BpeModel.Merge(rank, merged)); // first (lowest) rank wins
+            table.TryAdd(BpeModel.PairKey(left, right), rank, merged); // first (lowest) rank wins
         }
         return new BpeModel(byteIds, table);
     }

@@ -110,7 +110,7 @@ public static class TokenizerJson
                 string behavior = pre.GetProperty("behavior").GetString()!;
                 if (!Enum.TryParse(behavior, out SplitBehavior b))
                     throw new NotSupportedException($"{source}: Split behavior '{behavior}' is unknown.");
-                steps.Add(new RegexSplit(regex, b, Bool(pre, "invert")));
+                steps.Add(FastSplits.TryCreate(regex, b, Bool(pre, "invert")) ?? new RegexSplit(regex, b, Bool(pre, "invert")));
                 break;
             case "ByteLevel":
                 steps.Add(new ByteLevelStep(Bool(pre, "add_prefix_space"), !pre.TryGetProperty("use_regex", out var ur) || ur.GetBoolean()));

@@ -5,11 +5,11 @@ namespace SharpSeek.Numerics.Tests;
 
 public class GemmGroupedTests
 {
-    public static TheoryData<GemmLayout, int> LayoutsAndThreads() => GemmF32Tests.LayoutsAndThreads();
+    public static TheoryData<GemmLayout, int, SimdLevel> LayoutsThreadsAndLevels() => GemmF32Tests.LayoutsThreadsAndLevels();
 
     [Theory]
-    [MemberData(nameof(LayoutsAndThreads))]
-    public void GroupedF32_EqualsOneF32PerGroup(GemmLayout layout, int threads)
+    [MemberData(nameof(LayoutsThreadsAndLevels))]
+    public void GroupedF32_EqualsOneF32PerGroup(GemmLayout layout, int threads, SimdLevel level)
     {
         int n = 33, k = 70;
         int[] rowOffsets = [0, 5, 5, 18, 19, 60, 61];   // includes an empty group and single rows
@@ -40,7 +40,7 @@ public class GemmGroupedTests
                         break;
                 }
             }
-            Gemm.GroupedF32(Pool(threads), layout, n, k, rowOffsets, a, b, actual, output);
+            Gemm.GroupedF32(Pool(threads), layout, n, k, rowOffsets, a, b, actual, output, level);
             AssertClose(expected, actual, Tolerance(Math.Max(k, rows)), $"grouped {layout} {output}");
         }
     }
