@@ -200,5 +200,35 @@ public class AdamWTests
         Assert.Throws<ArgumentException>(() => Store(("a", [3]), ("a", [3])));
     }
 
-    internal static ModelConfig TinyForTests() => ModelConfig.FromPreset("tiny") with { VocabSize = 512 };
+    /// <summary>The tiny preset's structure (dense first layer, MoE layers, one MTP module) at test-friendly widths.</summary>
+    internal static ModelConfig TinyForTests() => ModelConfig.FromPreset("tiny") with
+    {
+        VocabSize = 512, HiddenSize = 64, IntermediateSize = 96, MoeIntermediateSize = 32, NRoutedExperts = 8,
+    };
+}
+
+public class ParameterInitTests
+{
+    [Fact]
+    public void Initialize_MatricesNormal_NormsOne_BiasesZero_Deterministic()
+    {
+        var config = AdamWTests.TinyForTests();
+        using var a = ParameterStore.ForModel(config);
+        using var b = ParameterStore.ForModel(config);
+        ParameterInit.Initialize(a, 42, 0.006);
+        ParameterInit.Initialize(b, 42, 0.006);
+        for (int i = 0; i < a.Slots.Count; i++) Assert.True(a.Weights(i).SequenceEqual(b.Weights(i)), a.Slots[i].Name);
+
+        float[] emb = a.Weights("model.embed_tokens.weight").ToArray();
+        double mean = emb.Average(x => (double)x), std = Math.Sqrt(emb.Average(x => (double)x * x) - mean * mean);
+        Assert.InRange(std, 0.0059, 0.0061);
+        Assert.All(a.Weights("model.layers.0.input_layernorm.weight").ToArray(), x => Assert.Equal(1f, x));
+        Assert.All(a.Weights("model.layers.0.self_attn.kv_a_layernorm.weight").ToArray(), x => Assert.Equal(1f, x));
+        Assert.All(a.Weights("model.layers.1.mlp.gate.e_score_correction_bias").ToArray(), x => Assert.Equal(0f, x));
+        // Different tensors draw different values; a different seed changes them.
+        Assert.False(a.Weights("model.layers.0.self_attn.q_a_proj.weight")[..8].SequenceEqual(a.Weights("model.layers.1.self_attn.q_a_proj.weight")[..8]));
+        using var c = ParameterStore.ForModel(config);
+        ParameterInit.Initialize(c, 43, 0.006);
+        Assert.NotEqual(a.Weights(0)[0], c.Weights(0)[0]);
+    }
 }

@@ -160,11 +160,17 @@ public class BalancingTests
             for (int step = 0; step < steps; step++)
             {
                 Array.Clear(counts);
+                var biased = new double[E];
                 for (int t = 0; t < tokens; t++)
                 {
-                    double[] biased = Enumerable.Range(0, E)
-                        .Select(i => 1 / (1 + Math.Exp(-(skew[i] + rng.NextDouble() - 0.5))) + bias[i]).ToArray();
-                    foreach (int i in Enumerable.Range(0, E).OrderByDescending(i => biased[i]).Take(K)) counts[i]++;
+                    for (int i = 0; i < E; i++) biased[i] = 1 / (1 + Math.Exp(-(skew[i] + rng.NextDouble() - 0.5))) + bias[i];
+                    for (int pick = 0; pick < K; pick++)
+                    {
+                        int best = 0;
+                        for (int i = 1; i < E; i++) if (biased[i] > biased[best]) best = i;
+                        counts[best]++;
+                        biased[best] = double.NegativeInfinity;
+                    }
                 }
                 last = ExpertBalancer.MaxOverMean(counts);
                 ExpertBalancer.UpdateBias(bias, counts, gamma);
