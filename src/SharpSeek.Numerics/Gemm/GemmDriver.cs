@@ -123,6 +123,7 @@ internal static unsafe class GemmDriver
 
     /// <summary>Rows [m0, m1) of C's (jc.., nc) block for one K block, from a packed B block: the ic, jr, ir loops.</summary>
     [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
     private static void Macro<TA, TK>(in GemmProblem p, int m0, int m1, int jc, int nc, int pc, int kc, float* ap, float* bp)
         where TA : IPanelPacker where TK : IMicroKernel
     {
