@@ -183,6 +183,19 @@ public class PipelineScheduleTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(KindAndPp))]
+    public void TransferTags_AreUniquePerStep(ScheduleKind kind, int pp)
+    {
+        var s = ScheduleGenerators.Build(kind, pp, 2 * pp);
+        var tags = s.DeviceOps.SelectMany(ops => ops).SelectMany(o => o.Sends).Select(t => t.Tag(s.Stages)).ToList();
+        Assert.Equal(tags.Count, tags.Distinct().Count());
+        // Every micro-batch crosses each device boundary on its route once forward and once backward.
+        int crossings = Enumerable.Range(0, s.MicroBatches)
+            .Sum(m => Enumerable.Range(1, s.Stages - 1).Count(st => s.StageDevice(m, st) != s.StageDevice(m, st - 1)));
+        Assert.Equal(2 * crossings, tags.Count);
+    }
+
     [Fact]
     public void Simulator_ReversedOrder_ReportsDeadlock()
     {

@@ -71,7 +71,29 @@ public static class PlanCommands
         });
 
         plan.Subcommands.Add(CreateSchedule());
+        plan.Subcommands.Add(CreateGpus());
         return plan;
+    }
+
+    private static Command CreateGpus()
+    {
+        var cmd = new Command("gpus", "List the GPU presets: dense tensor-core peaks, memory, bandwidth, interconnect, price.");
+        var json = new Option<bool>("--json") { Description = "Print machine-readable JSON." };
+        cmd.Options.Add(json);
+        cmd.SetAction(parse =>
+        {
+            if (parse.GetValue(json)) { CliRunner.WriteJson(GpuSpec.Presets); return 0; }
+            var t = new Table().AddColumn("GPU").AddColumn(new TableColumn("BF16 TFLOP/s").RightAligned()).AddColumn(new TableColumn("FP8 TFLOP/s").RightAligned())
+                .AddColumn(new TableColumn("memory").RightAligned()).AddColumn(new TableColumn("HBM TB/s").RightAligned())
+                .AddColumn(new TableColumn("NVLink GB/s").RightAligned()).AddColumn(new TableColumn("$/hour").RightAligned()).AddColumn("price source");
+            foreach (var g in GpuSpec.Presets)
+                t.AddRow(g.Name, g.DenseBf16Tflops.ToString("0.#"), g.DenseFp8Tflops?.ToString("0.#") ?? "none (BF16)", $"{g.MemoryGB:g} GB",
+                    g.HbmBandwidthTBps.ToString("0.###"), g.NvlinkGBps.ToString("0"), g.PricePerHourUsd.ToString("0.00"), g.PriceSource);
+            AnsiConsole.Write(t);
+            AnsiConsole.MarkupLine("[grey]Dense peaks (vendor datasheets quote 2:4-sparse figures, twice these). Prices other than H800's are assumptions; override with --price.[/]");
+            return 0;
+        });
+        return cmd;
     }
 
     /// <summary>The report's EP64, or the largest power of two below it that divides the experts and TP x DP.</summary>
