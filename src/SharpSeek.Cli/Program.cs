@@ -17,4 +17,5 @@ bench.Subcommands.Add(NumericsCommands.Create());
 foreach (var c in GemmCommands.CreateBenchCommands()) bench.Subcommands.Add(c);
 root.Subcommands.Add(bench);
 bench.Subcommands.Add(TokenizerCommands.CreateBench());
+bench.Subcommands.Add(TrainingCommands.CreateBenchOptimizer());
 return CliRunner.Run(root, args);

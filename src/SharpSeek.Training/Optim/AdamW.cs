@@ -39,6 +39,9 @@ public sealed class AdamW : IDisposable
     private readonly record struct Chunk(int Slot, int Start, int Length);
 
     public AdamWSettings Settings { get; }
+    /// <summary>Benchmarks only: run the naive scalar kernel instead of the vectorised one.</summary>
+    internal bool UseReferenceKernel { get; set; }
+
     /// <summary>Optimizer steps taken (t); part of the serialised state.</summary>
     public long StepCount { get; set; }
 
@@ -128,6 +131,13 @@ public sealed class AdamW : IDisposable
         {
             Chunk c = o._chunks[task];
             bool decays = o._store.Slots[c.Slot].Treatment == ParameterTreatment.Decay;
+            if (o.UseReferenceKernel)
+            {
+                UpdateReference(o._store.Weights(c.Slot).Slice(c.Start, c.Length), o._store.Grads(c.Slot).Slice(c.Start, c.Length),
+                    o.FirstMoment(c.Slot).Slice(c.Start, c.Length), o.SecondMoment(c.Slot).Slice(c.Start, c.Length),
+                    decays ? k with { Decay = decay } : k);
+                return;
+            }
             Update(o._store.Weights(c.Slot).Slice(c.Start, c.Length), o._store.Grads(c.Slot).Slice(c.Start, c.Length),
                 o.FirstMoment(c.Slot).Slice(c.Start, c.Length), o.SecondMoment(c.Slot).Slice(c.Start, c.Length),
                 decays ? k with { Decay = decay } : k);
