@@ -18,12 +18,12 @@ public static class Bf16
     public static void FromFloat(ReadOnlySpan<float> source, Span<ushort> destination) => FromFloat(source, destination, Simd.Active);
 
     public static void FromFloat(ReadOnlySpan<float> source, Span<ushort> destination, SimdLevel level) =>
-        ConversionDriver.Encode<Codec>(source, destination, level);
+        ConversionDriver.Encode<Codec, ushort, UShortStorage>(source, destination, level);
 
     public static void ToFloat(ReadOnlySpan<ushort> source, Span<float> destination) => ToFloat(source, destination, Simd.Active);
 
     public static void ToFloat(ReadOnlySpan<ushort> source, Span<float> destination, SimdLevel level) =>
-        ConversionDriver.Decode<Codec>(source, destination, level);
+        ConversionDriver.Decode<Codec, ushort, UShortStorage>(source, destination, level);
 
     internal readonly struct Codec : ICodec
     {

@@ -9,6 +9,8 @@
 //   QuantizeBlocks128x128   w (N, K) -> q (N, K),  scales (ceil(N/128), ceil(K/128)) one scale per 128x128 block
 //   Dequantize*             the inverse maps (x = fp8 · scale).
 // The encode multiplies by 448/amax (as DeepGEMM's per-token cast), so the amax element lands on ±448.
+// Non-finite input: amax skips NaN, so a NaN element becomes the NaN code and its tile keeps a finite scale;
+// an infinite element makes amax = inf, multiplier 0, and its tile's codes 0 (the inf itself 0·inf = NaN).
 using System.Runtime.CompilerServices;
 
 namespace SharpSeek.Numerics;
@@ -83,6 +85,10 @@ public static unsafe class BlockQuant
         Dequantize(n, k, TileSize, q, scaleInv, w, level);
     }
 
+    /// <summary>value when it is greater than current, else current: a NaN value never becomes the amax.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxIgnoringNaN(float value, float current) => value > current ? value : current;
+
     /// <summary>The scale of a tile whose largest magnitude is `amax`: max(amax, 1e-4) / 448.</summary>
     public static float ScaleOf(float amax) => MathF.Max(amax, AmaxFloor) / Fp8E4M3.MaxValue;
 
@@ -132,7 +138,7 @@ public static unsafe class BlockQuant
             {
                 int c0 = t * TileSize, width = Math.Min(TileSize, k - c0);
                 float amax = 0;
-                for (int r = r0; r < r1; r++) amax = MathF.Max(amax, AbsMax<V>(x + (long)r * k + c0, width));
+                for (int r = r0; r < r1; r++) amax = MaxIgnoringNaN(AbsMax<V>(x + (long)r * k + c0, width), amax);
                 scales[(long)(r0 / rowsPerTile) * tilesK + t] = ScaleOf(amax);
                 float multiplier = InverseScaleOf(amax);
                 for (int r = r0; r < r1; r++)
@@ -147,9 +153,9 @@ public static unsafe class BlockQuant
         V mask = V.Bits(0x7FFF_FFFF);
         V acc = V.Broadcast(0);
         int i = 0;
-        for (; i <= n - V.Count; i += V.Count) acc = V.Max(acc, V.And(V.Load(x + i), mask));
+        for (; i <= n - V.Count; i += V.Count) acc = V.Max(V.And(V.Load(x + i), mask), acc);     // NaN lanes keep acc
         float amax = V.MaxAcross(acc);
-        for (; i < n; i++) amax = MathF.Max(amax, MathF.Abs(x[i]));
+        for (; i < n; i++) amax = MaxIgnoringNaN(MathF.Abs(x[i]), amax);
         return amax;
     }
 
@@ -203,13 +209,13 @@ public static unsafe class BlockQuant
         for (; c <= width - V.Count; c += V.Count)
         {
             V acc = V.Broadcast(0);
-            for (int t = 0; t < height; t++) acc = V.Max(acc, V.And(V.Load(x + (long)t * stride + c), mask));
+            for (int t = 0; t < height; t++) acc = V.Max(V.And(V.Load(x + (long)t * stride + c), mask), acc);
             V.Store(acc, amax + c);
         }
         for (; c < width; c++)
         {
             float a = 0;
-            for (int t = 0; t < height; t++) a = MathF.Max(a, MathF.Abs(x[(long)t * stride + c]));
+            for (int t = 0; t < height; t++) a = MaxIgnoringNaN(MathF.Abs(x[(long)t * stride + c]), a);
             amax[c] = a;
         }
     }

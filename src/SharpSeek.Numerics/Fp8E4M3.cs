@@ -14,7 +14,7 @@ public static class Fp8E4M3
     /// <summary>Canonical (positive) NaN code.</summary>
     public const byte NaNCode = 0x7F;
 
-    private static readonly float[] DecodeTable = BuildDecodeTable();
+    private static readonly float[] DecodeTable = ConversionDriver.DecodeTable<Codec>();
 
     public static byte FromFloat(float value) => (byte)VecScalar.EncodeOne<Codec>(value);
 
@@ -23,19 +23,13 @@ public static class Fp8E4M3
     public static void FromFloat(ReadOnlySpan<float> source, Span<byte> destination) => FromFloat(source, destination, Simd.Active);
 
     public static void FromFloat(ReadOnlySpan<float> source, Span<byte> destination, SimdLevel level) =>
-        ConversionDriver.Encode<Codec>(source, destination, level);
+        ConversionDriver.Encode<Codec, byte, ByteStorage>(source, destination, level);
 
     public static void ToFloat(ReadOnlySpan<byte> source, Span<float> destination) => ToFloat(source, destination, Simd.Active);
 
     public static void ToFloat(ReadOnlySpan<byte> source, Span<float> destination, SimdLevel level) =>
-        ConversionDriver.Decode<Codec>(source, destination, level);
+        ConversionDriver.Decode<Codec, byte, ByteStorage>(source, destination, level);
 
-    private static float[] BuildDecodeTable()
-    {
-        var table = new float[256];
-        for (int c = 0; c < 256; c++) table[c] = VecScalar.DecodeOne<Codec>((uint)c);
-        return table;
-    }
 
     internal readonly struct Codec : ICodec
     {

@@ -82,6 +82,20 @@ public sealed class Tokenizer
     public BpeModel Bpe => _bpe;
     public PreTokenizer PreTokenizer => _preTokenizer;
 
+    /// <summary>The tokenizer_config.json chat template, parsed on first use; null when there is none.</summary>
+    public ChatTemplate? ChatTemplate => ChatTemplateSource is null ? null
+        : _chatTemplate ??= new ChatTemplate(ChatTemplateSource, BosToken, EosToken);
+    private ChatTemplate? _chatTemplate;
+
+    /// <summary>Renders <paramref name="messages"/> with the chat template and encodes the prompt (the template
+    /// writes BOS itself, so no special tokens are added around it).</summary>
+    public int[] EncodeChat(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    {
+        ChatTemplate template = ChatTemplate ?? throw new InvalidOperationException(
+            "This tokenizer has no chat_template in tokenizer_config.json; pass a template or format the prompt yourself.");
+        return Encode(template.Render(messages, addGenerationPrompt));
+    }
+
     public int? TokenToId(string token) => _tokenToId.TryGetValue(token, out int id) ? id : null;
 
     public string? IdToToken(int id) => (uint)id < (uint)_idToToken.Length && _idToToken[id].Length > 0 ? _idToToken[id] : null;

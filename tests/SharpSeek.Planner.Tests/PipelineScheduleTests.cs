@@ -126,6 +126,37 @@ public class PipelineScheduleTests
         Assert.Equal([new Transfer(1, TransferKind.Activation, 0, 0)], f0.Sends);
     }
 
+    [Theory]
+    [MemberData(nameof(KindAndPp))]
+    public void Timeline_RespectsDependencies_DeviceOrder_AndOpDurations(ScheduleKind kind, int pp)
+    {
+        var times = new OpTimes(1.3, 2.9, 1.1, 3.7);
+        var sim = ScheduleSimulator.Run(ScheduleGenerators.Build(kind, pp, 2 * pp + 2), times);
+        var end = new Dictionary<Work, double>();
+        foreach (var t in sim.Timeline.SelectMany(x => x)) foreach (var w in t.Op.Works) end[w] = t.End;
+        for (int d = 0; d < sim.Timeline.Length; d++)
+        {
+            double previousEnd = 0;
+            foreach (var t in sim.Timeline[d])
+            {
+                Assert.True(t.Start >= previousEnd - 1e-12, $"device {d} overlaps its previous op at {t.Start}");
+                Assert.Equal(times.Duration(t.Op.Kind), t.End - t.Start, 12);
+                foreach (var w in t.Op.Works)
+                    foreach (var dep in sim.Schedule.Dependencies(w).Where(x => !t.Op.Works.Contains(x)))
+                        Assert.True(end[dep] <= t.Start + 1e-12, $"{w} starts at {t.Start} before {dep} ends at {end[dep]}");
+                previousEnd = t.End;
+            }
+        }
+        // No idle gap that the dependencies do not force: every op starts at its device's previous end or at a
+        // dependency's end (the simulator is as-soon-as-possible).
+        foreach (var t in sim.Timeline.SelectMany(x => x).Where(t => t.Index > 0))
+        {
+            double prev = sim.Timeline[t.Device][t.Index - 1].End;
+            var depEnds = t.Op.Works.SelectMany(sim.Schedule.Dependencies).Where(x => !t.Op.Works.Contains(x)).Select(x => end[x]);
+            Assert.Contains(depEnds.Append(prev), e => Math.Abs(e - t.Start) < 1e-12);
+        }
+    }
+
     [Fact]
     public void Simulator_ReversedOrder_ReportsDeadlock()
     {

@@ -24,11 +24,13 @@ public static class PlanCommands
         var calibrationGpu = new Option<string>("--calibration-gpu") { Description = "GPU of the known run.", DefaultValueFactory = _ => "h800" };
         var precision = new Option<string>("--mfu-precision") { Description = "Peak the MFU is quoted against: bf16 or fp8.", DefaultValueFactory = _ => "bf16" };
         var seq = new Option<long>("--seq") { Description = "Training sequence length.", DefaultValueFactory = _ => DeepSeekV3Report.SeqLen };
-        var ctxExt = new Option<string>("--context-extension-gpu-hours") { Description = "GPU-hours of context extension (report: 119K).", DefaultValueFactory = _ => "119K" };
-        var post = new Option<string>("--post-training-gpu-hours") { Description = "GPU-hours of post-training (report: 5K).", DefaultValueFactory = _ => "5K" };
-        var pp = new Option<int>("--pp") { Description = "Pipeline-parallel ranks.", DefaultValueFactory = _ => 16 };
+        var ctxExt = new Option<string?>("--context-extension-gpu-hours")
+        { Description = "GPU-hours of context extension (default for deepseek-v3: the report's 119K scaled to this plan; else a first-principles estimate)." };
+        var post = new Option<string?>("--post-training-gpu-hours")
+        { Description = "GPU-hours of post-training (default for deepseek-v3: the report's 5K scaled to this plan; else 0)." };
+        var pp = new Option<int?>("--pp") { Description = "Pipeline-parallel ranks (default: the report's 16, fewer for models with fewer layers)." };
         var tp = new Option<int>("--tp") { Description = "Tensor-parallel ranks.", DefaultValueFactory = _ => 1 };
-        var ep = new Option<int>("--ep") { Description = "Expert-parallel ranks (divides TP x DP).", DefaultValueFactory = _ => 64 };
+        var ep = new Option<int?>("--ep") { Description = "Expert-parallel ranks dividing TP x DP and the routed experts (default: the report's 64, or the largest power of two <= 64 that divides both)." };
         var dp = new Option<int?>("--dp") { Description = "Data-parallel ranks (ZeRO-1); default GPUs / (PP x TP)." };
         var schedule = new Option<string>("--schedule") { Description = "Pipeline schedule: 1f1b, zb1p, dualpipe, dualpipev.", DefaultValueFactory = _ => "dualpipe" };
         var microBatch = new Option<int>("--micro-batch") { Description = "Sequences per pipeline micro-batch.", DefaultValueFactory = _ => 1 };
@@ -40,32 +42,44 @@ public static class PlanCommands
         plan.SetAction(parse =>
         {
             ModelConfig cfg = ModelConfig.FromPresetOrPath(parse.GetValue(model)!);
+            bool reportModel = parse.GetValue(model) == "deepseek-v3";
             var acct = new ModelAccounting(cfg);
             GpuSpec g = GpuSpec.FromName(parse.GetValue(gpu)!);
             int n = parse.GetValue(gpus);
             var request = new TrainingRequest(g, n, Quantity.Parse(parse.GetValue(tokens)!, "--tokens"), parse.GetValue(seq),
                 parse.GetValue(price) ?? g.PricePerHourUsd, parse.GetValue(mfu), parse.GetValue(calibrate),
                 ParsePrecision(parse.GetValue(precision)!), GpuSpec.FromName(parse.GetValue(calibrationGpu)!),
-                Quantity.Parse(parse.GetValue(ctxExt)!, "--context-extension-gpu-hours"),
-                Quantity.Parse(parse.GetValue(post)!, "--post-training-gpu-hours"));
+                reportModel ? DeepSeekV3Report.LaterStages : null,
+                parse.GetValue(ctxExt) is { } ce ? Quantity.Parse(ce, "--context-extension-gpu-hours") : null,
+                parse.GetValue(post) is { } pt ? Quantity.Parse(pt, "--post-training-gpu-hours") : null);
             TrainingEstimate est = TrainingPlan.Estimate(acct, request);
 
-            int ppv = parse.GetValue(pp), tpv = parse.GetValue(tp);
+            int ppv = parse.GetValue(pp) ?? Math.Max(1, Math.Min(16, cfg.NumHiddenLayers) & ~1), tpv = parse.GetValue(tp);
             if (n % (ppv * tpv) != 0) throw new ArgumentException($"--gpus {n} is not a multiple of PP x TP = {ppv * tpv}.");
             int dpv = parse.GetValue(dp) ?? n / (ppv * tpv);
-            var layout = new ParallelLayout(ppv, tpv, dpv, parse.GetValue(ep), ScheduleGenerators.ParseKind(parse.GetValue(schedule)!), parse.GetValue(microBatch));
+            int epv = parse.GetValue(ep) ?? DefaultEp(cfg.NRoutedExperts, tpv * dpv);
+            var layout = new ParallelLayout(ppv, tpv, dpv, epv, ScheduleGenerators.ParseKind(parse.GetValue(schedule)!), parse.GetValue(microBatch));
             if (layout.Gpus != n) throw new ArgumentException($"PP x TP x DP = {layout.Gpus} but --gpus is {n}.");
             GpuMemory mem = TrainingMemory.WorstGpu(cfg, layout, request.SeqLen);
-            var serving = new[] { ServingUnit.Prefill(cfg), ServingUnit.Decode(cfg) }
-                .Select(u => InferencePlan.Estimate(acct, u, g, parse.GetValue(context))).ToArray();
+            var serving = ServingUnit.ReportUnitsFit(cfg)
+                ? new[] { ServingUnit.Prefill(cfg), ServingUnit.Decode(cfg) }.Select(u => InferencePlan.Estimate(acct, u, g, parse.GetValue(context))).ToArray()
+                : [];
 
             if (parse.GetValue(json)) CliRunner.WriteJson(PlanJson(acct, g, request, est, layout, mem, serving));
-            else PlanReport.Print(acct, g, request, est, layout, mem, serving);
+            else PlanReport.Print(acct, g, request, est, layout, mem, serving, reportModel);
             return 0;
         });
 
         plan.Subcommands.Add(CreateSchedule());
         return plan;
+    }
+
+    /// <summary>The report's EP64, or the largest power of two below it that divides the experts and TP x DP.</summary>
+    private static int DefaultEp(int experts, int ranksPerStage)
+    {
+        int ep = 64;
+        while (ep > 1 && ((experts > 0 && experts % ep != 0) || ranksPerStage % ep != 0)) ep /= 2;
+        return ep;
     }
 
     private static PeakPrecision ParsePrecision(string s) => s.ToLowerInvariant() switch
@@ -212,10 +226,12 @@ public static class PlanCommands
 internal static class PlanReport
 {
     private static string B(double v) => Quantity.Format(v);
-    private static string GB(double bytes) => $"{bytes / 1e9:F1} GB";
+    private static string GB(double bytes) => bytes >= 1e9 ? $"{bytes / 1e9:F1} GB" : $"{bytes / 1e6:F1} MB";
+
+    private static string Hours(double h) => h >= 100 ? h.ToString("N0") : h.ToString("G3");
 
     public static void Print(ModelAccounting acct, GpuSpec g, TrainingRequest r, TrainingEstimate e, ParallelLayout layout,
-        GpuMemory mem, ServingEstimate[] serving)
+        GpuMemory mem, ServingEstimate[] serving, bool reportModel)
     {
         var c = acct.Config;
         var pt = new Table().Title("[bold]Parameters[/]").AddColumn("component")
@@ -244,19 +260,28 @@ internal static class PlanReport
         AnsiConsole.Write(ft);
 
         var tt = new Table().Title($"[bold]Training on {r.Gpus:N0} x {g.Name} at ${r.PricePerHourUsd:g}/GPU-hour[/]").AddColumn("quantity")
-            .AddColumn(new TableColumn("value").RightAligned()).AddColumn("report");
-        tt.AddRow("GPU-hours per 10^12 tokens", e.GpuHoursPerTrillion.ToString("N0"), "180,000");
-        tt.AddRow($"pre-training GPU-hours ({B(r.Tokens)} tokens)", e.PretrainGpuHours.ToString("N0"), "2,664,000");
-        tt.AddRow("days per 10^12 tokens", e.DaysPerTrillion.ToString("F2"), "3.7");
-        tt.AddRow("pre-training days", e.PretrainDays.ToString("F1"), "< 2 months");
-        tt.AddRow("context extension GPU-hours", $"{e.ContextExtensionGpuHours:N0} (first principles at this MFU: {e.ContextExtensionFirstPrinciplesGpuHours:N0})", "119,000");
-        tt.AddRow("post-training GPU-hours", e.PostTrainingGpuHours.ToString("N0"), "5,000");
-        tt.AddRow("[bold]total GPU-hours[/]", $"[bold]{e.TotalGpuHours:N0}[/]", "2,788,000");
-        tt.AddRow("[bold]cost[/]", $"[bold]${e.CostUsd:N0}[/]", "$5,576,000");
-        tt.AddRow("MFU (BF16 peak / FP8 peak)", $"{e.ImpliedMfuBf16:P1} / {e.ImpliedMfuFp8:P1}", "");
+            .AddColumn(new TableColumn("value").RightAligned());
+        if (reportModel) tt.AddColumn("DeepSeek-V3 report");
+        void Row(string quantity, string value, string report)
+        {
+            if (reportModel) tt.AddRow(quantity, value, report);
+            else tt.AddRow(quantity, value);
+        }
+        Row("GPU-hours per 10^12 tokens", Hours(e.GpuHoursPerTrillion), "180,000");
+        Row($"pre-training GPU-hours ({B(r.Tokens)} tokens)", Hours(e.PretrainGpuHours), "2,664,000");
+        Row("days per 10^12 tokens", e.DaysPerTrillion.ToString("G3"), "3.7");
+        Row("pre-training days", e.PretrainDays.ToString("G3"), "< 2 months");
+        Row("context extension GPU-hours", $"{Hours(e.ContextExtensionGpuHours)} (first principles at this MFU: {Hours(e.ContextExtensionFirstPrinciplesGpuHours)})", "119,000");
+        Row("post-training GPU-hours", Hours(e.PostTrainingGpuHours), "5,000");
+        Row("[bold]total GPU-hours[/]", $"[bold]{Hours(e.TotalGpuHours)}[/]", "2,788,000");
+        Row("[bold]cost[/]", $"[bold]${e.CostUsd:N0}[/]", "$5,576,000");
+        Row("MFU (BF16 peak / FP8 peak)", $"{e.ImpliedMfuBf16:P1} / {e.ImpliedMfuFp8:P1}", "");
         AnsiConsole.Write(tt);
         AnsiConsole.MarkupLine($"[grey]MFU: {Markup.Escape(e.MfuExplanation)}[/]");
-        AnsiConsole.MarkupLine("[grey]Context extension at 32K/128K runs at a lower MFU than 4K pre-training, so the report's 119K exceeds the first-principles figure.[/]");
+        AnsiConsole.MarkupLine(reportModel
+            ? "[grey]Context extension and post-training: the report's GPU-hours, scaled by this plan's GPU-hours per 10^12 tokens over the report's. " +
+              "At 32K/128K the MFU is lower than at 4K, so the report's 119K exceeds the first-principles figure.[/]"
+            : "[grey]Context extension: the report's recipe (1000 steps x 1920 x 32K, 1000 x 480 x 128K) at this MFU; post-training not modelled (pass --post-training-gpu-hours).[/]");
 
         var mt = new Table().Title($"[bold]Memory per GPU: PP{layout.PP} ({ScheduleGenerators.Name(layout.Schedule)}) x TP{layout.TP} x DP{layout.DP} (ZeRO-1), EP{layout.EP}; " +
                                    $"worst pipeline rank {mem.PipelineRank} (stages {string.Join(", ", mem.Stages)})[/]")
@@ -268,13 +293,18 @@ internal static class PlanReport
                                "FP32 master weights and BF16 AdamW moments sharded over data-parallel replicas (ZeRO-1); activations: FP8 linear inputs, " +
                                $"BF16 latents, E5M6 attention output, RMSNorm/MLA up-projection/SwiGLU recomputed; {layout.MicroBatchSeqs} x {r.SeqLen}-token micro-batches.[/]");
 
+        if (serving.Length == 0)
+        {
+            AnsiConsole.MarkupLine($"[grey]Serving: the report's units (EP32 prefill, one expert per GPU on 320 decode GPUs) need >= 256 routed experts; this model has {c.NRoutedExperts}.[/]");
+            return;
+        }
         var it = new Table().Title($"[bold]Serving on {g.Name} (report §3.4), context {serving[0].Context:N0}[/]").AddColumn("unit")
             .AddColumn(new TableColumn("weights/GPU").RightAligned()).AddColumn(new TableColumn("KV tokens/GPU").RightAligned())
             .AddColumn(new TableColumn("seqs/unit").RightAligned()).AddColumn(new TableColumn("compute tok/s").RightAligned())
             .AddColumn(new TableColumn("memory tok/s").RightAligned());
         foreach (var s in serving)
-            it.AddRow($"{s.Unit.Name} ({s.Unit.Gpus} GPUs)", GB(s.WeightBytesPerGpu), s.KvTokensPerGpu.ToString("N0"), s.SequencesPerUnit.ToString("N0"),
-                s.ComputeTokensPerSecond.ToString("N0"), s.MemoryTokensPerSecond?.ToString("N0") ?? "-");
+            it.AddRow($"{s.Unit.Name} ({s.Unit.Gpus} GPUs)", GB(s.WeightBytesPerGpu), B(s.KvTokensPerGpu), B(s.SequencesPerUnit),
+                B(s.ComputeTokensPerSecond), s.MemoryTokensPerSecond is { } m ? B(m) : "-");
         AnsiConsole.Write(it);
         foreach (var s in serving)
             AnsiConsole.MarkupLine($"[grey]{s.Unit.Name}: {s.Unit.Nodes} nodes, attention TP{s.Unit.AttentionTp} + SP x DP{s.Unit.AttentionDp}, MoE EP{s.Unit.Ep}, " +

@@ -23,9 +23,8 @@ public sealed unsafe class RmsNormLayer : IDisposable
     public void Forward(ForwardContext ctx, ReadOnlySpan<float> x /* (T, n) */, int rows, Span<float> y /* (T, n) */)
     {
         int n = Dim;
-        ReadOnlySpan<float> w = new(Weight.Pointer, n);
-        for (int t = 0; t < rows; t++)
-            Rstd.Pointer[t] = ModelRowOps.RmsNorm(x.Slice(t * n, n), w, Eps, y.Slice(t * n, n));
+        RmsNorm.Forward(rows, n, x[..(rows * n)], new ReadOnlySpan<float>(Weight.Pointer, n), Eps, y[..(rows * n)],
+            new Span<float>(Rstd.Pointer, rows));
         ctx.Round(y[..(rows * n)]);
     }
 

@@ -10,6 +10,7 @@
 // Each method has an overload taking a SimdLevel (the default is Simd.Active, capped by SHARPSEEK_SIMD) so tests
 // run every micro-kernel in-process. Every kernel here has a naive twin in GemmReference (the test oracle). Spans may be longer than the shape
 // needs; the extra elements are ignored.
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 
 namespace SharpSeek.Numerics;
@@ -30,6 +31,12 @@ public static unsafe partial class Gemm
         if (m == 0 || n == 0) return;
         fixed (float* pa = a, pb = b, pc = c)
         {
+            if (layout == GemmLayout.NT && m <= GemvNT.MaxRows && k > 0)
+            {
+                GemvNT.Run<ElementRowDot<F32Element>>(pool, m, n, k, pa, pb, null, pc,
+                    output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
+                return;
+            }
             GemmProblem p = F32Problem(layout, m, n, k, pa, pb, pc, output);
             RunF32(pool, layout, kernel, &p, 1);
         }
@@ -52,6 +59,12 @@ public static unsafe partial class Gemm
         fixed (float* px = x, py = y)
         fixed (ushort* pw = w)
         {
+            if (m <= GemvNT.MaxRows)
+            {
+                GemvNT.Run<ElementRowDot<Bf16Element>>(pool, m, n, k, px, pw, null, py,
+                    output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
+                return;
+            }
             var p = new GemmProblem
             {
                 M = m, N = n, K = k, C = py, Ldc = n, Accumulate = output == GemmOutput.Accumulate,
@@ -106,9 +119,9 @@ public static unsafe partial class Gemm
         fixed (float* px = x, ps = wScaleInv, py = y)
         fixed (byte* pw = w)
         {
-            if (m <= Fp8Gemv.MaxRows)
+            if (m <= GemvNT.MaxRows)
             {
-                Fp8Gemv.Run(pool, m, n, k, px, pw, ps, py, accumulate, kernel == GemmKernel.Vector256);
+                GemvNT.Run<E4M3ScaledRowDot>(pool, m, n, k, px, pw, ps, py, accumulate, kernel == GemmKernel.Vector256);
                 return;
             }
             var p = new GemmProblem
@@ -143,23 +156,36 @@ public static unsafe partial class Gemm
         GemmArgs.Grouped(layout, n, k, rowOffsets, a.Length, b.Length, c.Length);
         int groups = rowOffsets.Length - 1;
         if (groups == 0) return;
-        var problems = (GemmProblem*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)groups, (nuint)sizeof(GemmProblem));
+        // Forward groups with at most GemvNT.MaxRows tokens (decode) stream their expert weights through the GEMV;
+        // the rest go through the packed driver. Each kind runs all of its groups as one task list.
+        var problems = (GemmProblem*)NativeMemory.Alloc((nuint)groups, (nuint)sizeof(GemmProblem));
+        var gemvs = (GemvProblem*)NativeMemory.Alloc((nuint)groups, (nuint)sizeof(GemvProblem));
         try
         {
             fixed (float* pa = a, pb = b, pc = c)
             {
-                int count = 0;
+                int count = 0, gemvCount = 0;
                 for (int g = 0; g < groups; g++)
                 {
                     GemmReference.GroupedSlices(layout, n, k, rowOffsets, g, out int gm, out int gn, out int gk,
                         out var ra, out var rb, out var rc);
                     if (gm == 0 || gn == 0) continue;
-                    problems[count++] = F32Problem(layout, gm, gn, gk, pa + ra.Start, pb + rb.Start, pc + rc.Start, output);
+                    if (layout == GemmLayout.NT && gm <= GemvNT.MaxRows && gk > 0)
+                        gemvs[gemvCount++] = new GemvProblem { M = gm, X = pa + ra.Start, W = pb + rb.Start, Y = pc + rc.Start };
+                    else
+                        problems[count++] = F32Problem(layout, gm, gn, gk, pa + ra.Start, pb + rb.Start, pc + rc.Start, output);
                 }
+                if (gemvCount > 0)
+                    GemvNT.RunMany<ElementRowDot<F32Element>>(pool, gemvs, gemvCount, n, k, null,
+                        output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
                 if (count > 0) RunF32(pool, layout, kernel, problems, count);
             }
         }
-        finally { System.Runtime.InteropServices.NativeMemory.Free(problems); }
+        finally
+        {
+            NativeMemory.Free(problems);
+            NativeMemory.Free(gemvs);
+        }
     }
 
     /// <summary>The micro-kernel for a SIMD level: Vector256 and wider run the 6x16 AVX2/FMA kernel (there is no

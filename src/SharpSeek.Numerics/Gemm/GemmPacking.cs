@@ -139,6 +139,15 @@ internal readonly unsafe struct ColumnsPacker : IPanelPacker
                 }
                 continue;
             }
+            if (vector && lw == 6 && width == 6)
+            {
+                for (int p = 0; p < kc; p++, row += src.Ld)
+                {
+                    Sse.Store(dst + p * 6, Sse.LoadVector128(row));
+                    *(long*)(dst + p * 6 + 4) = *(long*)(row + 4);
+                }
+                continue;
+            }
             for (int p = 0; p < kc; p++, row += src.Ld)
             {
                 int l = 0;

@@ -21,7 +21,7 @@ public static class ScheduleFigure
         var s = sim.Schedule;
         double makespan = sim.Makespan;
         double unitPx = Math.Clamp(3200 / makespan * Math.Min(sim.Times.F, 1.0), 12, 40) / Math.Min(sim.Times.F, 1.0);
-        double labelUnits = 78 / unitPx;               // room for "Device 15"
+        double labelUnits = (12 + 9.5 * $"Device {s.Devices - 1}".Length) / unitPx; // room for the row labels
         double rowPx = 30;
         int legendRows = 2, titleRows = 1;
         int width = (int)Math.Ceiling((makespan + labelUnits + 0.5) * unitPx);
@@ -51,7 +51,7 @@ public static class ScheduleFigure
 
         double legendY = -s.Devices - 0.9;
         AddText(plt, "Time →", -0.25, legendY, 13, Alignment.MiddleRight, bold: true);
-        DrawLegend(plt, legendY - 1.0, unitPx, s.Kind);
+        DrawLegend(plt, legendY - 1.0, unitPx, s);
         AddText(plt, title, 0, 0.55, 14, Alignment.MiddleLeft, bold: true);
 
         plt.Axes.SetLimits(-labelUnits, totalUnits - labelUnits, -s.Devices - legendRows - 0.6, titleRows + 0.1);
@@ -86,8 +86,10 @@ public static class ScheduleFigure
         AddText(plt, Label(s, first), (t.Start + t.End) / 2, (bottom + top) / 2, font, Alignment.MiddleCenter);
     }
 
-    private static void DrawLegend(Plot plt, double y, double unitPx, ScheduleKind kind)
+    /// <summary>A legend of the op kinds the schedule uses, in the README's order.</summary>
+    private static void DrawLegend(Plot plt, double y, double unitPx, PipelineSchedule s)
     {
+        var used = s.DeviceOps.SelectMany(ops => ops).Select(o => o.Kind).ToHashSet();
         double x = 0, w = 40 / unitPx, h = 0.7, gap = 12 / unitPx;
         void Item(string label, params Color[] parts)
         {
@@ -98,12 +100,12 @@ public static class ScheduleFigure
             AddText(plt, label, x + w + gap / 2, y, 13, Alignment.MiddleLeft);
             x += w + gap + label.Length * 8.2 / unitPx + gap;
         }
-        Item("Forward", ForwardColor);
-        Item("Backward", BackwardColor);
-        Item("Backward for input", BackwardInputColor);
-        Item("Backward for weights", WeightColor);
-        Item("Overlapped forward & Backward", ForwardColor, BackwardColor);
-        if (kind == ScheduleKind.DualPipe) AddText(plt, "n′ = micro-batch n of the reverse direction", x, y, 13, Alignment.MiddleLeft);
+        if (used.Contains(OpKind.Forward)) Item("Forward", ForwardColor);
+        if (used.Contains(OpKind.Backward)) Item("Backward", BackwardColor);
+        if (used.Contains(OpKind.BackwardInput)) Item("Backward for input", BackwardInputColor);
+        if (used.Contains(OpKind.BackwardWeight)) Item("Backward for weights", WeightColor);
+        if (used.Contains(OpKind.ForwardBackward)) Item("Overlapped forward & Backward", ForwardColor, BackwardColor);
+        if (s.Kind == ScheduleKind.DualPipe) AddText(plt, "n′ = micro-batch n of the reverse direction", x, y, 13, Alignment.MiddleLeft);
     }
 
     private static void Cell(Plot plt, double left, double right, double bottom, double top, Color fill, Color? line, float lineWidth = 1f)
