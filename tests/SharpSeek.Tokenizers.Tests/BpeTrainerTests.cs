@@ -7,7 +7,9 @@ public sealed class BpeTrainerTests
 {
     private static readonly BpeTrainerOptions Options600 = new() { VocabSize = 600 };
 
-    private static BpeTrainingResult Train600() => BpeTrainer.TrainFiles([TestFiles.Path("trainer/train.txt")], Options600);
+    private static readonly Lazy<BpeTrainingResult> Trained600 = new(() => BpeTrainer.TrainFiles([TestFiles.Path("trainer/train.txt")], Options600));
+
+    private static BpeTrainingResult Train600() => Trained600.Value; // trained once; the result is immutable
 
     [Fact]
     public void TrainedTokenizer_EncodesLikeHuggingFaceReadingTheSameFile()
