@@ -179,7 +179,8 @@ public sealed class Tokenizer
         return Encoding.UTF8.GetString(buffer, 0, n);
     }
 
-    private byte[] BytesOf(int id)
+    /// <summary>The bytes <paramref name="id"/> decodes to; throws <see cref="UnknownTokenIdException"/>.</summary>
+    internal byte[] BytesOf(int id)
     {
         if ((uint)id >= (uint)_idToToken.Length || _idToToken[id].Length == 0) throw new UnknownTokenIdException(id, VocabSize);
         return _idToBytes[id];
