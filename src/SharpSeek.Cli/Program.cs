@@ -5,9 +5,18 @@ using SharpSeek.Cli.Commands;
 
 var root = new RootCommand("SharpSeek: DeepSeek-V3 training, inference, serving and planning in .NET.");
 root.Subcommands.Add(ModelCommands.Create());
+root.Subcommands.Add(InferenceCommands.CreateLogits());
+root.Subcommands.Add(InferenceCommands.CreateGenerate());
+root.Subcommands.Add(TokenizerCommands.CreateTokenize());
+root.Subcommands.Add(TokenizerCommands.CreateTokenizer());
 root.Subcommands.Add(PlanCommands.Create());
 
 // `sharpseek bench …`: each area adds its benchmarks here.
 var bench = new Command("bench", "Measure this machine and SharpSeek's kernels, models and training.");
+bench.Subcommands.Add(NumericsCommands.Create());
+foreach (var c in GemmCommands.CreateBenchCommands()) bench.Subcommands.Add(c);
 root.Subcommands.Add(bench);
+bench.Subcommands.Add(InferenceCommands.CreateBenchDecode());
+bench.Subcommands.Add(TokenizerCommands.CreateBench());
+bench.Subcommands.Add(TrainingCommands.CreateBenchOptimizer());
 return CliRunner.Run(root, args);

@@ -76,6 +76,11 @@ public sealed record ModelConfig
     public static double YarnMscale(double factor, double mscale) =>
         factor <= 1 ? 1.0 : 0.1 * mscale * Math.Log(factor) + 1.0;
 
+    /// <summary>YaRN applies when rope_scaling is yarn and the context is longer than the original one
+    /// (`max_seq_len > original_seq_len` in the official inference/model.py).</summary>
+    [JsonIgnore]
+    public bool YarnActive => RopeScaling is { IsYarn: true } rs && MaxPositionEmbeddings > rs.OriginalMaxPositionEmbeddings;
+
     /// <summary>Softmax scale (Dq)^-1/2, times mscale² when YaRN is set (official `inference/model.py`).</summary>
     [JsonIgnore]
     public double SoftmaxScale
@@ -83,7 +88,7 @@ public sealed record ModelConfig
         get
         {
             double scale = 1.0 / Math.Sqrt(QkHeadDim);
-            if (RopeScaling is { } rs && rs.IsYarn)
+            if (YarnActive && RopeScaling is { } rs)
             {
                 double m = YarnMscale(rs.Factor, rs.MscaleAllDim);
                 scale *= m * m;

@@ -23,12 +23,18 @@ internal unsafe interface IVec<TSelf> where TSelf : unmanaged, IVec<TSelf>
     static abstract TSelf Div(TSelf a, TSelf b);
     /// <summary>a·b + c with one rounding.</summary>
     static abstract TSelf Fma(TSelf a, TSelf b, TSelf c);
+    /// <summary>a where a &gt; b, else b: a NaN in a yields b (reductions pass new values as a to skip NaN).</summary>
     static abstract TSelf Max(TSelf a, TSelf b);
+    /// <summary>a where a &lt; b, else b.</summary>
     static abstract TSelf Min(TSelf a, TSelf b);
     static abstract TSelf Exp(TSelf a);
     static abstract float Sum(TSelf a);
     static abstract float MaxAcross(TSelf a);
     static abstract TSelf LessThan(TSelf a, TSelf b);
+    /// <summary>Bit i set when lane i of a is greater than lane i of b.</summary>
+    static abstract uint GreaterThanMask(TSelf a, TSelf b);
+    /// <summary>Lanes (0,1,2,3,..) -> (1,0,3,2,..): swaps the two floats of every interleaved pair (Count >= 2).</summary>
+    static abstract TSelf SwapPairs(TSelf a);
     static abstract TSelf IsNaN(TSelf a);
     static abstract TSelf Select(TSelf mask, TSelf ifTrue, TSelf ifFalse);
     static abstract TSelf Bits(uint pattern);
@@ -77,6 +83,8 @@ internal readonly unsafe struct VecScalar : IVec<VecScalar>
     [AI(MethodImplOptions.AggressiveInlining)] public static float Sum(VecScalar a) => a._v;
     [AI(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(VecScalar a) => a._v;
     [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar LessThan(VecScalar a, VecScalar b) => B(a._v < b._v ? uint.MaxValue : 0u);
+    [AI(MethodImplOptions.AggressiveInlining)] public static uint GreaterThanMask(VecScalar a, VecScalar b) => a._v > b._v ? 1u : 0u;
+    public static VecScalar SwapPairs(VecScalar a) => throw new NotSupportedException("A one-lane vector has no pairs; callers handle pairs in their scalar tail.");
     [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar IsNaN(VecScalar a) => B(float.IsNaN(a._v) ? uint.MaxValue : 0u);
     [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar Select(VecScalar m, VecScalar t, VecScalar f) => B((m.U & t.U) | (~m.U & f.U));
     [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar Bits(uint pattern) => B(pattern);
@@ -117,6 +125,8 @@ internal readonly unsafe struct Vec128 : IVec<Vec128>
     [AI(MethodImplOptions.AggressiveInlining)] public static float Sum(Vec128 a) => Vector128.Sum(a._v);
     [AI(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vec128 a) => Lanes.Max(a._v);
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 LessThan(Vec128 a, Vec128 b) => new(Vector128.LessThan(a._v, b._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static uint GreaterThanMask(Vec128 a, Vec128 b) => (uint)Vector128.ExtractMostSignificantBits(Vector128.GreaterThan(a._v, b._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 SwapPairs(Vec128 a) => new(Vector128.Shuffle(a._v, Vector128.Create(1, 0, 3, 2)));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 IsNaN(Vec128 a) => new(~Vector128.Equals(a._v, a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 Select(Vec128 m, Vec128 t, Vec128 f) => new(Vector128.ConditionalSelect(m._v, t._v, f._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 Bits(uint pattern) => B(Vector128.Create(pattern));
@@ -174,6 +184,8 @@ internal readonly unsafe struct Vec256 : IVec<Vec256>
     [AI(MethodImplOptions.AggressiveInlining)] public static float Sum(Vec256 a) => Vector256.Sum(a._v);
     [AI(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vec256 a) => Lanes.Max(Vec128Max(a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 LessThan(Vec256 a, Vec256 b) => new(Vector256.LessThan(a._v, b._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static uint GreaterThanMask(Vec256 a, Vec256 b) => (uint)Vector256.ExtractMostSignificantBits(Vector256.GreaterThan(a._v, b._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 SwapPairs(Vec256 a) => new(Vector256.Shuffle(a._v, Vector256.Create(1, 0, 3, 2, 5, 4, 7, 6)));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 IsNaN(Vec256 a) => new(~Vector256.Equals(a._v, a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 Select(Vec256 m, Vec256 t, Vec256 f) => new(Vector256.ConditionalSelect(m._v, t._v, f._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 Bits(uint pattern) => B(Vector256.Create(pattern));
@@ -237,6 +249,8 @@ internal readonly unsafe struct Vec512 : IVec<Vec512>
     [AI(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vec512 a) => Vec256.MaxAcross(Unsafe.BitCast<Vector256<float>, Vec256>(
         Vector256.ConditionalSelect(Vector256.GreaterThan(a._v.GetLower(), a._v.GetUpper()), a._v.GetLower(), a._v.GetUpper())));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 LessThan(Vec512 a, Vec512 b) => new(Vector512.LessThan(a._v, b._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static uint GreaterThanMask(Vec512 a, Vec512 b) => (uint)Vector512.ExtractMostSignificantBits(Vector512.GreaterThan(a._v, b._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 SwapPairs(Vec512 a) => new(Vector512.Shuffle(a._v, Vector512.Create(1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14)));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 IsNaN(Vec512 a) => new(~Vector512.Equals(a._v, a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Select(Vec512 m, Vec512 t, Vec512 f) => new(Vector512.ConditionalSelect(m._v, t._v, f._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Bits(uint pattern) => B(Vector512.Create(pattern));

@@ -14,7 +14,7 @@ namespace SharpSeek.Tokenizers;
 /// </summary>
 public sealed class BpeModel
 {
-    private readonly Dictionary<long, Merge> _merges;
+    private readonly PairTable _merges;
     private readonly int[] _byteIds; // (256) id of the single-byte token for each byte, -1 when the vocab lacks it
 
     /// <summary>Rank (0 = first merge) and resulting id of merging two tokens.</summary>
@@ -23,7 +23,7 @@ public sealed class BpeModel
     /// <summary>Words of at most this many bytes use the array path; longer ones the heap path.</summary>
     public const int ShortWordLimit = 256;
 
-    public BpeModel(int[] byteIds, Dictionary<long, Merge> merges)
+    public BpeModel(int[] byteIds, PairTable merges)
     {
         if (byteIds.Length != 256) throw new ArgumentException($"byteIds must have 256 entries, got {byteIds.Length}.");
         _byteIds = byteIds;
@@ -35,7 +35,12 @@ public sealed class BpeModel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static long PairKey(int left, int right) => ((long)left << 32) | (uint)right;
 
-    public bool TryGetMerge(int left, int right, out Merge merge) => _merges.TryGetValue(PairKey(left, right), out merge);
+    public bool TryGetMerge(int left, int right, out Merge merge)
+    {
+        bool found = _merges.TryGet(PairKey(left, right), out int rank, out int id);
+        merge = new Merge(rank, id);
+        return found;
+    }
 
     /// <summary>Appends the ids of one word's BPE segmentation to <paramref name="output"/>.</summary>
     public void EncodeWord(ReadOnlySpan<byte> word, List<int> output)
@@ -77,11 +82,8 @@ public sealed class BpeModel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void LookUp(Dictionary<long, Merge> merges, int left, int right, out int rank, out int id)
-    {
-        if (merges.TryGetValue(PairKey(left, right), out Merge m)) { rank = m.Rank; id = m.Id; }
-        else { rank = int.MaxValue; id = -1; }
-    }
+    private static void LookUp(PairTable merges, int left, int right, out int rank, out int id) =>
+        merges.TryGet(PairKey(left, right), out rank, out id);
 
     private void EncodeLong(ReadOnlySpan<byte> word, List<int> output)
     {

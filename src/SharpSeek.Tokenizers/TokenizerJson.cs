@@ -58,6 +58,7 @@ public static class TokenizerJson
         CheckNormalizer(root, source);
         var steps = new List<PreTokenizerStep>();
         if (root.TryGetProperty("pre_tokenizer", out var pre) && pre.ValueKind == JsonValueKind.Object) AddSteps(pre, steps, source);
+        steps = FastSplits.Fuse(steps);
         CheckDecoder(root, source);
         var (prefix, suffix) = PostProcessor(root, source);
 
@@ -110,7 +111,7 @@ public static class TokenizerJson
                 string behavior = pre.GetProperty("behavior").GetString()!;
                 if (!Enum.TryParse(behavior, out SplitBehavior b))
                     throw new NotSupportedException($"{source}: Split behavior '{behavior}' is unknown.");
-                steps.Add(new RegexSplit(regex, b, Bool(pre, "invert")));
+                steps.Add(FastSplits.TryCreate(regex, b, Bool(pre, "invert")) ?? new RegexSplit(regex, b, Bool(pre, "invert")));
                 break;
             case "ByteLevel":
                 steps.Add(new ByteLevelStep(Bool(pre, "add_prefix_space"), !pre.TryGetProperty("use_regex", out var ur) || ur.GetBoolean()));

@@ -37,9 +37,18 @@ public class GemmF32Tests
         return data;
     }
 
+    public static TheoryData<GemmLayout, int, SimdLevel> LayoutsThreadsAndLevels()
+    {
+        var data = new TheoryData<GemmLayout, int, SimdLevel>();
+        foreach (GemmLayout layout in Enum.GetValues<GemmLayout>())
+            foreach (int threads in new[] { 1, 2 })
+                foreach (SimdLevel level in Simd.Supported) data.Add(layout, threads, level);
+        return data;
+    }
+
     [Theory]
-    [MemberData(nameof(LayoutsAndThreads))]
-    public void F32_MatchesReference_AtRaggedShapes(GemmLayout layout, int threads)
+    [MemberData(nameof(LayoutsThreadsAndLevels))]
+    public void F32_MatchesReference_AtRaggedShapes(GemmLayout layout, int threads, SimdLevel level)
     {
         foreach (var (m, n, k) in Shapes)
         {
@@ -47,9 +56,22 @@ public class GemmF32Tests
             var expected = new float[m * n];
             var actual = Floats(m * n, 99);          // garbage that Overwrite must replace
             GemmReference.F32(layout, m, n, k, a, b, expected);
-            Gemm.F32(Pool(threads), layout, m, n, k, a, b, actual);
-            AssertClose(expected, actual, Tolerance(k), $"{layout} {m}x{n}x{k} threads={threads}");
+            Gemm.F32(Pool(threads), layout, m, n, k, a, b, actual, GemmOutput.Overwrite, level);
+            AssertClose(expected, actual, Tolerance(k), $"{layout} {m}x{n}x{k} threads={threads} {level}");
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestSupport.SupportedLevels), MemberType = typeof(TestSupport))]
+    public void F32_LargerThanOneCacheBlock_MatchesReference(SimdLevel level)
+    {
+        // Crosses KC=256 twice, MC=120 several times and leaves ragged MR/NR edges.
+        int m = 250, n = 70, k = 530;
+        float[] a = Floats(m * k, 21), b = Floats(n * k, 22);
+        float[] expected = new float[m * n], actual = new float[m * n];
+        GemmReference.F32(GemmLayout.NT, m, n, k, a, b, expected);
+        Gemm.F32(Pool2, GemmLayout.NT, m, n, k, a, b, actual, GemmOutput.Overwrite, level);
+        AssertClose(expected, actual, Tolerance(k), $"NT {m}x{n}x{k} {level}");
     }
 
     [Theory]
@@ -61,6 +83,12 @@ public class GemmF32Tests
             float[] a = Floats(m * k, 11), b = Floats(k * n, 12), c0 = Floats(m * n, 13);
             float[] expected = (float[])c0.Clone(), actual = (float[])c0.Clone();
             GemmReference.F32(layout, m, n, k, a, b, expected, GemmOutput.Accumulate);
+            foreach (SimdLevel level in Simd.Supported)
+            {
+                float[] perLevel = (float[])c0.Clone();
+                Gemm.F32(Pool(threads), layout, m, n, k, a, b, perLevel, GemmOutput.Accumulate, level);
+                AssertClose(expected, perLevel, Tolerance(k), $"{layout} accumulate {m}x{n}x{k} {level}");
+            }
             Gemm.F32(Pool(threads), layout, m, n, k, a, b, actual, GemmOutput.Accumulate);
             AssertClose(expected, actual, Tolerance(k), $"{layout} accumulate {m}x{n}x{k}");
         }
@@ -79,7 +107,7 @@ public class GemmF32Tests
     [Fact]
     public void F32_SameInputs_GiveSameBits_ForAnyThreadCountAndRepeat()
     {
-        int m = 150, n = 70, k = 600;
+        int m = 300, n = 70, k = 600;   // 2 threads: shared-B path; 1 and 3 threads: per-task packing
         float[] a = Floats(m * k, 5), b = Floats(n * k, 6);
         float[] first = new float[m * n], again = new float[m * n], oneThread = new float[m * n];
         Gemm.F32(Pool2, GemmLayout.NT, m, n, k, a, b, first);
@@ -87,6 +115,21 @@ public class GemmF32Tests
         Gemm.F32(Pool1, GemmLayout.NT, m, n, k, a, b, oneThread);
         Assert.Equal(first, again);
         Assert.Equal(first, oneThread);
+        using var pool3 = new WorkerPool(3);
+        var threeThreads = new float[m * n];
+        Gemm.F32(pool3, GemmLayout.NT, m, n, k, a, b, threeThreads);
+        Assert.Equal(first, threeThreads);
+    }
+
+    [Fact]
+    public void F32_AfterWarmUp_AllocatesNothing()
+    {
+        int m = 64, n = 64, k = 64;
+        float[] a = Floats(m * k, 1), b = Floats(k * n, 2), c = new float[m * n];
+        Gemm.F32(Pool2, GemmLayout.NN, m, n, k, a, b, c);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) Gemm.F32(Pool2, GemmLayout.NN, m, n, k, a, b, c);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
     [Fact]

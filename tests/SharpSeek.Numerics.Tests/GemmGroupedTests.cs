@@ -5,11 +5,11 @@ namespace SharpSeek.Numerics.Tests;
 
 public class GemmGroupedTests
 {
-    public static TheoryData<GemmLayout, int> LayoutsAndThreads() => GemmF32Tests.LayoutsAndThreads();
+    public static TheoryData<GemmLayout, int, SimdLevel> LayoutsThreadsAndLevels() => GemmF32Tests.LayoutsThreadsAndLevels();
 
     [Theory]
-    [MemberData(nameof(LayoutsAndThreads))]
-    public void GroupedF32_EqualsOneF32PerGroup(GemmLayout layout, int threads)
+    [MemberData(nameof(LayoutsThreadsAndLevels))]
+    public void GroupedF32_EqualsOneF32PerGroup(GemmLayout layout, int threads, SimdLevel level)
     {
         int n = 33, k = 70;
         int[] rowOffsets = [0, 5, 5, 18, 19, 60, 61];   // includes an empty group and single rows
@@ -40,7 +40,7 @@ public class GemmGroupedTests
                         break;
                 }
             }
-            Gemm.GroupedF32(Pool(threads), layout, n, k, rowOffsets, a, b, actual, output);
+            Gemm.GroupedF32(Pool(threads), layout, n, k, rowOffsets, a, b, actual, output, level);
             AssertClose(expected, actual, Tolerance(Math.Max(k, rows)), $"grouped {layout} {output}");
         }
     }
@@ -52,6 +52,32 @@ public class GemmGroupedTests
         float[] x = [1, 1, 10], w = [2, 3], y = new float[3];
         Gemm.GroupedF32(Pool2, GemmLayout.NT, 1, 1, [0, 1, 3], x, w, y);
         Assert.Equal([2f, 3f, 30f], y);
+    }
+
+    [Fact]
+    public void GroupedF32_MoreGroupsThanTheStackHolds_MatchesReference()
+    {
+        int groups = 300, n = 3, k = 5;
+        int[] rowOffsets = new int[groups + 1];
+        for (int g = 0; g < groups; g++) rowOffsets[g + 1] = rowOffsets[g] + g % 9;   // 0..8 rows: GEMV and packed
+        int rows = rowOffsets[^1];
+        float[] x = Floats(rows * k, 1), w = Floats(groups * n * k, 2);
+        float[] expected = new float[rows * n], actual = new float[rows * n];
+        GemmReference.GroupedF32(GemmLayout.NT, n, k, rowOffsets, x, w, expected);
+        Gemm.GroupedF32(Pool2, GemmLayout.NT, n, k, rowOffsets, x, w, actual);
+        AssertClose(expected, actual, Tolerance(k), "300 groups");
+    }
+
+    [Fact]
+    public void GroupedF32_AfterWarmUp_AllocatesNothing()
+    {
+        int n = 32, k = 48;
+        int[] rowOffsets = [0, 1, 1, 9, 40];
+        float[] x = Floats(40 * k, 1), w = Floats(4 * n * k, 2), y = new float[40 * n];
+        Gemm.GroupedF32(Pool2, GemmLayout.NT, n, k, rowOffsets, x, w, y);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) Gemm.GroupedF32(Pool2, GemmLayout.NT, n, k, rowOffsets, x, w, y);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
     [Fact]

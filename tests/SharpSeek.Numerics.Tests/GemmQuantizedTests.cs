@@ -7,9 +7,36 @@ public class GemmQuantizedTests
 {
     public static TheoryData<int> Threads() => [1, 2];
 
+    public static TheoryData<int, SimdLevel> ThreadsAndLevels()
+    {
+        var data = new TheoryData<int, SimdLevel>();
+        foreach (int threads in new[] { 1, 2 })
+            foreach (SimdLevel level in Simd.Supported) data.Add(threads, level);
+        return data;
+    }
+
+    [Fact]
+    public unsafe void E4M3ToFloat8_MatchesFp8E4M3_ForEveryCode()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported) return;   // the AVX2 widening only runs where AVX2 does
+        var codes = new sbyte[256];
+        for (int c = 0; c < 256; c++) codes[c] = (sbyte)c;
+        fixed (sbyte* p = codes)
+            for (int c = 0; c < 256; c += 8)
+            {
+                var v = GemmFormats.E4M3ToFloat8(p + c);
+                for (int l = 0; l < 8; l++)
+                {
+                    float expected = Fp8E4M3.ToFloat((byte)(c + l));
+                    Assert.True(TestSupport.SameBits(expected, v[l]) || (float.IsNaN(expected) && float.IsNaN(v[l])),
+                        $"code 0x{c + l:X2}: {v[l]} vs {expected}");
+                }
+            }
+    }
+
     [Theory]
-    [MemberData(nameof(Threads))]
-    public void Bf16Weights_MatchesReference_AtRaggedShapes(int threads)
+    [MemberData(nameof(ThreadsAndLevels))]
+    public void Bf16Weights_MatchesReference_AtRaggedShapes(int threads, SimdLevel level)
     {
         foreach (var (m, n, k) in Shapes)
         {
@@ -18,7 +45,7 @@ public class GemmQuantizedTests
             var expected = new float[m * n];
             var actual = Floats(m * n, 3);
             GemmReference.Bf16Weights(m, n, k, x, w, expected);
-            Gemm.Bf16Weights(Pool(threads), m, n, k, x, w, actual);
+            Gemm.Bf16Weights(Pool(threads), m, n, k, x, w, actual, GemmOutput.Overwrite, level);
             AssertClose(expected, actual, Tolerance(k), $"bf16w {m}x{n}x{k}");
         }
     }
@@ -38,8 +65,8 @@ public class GemmQuantizedTests
     }
 
     [Theory]
-    [MemberData(nameof(Threads))]
-    public void Fp8Block_MatchesReference_AtRaggedShapes(int threads)
+    [MemberData(nameof(ThreadsAndLevels))]
+    public void Fp8Block_MatchesReference_AtRaggedShapes(int threads, SimdLevel level)
     {
         foreach (var (m, n, k) in Shapes)
         {
@@ -49,7 +76,7 @@ public class GemmQuantizedTests
             var expected = new float[m * n];
             var actual = Floats(m * n, 5);
             GemmReference.Fp8Block(m, n, k, a, aScales, b, bScales, expected);
-            Gemm.Fp8Block(Pool(threads), m, n, k, a, aScales, b, bScales, actual);
+            Gemm.Fp8Block(Pool(threads), m, n, k, a, aScales, b, bScales, actual, level);
             AssertClose(expected, actual, Tolerance(k), $"fp8 block {m}x{n}x{k}");
         }
     }
@@ -58,7 +85,7 @@ public class GemmQuantizedTests
     [MemberData(nameof(Threads))]
     public void Fp8Block_EqualsDequantizeThenF32Gemm(int threads)
     {
-        int m = 70, n = 260, k = 300, kb = 3, nb = 3;
+        int m = 250, n = 260, k = 300, kb = 3, nb = 3;   // M ≥ 2·MC: two threads share packed B blocks
         byte[] a = Fp8(m * k, 7), b = Fp8(n * k, 8);
         float[] aScales = PositiveScales(m * kb, 9), bScales = PositiveScales(nb * kb, 10);
         float[] aF = new float[m * k], bF = new float[n * k];
@@ -73,10 +100,10 @@ public class GemmQuantizedTests
     }
 
     [Theory]
-    [MemberData(nameof(Threads))]
-    public void Fp8Weights_MatchesReference_FromDecodeToPrefillShapes(int threads)
+    [MemberData(nameof(ThreadsAndLevels))]
+    public void Fp8Weights_MatchesReference_FromDecodeToPrefillShapes(int threads, SimdLevel level)
     {
-        (int M, int N, int K)[] shapes = [.. Shapes, (1, 300, 1000), (2, 129, 384), (4, 64, 256), (3, 17, 135)];
+        (int M, int N, int K)[] shapes = [.. Shapes, (1, 300, 1000), (2, 129, 384), (4, 64, 256), (3, 17, 135), (1, 8, 4096), (5, 20, 260)];
         foreach (var (m, n, k) in shapes)
         {
             int kb = (k + 127) / 128, nb = (n + 127) / 128;
@@ -86,13 +113,31 @@ public class GemmQuantizedTests
             var expected = new float[m * n];
             var actual = Floats(m * n, 5);
             GemmReference.Fp8Weights(m, n, k, x, w, scales, expected);
-            Gemm.Fp8Weights(Pool(threads), m, n, k, x, w, scales, actual);
+            Gemm.Fp8Weights(Pool(threads), m, n, k, x, w, scales, actual, GemmOutput.Overwrite, level);
             AssertClose(expected, actual, Tolerance(k), $"fp8 weights {m}x{n}x{k}");
 
             float[] accExpected = Floats(m * n, 6), accActual = Floats(m * n, 6);
             GemmReference.Fp8Weights(m, n, k, x, w, scales, accExpected, GemmOutput.Accumulate);
-            Gemm.Fp8Weights(Pool(threads), m, n, k, x, w, scales, accActual, GemmOutput.Accumulate);
+            Gemm.Fp8Weights(Pool(threads), m, n, k, x, w, scales, accActual, GemmOutput.Accumulate, level);
             AssertClose(accExpected, accActual, Tolerance(k), $"fp8 weights accumulate {m}x{n}x{k}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(ThreadsAndLevels))]
+    public void Fp8Weights_NaNWeightCode_GivesNaNInItsOutputColumnOnly(int threads, SimdLevel level)
+    {
+        foreach (int m in new[] { 1, 9 })   // the decode GEMV and the packed GEMM
+        {
+            int n = 40, k = 300;
+            float[] x = Floats(m * k, 1);
+            byte[] w = Fp8(n * k, 2);
+            w[7 * k + 200] = 0xFF;           // -NaN code in row 7
+            float[] scales = PositiveScales(GemmArgs.Blocks(n) * GemmArgs.Blocks(k), 3), y = new float[m * n];
+            Gemm.Fp8Weights(Pool(threads), m, n, k, x, w, scales, y, GemmOutput.Overwrite, level);
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                    Assert.Equal(j == 7, float.IsNaN(y[i * n + j]));
         }
     }
 

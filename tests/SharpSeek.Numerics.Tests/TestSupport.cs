@@ -45,3 +45,35 @@ public static class TestSupport
     public static bool SameBits(float a, float b) =>
         BitConverter.SingleToUInt32Bits(a) == BitConverter.SingleToUInt32Bits(b) || (float.IsNaN(a) && float.IsNaN(b));
 }
+
+public static class Approx
+{
+    /// <summary>|expected − actual| ≤ tolerance · max(1, |expected|), with a message naming the element.</summary>
+    public static void Equal(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double tolerance, string context)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double e = expected[i], a = actual[i];
+            if (double.IsNaN(e) && double.IsNaN(a)) continue;
+            if (Math.Abs(e - a) > tolerance * Math.Max(1, Math.Abs(e)))
+                Assert.Fail($"{context}: element {i} expected {e:R}, got {a:R} (tolerance {tolerance})");
+        }
+    }
+
+    public static void Equal(double expected, double actual, double tolerance, string context)
+    {
+        if (Math.Abs(expected - actual) > tolerance * Math.Max(1, Math.Abs(expected)))
+            Assert.Fail($"{context}: expected {expected:R}, got {actual:R} (tolerance {tolerance})");
+    }
+
+    /// <summary>Central finite difference of a scalar function of x at element i (in FP64 around the FP32 point).</summary>
+    public static double Derivative(float[] x, int i, Func<float[], double> f, float h = 1e-2f)
+    {
+        float saved = x[i];
+        x[i] = saved + h; double plus = f(x);
+        x[i] = saved - h; double minus = f(x);
+        x[i] = saved;
+        return (plus - minus) / (2.0 * h);
+    }
+}

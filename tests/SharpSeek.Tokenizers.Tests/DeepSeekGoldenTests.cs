@@ -3,7 +3,8 @@ using SharpSeek.Tokenizers;
 namespace SharpSeek.Tokenizers.Tests;
 
 /// <summary>DeepSeek-V3's tokenizer against ids Hugging Face tokenizers (Rust) produced for the same text.</summary>
-public sealed class DeepSeekGoldenTests(DeepSeekTokenizerFixture fixture) : IClassFixture<DeepSeekTokenizerFixture>
+[Collection(DeepSeekCollection.Name)]
+public sealed class DeepSeekGoldenTests(DeepSeekTokenizerFixture fixture)
 {
     private readonly Tokenizer _tok = fixture.Tokenizer;
 

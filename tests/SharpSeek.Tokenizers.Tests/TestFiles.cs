@@ -30,7 +30,14 @@ public static class TestFiles
     }
 }
 
-/// <summary>DeepSeek-V3's tokenizer, loaded once per test class that uses it.</summary>
+/// <summary>Test classes in this collection share one DeepSeek-V3 tokenizer (loading it takes about a second).</summary>
+[CollectionDefinition(Name)]
+public sealed class DeepSeekCollection : ICollectionFixture<DeepSeekTokenizerFixture>
+{
+    public const string Name = "deepseek-v3 tokenizer";
+}
+
+/// <summary>DeepSeek-V3's tokenizer, loaded once for the whole <see cref="DeepSeekCollection"/>.</summary>
 public sealed class DeepSeekTokenizerFixture
 {
     public Tokenizer Tokenizer { get; } = Tokenizer.FromJson(

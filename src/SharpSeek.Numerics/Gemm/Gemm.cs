@@ -7,45 +7,134 @@
 //   Fp8Weights   y (M,N) = x (M,K) · dequant(W)ᵀ, W e4m3 (N,K) + weight_scale_inv (ceil(N/128), ceil(K/128))
 //   GroupedF32   one GEMM per MoE expert, all in one call (see the method)
 //
-// Every kernel here has a naive twin in GemmReference (the test oracle). Spans may be longer than the shape
+// Each method has an overload taking a SimdLevel (the default is Simd.Active, capped by SHARPSEEK_SIMD) so tests
+// run every micro-kernel in-process. Every kernel here has a naive twin in GemmReference (the test oracle). Spans may be longer than the shape
 // needs; the extra elements are ignored.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+
 namespace SharpSeek.Numerics;
 
-public static class Gemm
+public static unsafe partial class Gemm
 {
+    private const int MaxStackGroups = 256;
+
     /// <summary>C (M,N) = op(A)·op(B) in the given layout (see <see cref="GemmLayout"/>), overwriting or adding into C.</summary>
     public static void F32(WorkerPool pool, GemmLayout layout, int m, int n, int k, ReadOnlySpan<float> a,
-        ReadOnlySpan<float> b, Span<float> c, GemmOutput output = GemmOutput.Overwrite)
+        ReadOnlySpan<float> b, Span<float> c, GemmOutput output = GemmOutput.Overwrite) =>
+        F32(pool, layout, m, n, k, a, b, c, output, Simd.Active);
+
+    public static void F32(WorkerPool pool, GemmLayout layout, int m, int n, int k, ReadOnlySpan<float> a,
+        ReadOnlySpan<float> b, Span<float> c, GemmOutput output, SimdLevel level)
     {
         ArgumentNullException.ThrowIfNull(pool);
+        GemmKernel kernel = KernelFor(level);
         GemmArgs.F32(layout, m, n, k, a.Length, b.Length, c.Length);
-        GemmReference.F32(layout, m, n, k, a, b, c, output);
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            if (layout == GemmLayout.NT && m <= GemvNT.MaxRows && k > 0)
+            {
+                GemvNT.Run<ElementRowDot<F32Element>>(pool, m, n, k, pa, pb, null, pc,
+                    output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
+                return;
+            }
+            GemmProblem p = F32Problem(layout, m, n, k, pa, pb, pc, output);
+            RunF32(pool, layout, kernel, &p, 1);
+        }
     }
 
     /// <summary>y (M,N) = x (M,K) · Wᵀ with BF16 weights W (N,K) (ushort bit patterns); FP32 accumulation.</summary>
     public static void Bf16Weights(WorkerPool pool, int m, int n, int k, ReadOnlySpan<float> x, ReadOnlySpan<ushort> w,
-        Span<float> y, GemmOutput output = GemmOutput.Overwrite)
+        Span<float> y, GemmOutput output = GemmOutput.Overwrite) => Bf16Weights(pool, m, n, k, x, w, y, output, Simd.Active);
+
+    public static void Bf16Weights(WorkerPool pool, int m, int n, int k, ReadOnlySpan<float> x, ReadOnlySpan<ushort> w,
+        Span<float> y, GemmOutput output, SimdLevel level)
     {
         ArgumentNullException.ThrowIfNull(pool);
-        GemmReference.Bf16Weights(m, n, k, x, w, y, output);
+        GemmKernel kernel = KernelFor(level);
+        GemmArgs.Dims(m, n, k);
+        GemmArgs.Size("x (M,K)", x.Length, m, k);
+        GemmArgs.Size("w (N,K)", w.Length, n, k);
+        GemmArgs.Size("y (M,N)", y.Length, m, n);
+        if (m == 0 || n == 0) return;
+        fixed (float* px = x, py = y)
+        fixed (ushort* pw = w)
+        {
+            if (m <= GemvNT.MaxRows)
+            {
+                GemvNT.Run<ElementRowDot<Bf16Element>>(pool, m, n, k, px, pw, null, py,
+                    output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
+                return;
+            }
+            var p = new GemmProblem
+            {
+                M = m, N = n, K = k, C = py, Ldc = n, Accumulate = output == GemmOutput.Accumulate,
+                A = new GemmOperand { Data = px, Ld = k },
+                B = new GemmOperand { Data = pw, Ld = k },
+            };
+            Dispatch<RowsPacker<F32Element>, RowsPacker<Bf16Element>>(pool, kernel, &p, 1);
+        }
     }
 
     /// <summary>C (M,N) = A·Bᵀ for block-scaled FP8 E4M3 operands: each 128-wide K block is accumulated in FP32,
     /// then multiplied by aScales[i,kb]·bScales[j/128,kb] and added to the FP32 result (DeepSeek-V3's promotion).</summary>
     public static void Fp8Block(WorkerPool pool, int m, int n, int k, ReadOnlySpan<byte> a, ReadOnlySpan<float> aScales,
-        ReadOnlySpan<byte> b, ReadOnlySpan<float> bScales, Span<float> c)
+        ReadOnlySpan<byte> b, ReadOnlySpan<float> bScales, Span<float> c) =>
+        Fp8Block(pool, m, n, k, a, aScales, b, bScales, c, Simd.Active);
+
+    public static void Fp8Block(WorkerPool pool, int m, int n, int k, ReadOnlySpan<byte> a, ReadOnlySpan<float> aScales,
+        ReadOnlySpan<byte> b, ReadOnlySpan<float> bScales, Span<float> c, SimdLevel level)
     {
         ArgumentNullException.ThrowIfNull(pool);
-        GemmReference.Fp8Block(m, n, k, a, aScales, b, bScales, c);
+        GemmKernel kernel = KernelFor(level);
+        GemmArgs.Fp8Block(m, n, k, a.Length, aScales.Length, b.Length, bScales.Length, c.Length);
+        if (m == 0 || n == 0) return;
+        fixed (byte* pa = a, pb = b)
+        fixed (float* psa = aScales, psb = bScales, pc = c)
+        {
+            var p = new GemmProblem
+            {
+                M = m, N = n, K = k, C = pc, Ldc = n,
+                A = new GemmOperand { Data = pa, Ld = k },
+                B = new GemmOperand { Data = pb, Ld = k },
+                AScales = psa, BScales = psb, ScaleCols = GemmArgs.Blocks(k),
+            };
+            Dispatch<RowsPacker<E4M3Element>, RowsPacker<E4M3Element>>(pool, kernel, &p, 1);
+        }
     }
 
     /// <summary>y (M,N) = x (M,K) · dequant(W)ᵀ with FP8 E4M3 weights W (N,K) and their weight_scale_inv
     /// (ceil(N/128), ceil(K/128)), dequantized on the fly. Small M (decode) streams W once at memory bandwidth.</summary>
     public static void Fp8Weights(WorkerPool pool, int m, int n, int k, ReadOnlySpan<float> x, ReadOnlySpan<byte> w,
-        ReadOnlySpan<float> wScaleInv, Span<float> y, GemmOutput output = GemmOutput.Overwrite)
+        ReadOnlySpan<float> wScaleInv, Span<float> y, GemmOutput output = GemmOutput.Overwrite) =>
+        Fp8Weights(pool, m, n, k, x, w, wScaleInv, y, output, Simd.Active);
+
+    public static void Fp8Weights(WorkerPool pool, int m, int n, int k, ReadOnlySpan<float> x, ReadOnlySpan<byte> w,
+        ReadOnlySpan<float> wScaleInv, Span<float> y, GemmOutput output, SimdLevel level)
     {
         ArgumentNullException.ThrowIfNull(pool);
-        GemmReference.Fp8Weights(m, n, k, x, w, wScaleInv, y, output);
+        GemmKernel kernel = KernelFor(level);
+        GemmArgs.Fp8Weights(m, n, k, x.Length, w.Length, wScaleInv.Length, y.Length);
+        if (m == 0 || n == 0) return;
+        bool accumulate = output == GemmOutput.Accumulate;
+        fixed (float* px = x, ps = wScaleInv, py = y)
+        fixed (byte* pw = w)
+        {
+            if (m <= GemvNT.MaxRows)
+            {
+                GemvNT.Run<E4M3ScaledRowDot>(pool, m, n, k, px, pw, ps, py, accumulate, kernel == GemmKernel.Vector256);
+                return;
+            }
+            var p = new GemmProblem
+            {
+                M = m, N = n, K = k, C = py, Ldc = n, Accumulate = accumulate,
+                A = new GemmOperand { Data = px, Ld = k },
+                B = new GemmOperand { Data = pw, Ld = k, Scales = ps, ScaleCols = GemmArgs.Blocks(k) },
+            };
+            Dispatch<RowsPacker<F32Element>, RowsPacker<E4M3Element>>(pool, kernel, &p, 1);
+        }
     }
 
     /// <summary>Grouped GEMM for MoE experts: G = rowOffsets.Length-1 groups, group g owns rows
@@ -56,11 +145,106 @@ public static class Gemm
     /// <item>NN (dgrad):    a (rows,N), b = W (G,N,K), c (rows,K):  C_g = A_g · W_g  (dX = dY · W)</item>
     /// <item>TN (wgrad):    a (rows,N), b (rows,K), c = dW (G,N,K): C_g = A_gᵀ · B_g  (dW = dYᵀ · X)</item>
     /// </list>
-    /// Groups with no rows are skipped (for TN with Overwrite their C_g is zeroed).</summary>
+    /// All groups run as one task list on the pool. A group with no rows contributes nothing (for TN with
+    /// Overwrite its dW_g is zeroed).</summary>
     public static void GroupedF32(WorkerPool pool, GemmLayout layout, int n, int k, ReadOnlySpan<int> rowOffsets,
-        ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, GemmOutput output = GemmOutput.Overwrite)
+        ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, GemmOutput output = GemmOutput.Overwrite) =>
+        GroupedF32(pool, layout, n, k, rowOffsets, a, b, c, output, Simd.Active);
+
+    [SkipLocalsInit]
+    public static void GroupedF32(WorkerPool pool, GemmLayout layout, int n, int k, ReadOnlySpan<int> rowOffsets,
+        ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, GemmOutput output, SimdLevel level)
     {
         ArgumentNullException.ThrowIfNull(pool);
-        GemmReference.GroupedF32(layout, n, k, rowOffsets, a, b, c, output);
+        GemmKernel kernel = KernelFor(level);
+        GemmArgs.Grouped(layout, n, k, rowOffsets, a.Length, b.Length, c.Length);
+        int groups = rowOffsets.Length - 1;
+        if (groups == 0) return;
+        // Forward groups with at most GemvNT.MaxRows tokens (decode) stream their expert weights through the GEMV;
+        // the rest go through the packed driver. Each kind runs all of its groups as one task list.
+        // Descriptors live on the stack up to DeepSeek-V3's 256 experts (≈40 KB); more groups use native memory.
+        bool onStack = groups <= MaxStackGroups;
+        GemmProblem* stackProblems = stackalloc GemmProblem[onStack ? groups : 0];
+        GemvProblem* stackGemvs = stackalloc GemvProblem[onStack ? groups : 0];
+        GemmProblem* problems = onStack ? stackProblems : (GemmProblem*)NativeMemory.Alloc((nuint)groups, (nuint)sizeof(GemmProblem));
+        GemvProblem* gemvs = onStack ? stackGemvs : (GemvProblem*)NativeMemory.Alloc((nuint)groups, (nuint)sizeof(GemvProblem));
+        try
+        {
+            fixed (float* pa = a, pb = b, pc = c)
+            {
+                int count = 0, gemvCount = 0;
+                for (int g = 0; g < groups; g++)
+                {
+                    GemmReference.GroupedSlices(layout, n, k, rowOffsets, g, out int gm, out int gn, out int gk,
+                        out var ra, out var rb, out var rc);
+                    if (gm == 0 || gn == 0) continue;
+                    if (layout == GemmLayout.NT && gm <= GemvNT.MaxRows && gk > 0)
+                        gemvs[gemvCount++] = new GemvProblem { M = gm, X = pa + ra.Start, W = pb + rb.Start, Y = pc + rc.Start };
+                    else
+                        problems[count++] = F32Problem(layout, gm, gn, gk, pa + ra.Start, pb + rb.Start, pc + rc.Start, output);
+                }
+                if (gemvCount > 0)
+                    GemvNT.RunMany<ElementRowDot<F32Element>>(pool, gemvs, gemvCount, n, k, null,
+                        output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
+                if (count > 0) RunF32(pool, layout, kernel, problems, count);
+            }
+        }
+        finally
+        {
+            if (!onStack)
+            {
+                NativeMemory.Free(problems);
+                NativeMemory.Free(gemvs);
+            }
+        }
     }
+
+    /// <summary>The micro-kernel for a SIMD level: Vector256 and wider run the 6x16 AVX2/FMA kernel (there is no
+    /// AVX-512 kernel yet), Vector128 the 6x8 kernel, Scalar the portable 4x4 kernel.</summary>
+    internal static GemmKernel KernelFor(SimdLevel level)
+    {
+        Simd.Require(level);
+        return level switch
+        {
+            SimdLevel.Scalar => GemmKernel.Scalar,
+            SimdLevel.Vector128 => GemmKernel.Vector128,
+            _ => Avx2.IsSupported && Fma.IsSupported ? GemmKernel.Vector256 : GemmKernel.Vector128,
+        };
+    }
+
+    private static GemmProblem F32Problem(GemmLayout layout, int m, int n, int k, float* a, float* b, float* c, GemmOutput output) => new()
+    {
+        M = m, N = n, K = k, C = c, Ldc = n, Accumulate = output == GemmOutput.Accumulate,
+        A = new GemmOperand { Data = a, Ld = layout == GemmLayout.TN ? m : k },
+        B = new GemmOperand { Data = b, Ld = layout == GemmLayout.NT ? k : n },
+    };
+
+    private static void RunF32(WorkerPool pool, GemmLayout layout, GemmKernel kernel, GemmProblem* problems, int count)
+    {
+        switch (layout)
+        {
+            case GemmLayout.NN: Dispatch<RowsPacker<F32Element>, ColumnsPacker>(pool, kernel, problems, count); break;
+            case GemmLayout.NT: Dispatch<RowsPacker<F32Element>, RowsPacker<F32Element>>(pool, kernel, problems, count); break;
+            default: Dispatch<ColumnsPacker, ColumnsPacker>(pool, kernel, problems, count); break;
+        }
+    }
+
+    private static void Dispatch<TA, TB>(WorkerPool pool, GemmKernel kernel, GemmProblem* problems, int count)
+        where TA : IPanelPacker where TB : IPanelPacker
+    {
+        switch (kernel)
+        {
+            case GemmKernel.Vector256: GemmDriver.Run<TA, TB, MicroKernel6x16Avx>(pool, problems, count); break;
+            case GemmKernel.Vector128: GemmDriver.Run<TA, TB, MicroKernel6x8V128>(pool, problems, count); break;
+            default: GemmDriver.Run<TA, TB, MicroKernel4x4Scalar>(pool, problems, count); break;
+        }
+    }
+}
+
+/// <summary>Micro-kernel bodies (see GemmMicroKernels.cs).</summary>
+internal enum GemmKernel
+{
+    Scalar,
+    Vector128,
+    Vector256,
 }

@@ -40,7 +40,7 @@ public static class GemmReference
         for (int j = 0; j < n; j++)
         {
             double sum = 0;
-            for (int p = 0; p < k; p++) sum += (double)x[i * k + p] * GemmFormats.Bf16ToFloat(w[j * k + p]);
+            for (int p = 0; p < k; p++) sum += (double)x[i * k + p] * Bf16.ToFloat(w[j * k + p]);
             Store(y, i * n + j, sum, output);
         }
     }
@@ -61,7 +61,7 @@ public static class GemmReference
                 double block = 0;
                 int end = Math.Min(k, (blk + 1) * GemmArgs.ScaleBlock);
                 for (int p = blk * GemmArgs.ScaleBlock; p < end; p++)
-                    block += (double)GemmFormats.E4M3ToFloat(a[i * k + p]) * GemmFormats.E4M3ToFloat(b[j * k + p]);
+                    block += (double)Fp8E4M3.ToFloat(a[i * k + p]) * Fp8E4M3.ToFloat(b[j * k + p]);
                 sum += block * aScales[i * kb + blk] * bScales[j / GemmArgs.ScaleBlock * kb + blk];
             }
             c[i * n + j] = (float)sum;
@@ -78,7 +78,7 @@ public static class GemmReference
         {
             double sum = 0;
             for (int p = 0; p < k; p++)
-                sum += (double)x[i * k + p] * (GemmFormats.E4M3ToFloat(w[j * k + p]) * wScaleInv[j / GemmArgs.ScaleBlock * kb + p / GemmArgs.ScaleBlock]);
+                sum += (double)x[i * k + p] * (Fp8E4M3.ToFloat(w[j * k + p]) * wScaleInv[j / GemmArgs.ScaleBlock * kb + p / GemmArgs.ScaleBlock]);
             Store(y, i * n + j, sum, output);
         }
     }

@@ -5,6 +5,7 @@
 //   weights  (N,)  N = Σ ElementCount over the slots, slot i at [Offset_i, Offset_i + Length_i)
 //   grads    (N,)  same layout; the backward passes accumulate into it, ZeroGradients clears it
 using SharpSeek.Model;
+using SharpSeek.Numerics;
 
 namespace SharpSeek.Training;
 
@@ -37,8 +38,8 @@ public sealed record ParameterSlot(string Name, long[] Shape, long Offset, int L
 
 public sealed class ParameterStore : IDisposable
 {
-    private readonly FloatBlock _weights; // (N,)
-    private readonly FloatBlock _grads;   // (N,)
+    private readonly NativeBuffer<float> _weights; // (N,)
+    private readonly NativeBuffer<float> _grads;   // (N,)
     private readonly Dictionary<string, int> _byName;
 
     public IReadOnlyList<ParameterSlot> Slots { get; }
@@ -65,8 +66,8 @@ public sealed class ParameterStore : IDisposable
         }
         Slots = slots;
         ElementCount = offset;
-        _weights = new FloatBlock(offset);
-        _grads = new FloatBlock(offset);
+        _weights = new NativeBuffer<float>(offset);
+        _grads = new NativeBuffer<float>(offset);
     }
 
     /// <summary>A store for every tensor of <paramref name="config"/>'s checkpoint (TensorManifest order).</summary>
@@ -80,6 +81,11 @@ public sealed class ParameterStore : IDisposable
     public Span<float> Grads(int slot) => _grads.Slice(Slots[slot].Offset, Slots[slot].Length);
     public Span<float> Weights(string name) => Weights(IndexOf(name));
     public Span<float> Grads(string name) => Grads(IndexOf(name));
+
+    /// <summary>Weights of a slot as a shaped view (the layers' forward and backward take views).</summary>
+    public unsafe TensorView<float> WeightsView(int slot) => new(_weights.Pointer + Slots[slot].Offset, Slots[slot].Shape);
+    /// <summary>Gradients of a slot as a shaped view.</summary>
+    public unsafe TensorView<float> GradsView(int slot) => new(_grads.Pointer + Slots[slot].Offset, Slots[slot].Shape);
 
     public void ZeroGradients() => _grads.Clear();
 

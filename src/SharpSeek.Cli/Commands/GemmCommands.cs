@@ -1,0 +1,127 @@
+using System.CommandLine;
+using Spectre.Console;
+using SharpSeek.Numerics;
+using SharpSeek.Numerics.Benchmarks;
+
+namespace SharpSeek.Cli.Commands;
+
+/// <summary><c>sharpseek bench gemm</c> and <c>sharpseek bench memory</c>: the kernels against this machine's
+/// own FMA peak and memory bandwidth, measured in the same run.</summary>
+public static class GemmCommands
+{
+    public static IEnumerable<Command> CreateBenchCommands() => [CreateGemm(), CreateMemory()];
+
+    private static Option<int> ThreadsOption() => new("--threads")
+    {
+        Description = "Threads for the multi-threaded runs (1-thread runs are always included).",
+        DefaultValueFactory = _ => Environment.ProcessorCount,
+    };
+
+    private static Command CreateGemm()
+    {
+        var cmd = new Command("gemm", "FMA peak, then GFLOP/s of every GEMM kernel at M=N=K in --sizes and at the decode shape M=1, N=K=8192, on 1 thread and --threads threads.");
+        var json = new Option<bool>("--json") { Description = "Print machine-readable JSON." };
+        var threads = ThreadsOption();
+        var sizes = new Option<int[]>("--sizes")
+        {
+            Description = "Square sizes M=N=K to run.",
+            DefaultValueFactory = _ => GemmBenchmark.DefaultSizes,
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var kernels = new Option<string[]>("--kernels")
+        {
+            Description = $"Kernels to run: {string.Join(", ", GemmBenchmark.Kernels)}.",
+            DefaultValueFactory = _ => GemmBenchmark.Kernels,
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var noDecode = new Option<bool>("--no-decode") { Description = "Skip the decode shape M=1, N=K=8192." };
+        foreach (Option o in new Option[] { json, threads, sizes, kernels, noDecode }) cmd.Options.Add(o);
+        cmd.SetAction(parse =>
+        {
+            int n = CheckThreads(parse.GetValue(threads));
+            string[] names = parse.GetValue(kernels)!;
+            foreach (string k in names)
+                if (!GemmBenchmark.Kernels.Contains(k))
+                    throw new ArgumentException($"Unknown kernel '{k}'; use one of {string.Join(", ", GemmBenchmark.Kernels)}.");
+            var shapes = parse.GetValue(sizes)!.Select(s => s > 0 ? (s, s, s) : throw new ArgumentException($"--sizes must be positive, got {s}.")).ToList();
+            if (!parse.GetValue(noDecode)) shapes.Add((1, GemmBenchmark.DecodeSize, GemmBenchmark.DecodeSize));
+
+            var peaks = new SortedDictionary<string, double>();
+            var results = new List<GemmBenchResult>();
+            var readGbps = new SortedDictionary<int, double>();
+            bool decode = !parse.GetValue(noDecode) && names.Contains("fp8w_decode") && !parse.GetValue(json);
+            foreach (int t in n == 1 ? new[] { 1 } : new[] { 1, n })
+            {
+                using var pool = new WorkerPool(t);
+                if (decode) readGbps[t] = MachinePeak.Memory(pool, 256L << 20, repeats: 3).ReadGbps;
+                double peak = MachinePeak.FmaGflops(pool);
+                var rows = GemmBenchmark.Run(pool, peak, names, shapes);
+                peaks[t.ToString()] = Math.Max(peak, MachinePeak.FmaGflops(pool));   // also after: the box is shared
+                results.AddRange(rows.Select(r => r with { RatioToPeak = r.Gflops / peaks[t.ToString()] }));
+            }
+            if (parse.GetValue(json))
+            {
+                CliRunner.WriteJson(new
+                {
+                    peak_gflops = peaks,
+                    results = results.Select(r => new
+                    {
+                        kernel = r.Kernel, m = r.M, n = r.N, k = r.K, threads = r.Threads,
+                        gflops = Math.Round(r.Gflops, 2), ratio_to_peak = Math.Round(r.RatioToPeak, 3), gbps = Math.Round(r.Gbps, 2),
+                    }),
+                });
+                return 0;
+            }
+            AnsiConsole.MarkupLine($"FMA peak (register-only Vector256 FMA): {string.Join(", ", peaks.Select(p => $"{p.Key} thread(s) [bold]{p.Value:F1}[/] GFLOP/s"))}");
+            var table = new Table().AddColumns("kernel", "M", "N", "K", "threads")
+                .AddColumn(new TableColumn("GFLOP/s best").RightAligned()).AddColumn(new TableColumn("median").RightAligned())
+                .AddColumn(new TableColumn("of peak").RightAligned()).AddColumn(new TableColumn("GB/s").RightAligned());
+            foreach (var r in results)
+                table.AddRow(r.Kernel, r.M.ToString(), r.N.ToString(), r.K.ToString(), r.Threads.ToString(), $"{r.Gflops:F1}",
+                    $"{r.MedianGflops:F1}", $"{r.RatioToPeak:P0}", $"{r.Gbps:F1}");
+            AnsiConsole.Write(table);
+            foreach (var r in results.Where(r => r.Kernel == "fp8w_decode" && r.M == 1 && readGbps.ContainsKey(r.Threads)))
+                AnsiConsole.MarkupLine($"fp8w_decode {r.N}x{r.K}, {r.Threads} thread(s): streams {r.Gbps:F1} GB/s = [bold]{r.Gbps / readGbps[r.Threads]:P0}[/] of the {readGbps[r.Threads]:F1} GB/s read bandwidth measured in this run.");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command CreateMemory()
+    {
+        var cmd = new Command("memory", "Read / copy / triad bandwidth (GB/s) over 256 MiB buffers, on 1 thread and --threads threads.");
+        var json = new Option<bool>("--json") { Description = "Print machine-readable JSON." };
+        var threads = ThreadsOption();
+        var mib = new Option<int>("--mib") { Description = "Size of each of the three buffers in MiB.", DefaultValueFactory = _ => 256 };
+        cmd.Options.Add(json);
+        cmd.Options.Add(threads);
+        cmd.Options.Add(mib);
+        cmd.SetAction(parse =>
+        {
+            int n = CheckThreads(parse.GetValue(threads));
+            int size = parse.GetValue(mib);
+            if (size < 1 || size > 2047) throw new ArgumentException($"--mib must be in 1..2047, got {size}.");
+            var results = new List<MemoryBandwidth>();
+            foreach (int t in n == 1 ? new[] { 1 } : new[] { 1, n })
+            {
+                using var pool = new WorkerPool(t);
+                results.Add(MachinePeak.Memory(pool, (long)size << 20));
+            }
+            if (parse.GetValue(json))
+            {
+                CliRunner.WriteJson(new { results });
+                return 0;
+            }
+            var table = new Table().AddColumns("threads", "buffer MiB").AddColumn(new TableColumn("read GB/s").RightAligned())
+                .AddColumn(new TableColumn("copy GB/s").RightAligned()).AddColumn(new TableColumn("triad GB/s").RightAligned());
+            foreach (var r in results)
+                table.AddRow(r.Threads.ToString(), (r.BufferBytes >> 20).ToString(), $"{r.ReadGbps:F1}", $"{r.CopyGbps:F1}", $"{r.TriadGbps:F1}");
+            AnsiConsole.Write(table);
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static int CheckThreads(int threads) => threads is >= 1 and <= 1024 ? threads
+        : throw new ArgumentException($"--threads must be in 1..1024, got {threads}.");
+}

@@ -1,0 +1,68 @@
+// Sampler — next token from logits: greedy at temperature 0, else softmax(logits / T) restricted to the top-k
+// tokens and then to the smallest prefix of them whose probability reaches top-p (nucleus), drawn with a seeded
+// generator (same seed, same logits -> same tokens).
+namespace SharpSeek.Inference;
+
+public sealed record SamplingOptions(double Temperature = 0, double TopP = 1.0, int TopK = 0, int Seed = 0)
+{
+    public void Validate()
+    {
+        if (!(Temperature >= 0)) throw new ArgumentException($"--temperature must be >= 0 (got {Temperature}).");
+        if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException($"--top-p must be in (0, 1] (got {TopP}).");
+        if (TopK < 0) throw new ArgumentException($"--top-k must be >= 0 (0 = off; got {TopK}).");
+    }
+}
+
+public sealed class Sampler
+{
+    private readonly SamplingOptions _o;
+    private readonly Random _rng;
+    private int[] _order = [];
+    private float[] _probs = [];
+
+    public Sampler(SamplingOptions options)
+    {
+        options.Validate();
+        _o = options;
+        _rng = new Random(options.Seed);
+    }
+
+    public int Next(ReadOnlySpan<float> logits)
+    {
+        if (_o.Temperature == 0) return ArgMax(logits);
+        int v = logits.Length;
+        if (_order.Length != v) { _order = new int[v]; _probs = new float[v]; }
+        for (int i = 0; i < v; i++) _order[i] = i;
+        float[] l = _probs;
+        logits.CopyTo(l);
+        Array.Sort(_order, (a, b) => l[b].CompareTo(l[a]) is var c && c != 0 ? c : a.CompareTo(b));
+        int keep = _o.TopK > 0 ? Math.Min(_o.TopK, v) : v;
+        double max = logits[_order[0]], sum = 0;
+        var p = new double[keep];
+        for (int i = 0; i < keep; i++) sum += p[i] = Math.Exp((logits[_order[i]] - max) / _o.Temperature);
+        double cum = 0;
+        int n = 0;
+        while (n < keep)
+        {
+            cum += p[n] / sum;
+            n++;
+            if (cum >= _o.TopP) break;
+        }
+        double total = 0;
+        for (int i = 0; i < n; i++) total += p[i];
+        double u = _rng.NextDouble() * total;
+        for (int i = 0; i < n; i++)
+        {
+            u -= p[i];
+            if (u <= 0) return _order[i];
+        }
+        return _order[n - 1];
+    }
+
+    public static int ArgMax(ReadOnlySpan<float> x)
+    {
+        int a = 0;
+        for (int i = 1; i < x.Length; i++) if (x[i] > x[a]) a = i;
+        return a;
+    }
+}

@@ -1,0 +1,274 @@
+// MlaAttention — Multi-head Latent Attention (DeepSeek-V2/V3), naive and absorbed paths side by side.
+//
+//   q      = q_b(RMSNorm(q_a(x)))             (or q_proj(x) when q_lora_rank is null)     (T, H, Dn + Dr)
+//   [c, kr] = kv_a_proj_with_mqa(x)                                                        (T, Rkv + Dr)
+//   c_kv   = RMSNorm(c)                        k_pe = RoPE(kr)   q_pe = RoPE(q[..., Dn:])  (T, Rkv), (T, Dr)
+//   Naive:    [k_nope, v] = kv_b(c_kv) per head (L, H, Dn + Dv)
+//             s_tj = (q_nope_t · k_nope_j + q_pe_t · k_pe_j) · scale,  j ≤ pos_t
+//   Absorbed: W_kv_b viewed (H, Dn + Dv, Rkv) = [W_k (Dn, Rkv); W_v (Dv, Rkv)] per head
+//             q_c = q_nope · W_k (T, H, Rkv);   s_tj = (q_c_t · c_kv_j + q_pe_t · k_pe_j) · scale
+//             o_c = softmax(s) · c_kv (T, H, Rkv);  o = o_c · W_vᵀ (T, H, Dv)
+//   out = o_proj(o)                                                                        (T, D)
+// scale = Dq^-1/2 · mscale² (ModelConfig.SoftmaxScale). Causal: row t of a sequence sees its positions ≤ pos_t.
+// With a LatentKvCache the new c_kv, k_pe are written to the cache and attention reads the cached context of
+// each sequence; without one, each sequence must start at position 0 and attends over its own rows.
+//
+// Glossary: T tokens, L context length of a sequence, D hidden, H heads, Dn/Dr/Dv head dims, Dq = Dn + Dr,
+// Rq q_lora_rank, Rkv kv_lora_rank.
+using System.Numerics.Tensors;
+using SharpSeek.Numerics;
+
+namespace SharpSeek.Model.Layers;
+
+public sealed unsafe class MlaAttention : IDisposable
+{
+    private readonly int _d, _h, _dn, _dr, _dv, _dq, _rkv, _rq;
+    private readonly float _scale;
+    private readonly ForwardCapacity _cap;
+
+    // ---- parameters ----
+    public LinearWeight? QA { get; }              // (Rq, D)          q_a_proj
+    public RmsNormLayer? QNorm { get; }           // (Rq)             q_a_layernorm
+    public LinearWeight Q { get; }                // (H·Dq, Rq|D)     q_b_proj or q_proj
+    public LinearWeight KvA { get; }              // (Rkv + Dr, D)    kv_a_proj_with_mqa
+    public RmsNormLayer KvNorm { get; }           // (Rkv)            kv_a_layernorm
+    public LinearWeight KvB { get; }              // (H·(Dn+Dv), Rkv) kv_b_proj
+    public LinearWeight O { get; }                // (D, H·Dv)        o_proj
+    public RotaryEmbedding Rope { get; }
+    private readonly NativeBuffer<float> _kvbF32; // (H, Dn + Dv, Rkv) kv_b_proj dequantized, for the absorbed path
+
+    // ---- activations (kept for backward) ----
+    public NativeBuffer<float> QAOut { get; }     // (T, Rq)
+    public NativeBuffer<float> QANorm { get; }    // (T, Rq)
+    public NativeBuffer<float> QOut { get; }      // (T, H, Dq)     q_pe part roped
+    public NativeBuffer<float> KvAOut { get; }    // (T, Rkv + Dr)
+    public NativeBuffer<float> CkvIn { get; }     // (T, Rkv)       c before kv_a_layernorm
+    public NativeBuffer<float> Ckv { get; }       // (T, Rkv)       normalised latent
+    public NativeBuffer<float> Kpe { get; }       // (T, Dr)        roped shared key
+    public NativeBuffer<float> Attn { get; }      // (T, H, Dv)     attention output before o_proj
+
+    // ---- scratch ----
+    private readonly NativeBuffer<float> _kvExp;  // (MaxContext, H, Dn + Dv)  naive: expanded context of one sequence
+    private readonly NativeBuffer<float> _qc;     // (H, T, Rkv)    absorbed query
+    private readonly NativeBuffer<float> _oc;     // (H, T, Rkv)    absorbed output in latent space
+    private readonly NativeBuffer<float> _headIn; // (T, max(Dn, Rkv))
+    private readonly NativeBuffer<float> _headOut;// (T, max(Dv, Rkv))
+    private readonly NativeBuffer<float> _scores; // (MaxSequences · H, MaxContext)
+
+    public MlaAttention(ModelConfig c, ModelWeights w, string prefix, RotaryEmbedding rope, ForwardCapacity cap)
+    {
+        _d = c.HiddenSize; _h = c.NumAttentionHeads; _dn = c.QkNopeHeadDim; _dr = c.QkRopeHeadDim; _dv = c.VHeadDim;
+        _dq = c.QkHeadDim; _rkv = c.KvLoraRank; _rq = c.QLoraRank ?? 0;
+        _scale = (float)c.SoftmaxScale;
+        _cap = cap;
+        Rope = rope;
+        int T = cap.MaxTokens;
+        if (c.HasQLora)
+        {
+            QA = w.Linear(prefix + "q_a_proj.weight");
+            QNorm = new RmsNormLayer(w.Vector(prefix + "q_a_layernorm.weight"), c.RmsNormEps, T);
+            Q = w.Linear(prefix + "q_b_proj.weight");
+        }
+        else
+        {
+            Q = w.Linear(prefix + "q_proj.weight");
+        }
+        KvA = w.Linear(prefix + "kv_a_proj_with_mqa.weight");
+        KvNorm = new RmsNormLayer(w.Vector(prefix + "kv_a_layernorm.weight"), c.RmsNormEps, T);
+        KvB = w.Linear(prefix + "kv_b_proj.weight");
+        O = w.Linear(prefix + "o_proj.weight");
+        _kvbF32 = new NativeBuffer<float>(KvB.GroupElements);
+        RefreshAbsorbedWeights();
+
+        QAOut = new NativeBuffer<float>((long)T * Math.Max(1, _rq));
+        QANorm = new NativeBuffer<float>((long)T * Math.Max(1, _rq));
+        QOut = new NativeBuffer<float>((long)T * _h * _dq);
+        KvAOut = new NativeBuffer<float>((long)T * (_rkv + _dr));
+        CkvIn = new NativeBuffer<float>((long)T * _rkv);
+        Ckv = new NativeBuffer<float>((long)T * _rkv);
+        Kpe = new NativeBuffer<float>((long)T * _dr);
+        Attn = new NativeBuffer<float>((long)T * _h * _dv);
+        _kvExp = new NativeBuffer<float>((long)Math.Max(cap.MaxContext, T) * _h * (_dn + _dv));
+        _qc = new NativeBuffer<float>((long)_h * T * _rkv);
+        _oc = new NativeBuffer<float>((long)_h * T * _rkv);
+        _headIn = new NativeBuffer<float>((long)T * Math.Max(_dn, _rkv));
+        _headOut = new NativeBuffer<float>((long)T * Math.Max(_dv, _rkv));
+        _scores = new NativeBuffer<float>((long)cap.MaxSequences * _h * Math.Max(cap.MaxContext, T));
+    }
+
+    /// <summary>Re-reads kv_b_proj into the FP32 copy the absorbed path uses (call after the weights change).</summary>
+    public void RefreshAbsorbedWeights() => KvB.ReadGroup(0, new Span<float>(_kvbF32.Pointer, checked((int)KvB.GroupElements)));
+
+    private static Span<float> S(NativeBuffer<float> b, long n) => new(b.Pointer, checked((int)n));
+
+    /// <summary>out (T, D) = MLA(x (T, D)). <paramref name="cache"/>/<paramref name="layer"/>: where the latent
+    /// context lives (null: the batch's own rows, every sequence starting at position 0).</summary>
+    public void Forward(ForwardContext ctx, ForwardBatch batch, ReadOnlySpan<float> x, Span<float> output,
+        LatentKvCache? cache, int layer, MlaPath path)
+    {
+        int T = batch.Tokens;
+        _cap.Check(batch);
+        if (cache is null)
+            foreach (var seq in batch.Sequences)
+                if (seq.StartPos != 0)
+                    throw new ArgumentException($"a sequence starts at position {seq.StartPos} but no KV cache holds its prefix.");
+
+        // queries
+        Span<float> q = S(QOut, (long)T * _h * _dq);                                  // (T, H, Dq)
+        if (QA is not null)
+        {
+            ctx.Linear(QA, x, T, S(QAOut, (long)T * _rq));                              // (T, Rq)
+            QNorm!.Forward(ctx, S(QAOut, (long)T * _rq), T, S(QANorm, (long)T * _rq)); // (T, Rq)
+            ctx.Linear(Q, S(QANorm, (long)T * _rq), T, q);
+        }
+        else
+        {
+            ctx.Linear(Q, x, T, q);
+        }
+        Rope.Apply(q[_dn..], batch.Positions, heads: _h, stride: _dq);                // q_pe roped in place
+
+        // latent
+        Span<float> kvA = S(KvAOut, (long)T * (_rkv + _dr));                          // (T, Rkv + Dr)
+        ctx.Linear(KvA, x, T, kvA);
+        Span<float> ckvIn = S(CkvIn, (long)T * _rkv), ckv = S(Ckv, (long)T * _rkv), kpe = S(Kpe, (long)T * _dr);
+        for (int t = 0; t < T; t++)
+        {
+            kvA.Slice(t * (_rkv + _dr), _rkv).CopyTo(ckvIn.Slice(t * _rkv, _rkv));
+            kvA.Slice(t * (_rkv + _dr) + _rkv, _dr).CopyTo(kpe.Slice(t * _dr, _dr));
+        }
+        KvNorm.Forward(ctx, ckvIn, T, ckv);                                            // (T, Rkv)
+        Rope.Apply(kpe, batch.Positions, heads: 1, stride: _dr);                      // (T, Dr)
+        ctx.Round(kpe);
+        if (cache is not null) WriteCache(batch, cache, layer);
+
+        Span<float> attn = S(Attn, (long)T * _h * _dv);                               // (T, H, Dv)
+        if (path == MlaPath.Naive) NaiveCore(ctx, batch, cache, layer, attn);
+        else AbsorbedCore(ctx, batch, cache, layer, attn);
+        ctx.Round(attn);
+        ctx.Linear(O, attn, T, output);                                               // (T, D)
+    }
+
+    private void WriteCache(ForwardBatch batch, LatentKvCache cache, int layer)
+    {
+        foreach (var seq in batch.Sequences)
+        {
+            if (seq.StartPos + seq.Rows > cache.MaxSeqLen)
+                throw new ArgumentException($"sequence in slot {seq.Slot} reaches position {seq.StartPos + seq.Rows}; the cache holds {cache.MaxSeqLen}.");
+            new ReadOnlySpan<float>(Ckv.Pointer + (long)seq.FirstRow * _rkv, seq.Rows * _rkv)
+                .CopyTo(new Span<float>(cache.Ckv(layer, seq.Slot) + (long)seq.StartPos * _rkv, seq.Rows * _rkv));
+            new ReadOnlySpan<float>(Kpe.Pointer + (long)seq.FirstRow * _dr, seq.Rows * _dr)
+                .CopyTo(new Span<float>(cache.Kpe(layer, seq.Slot) + (long)seq.StartPos * _dr, seq.Rows * _dr));
+        }
+    }
+
+    /// <summary>The latent context of a sequence: (L, Rkv) and (L, Dr) with L = StartPos + Rows.</summary>
+    private (nint Ckv, nint Kpe) Context(SequenceSpan seq, LatentKvCache? cache, int layer) => cache is null
+        ? ((nint)(Ckv.Pointer + (long)seq.FirstRow * _rkv), (nint)(Kpe.Pointer + (long)seq.FirstRow * _dr))
+        : ((nint)cache.Ckv(layer, seq.Slot), (nint)cache.Kpe(layer, seq.Slot));
+
+    // ---- naive: expand the latent context to per-head keys and values ----
+    private void NaiveCore(ForwardContext ctx, ForwardBatch batch, LatentKvCache? cache, int layer, Span<float> attn)
+    {
+        int kvw = _h * (_dn + _dv);
+        foreach (var seq in batch.Sequences)
+        {
+            int L = seq.StartPos + seq.Rows;
+            var (ckvCtx, kpeCtx) = Context(seq, cache, layer);
+            Span<float> kvExp = S(_kvExp, (long)L * kvw);                              // (L, H, Dn + Dv)
+            ctx.Linear(KvB, new ReadOnlySpan<float>((float*)ckvCtx, L * _rkv), L, kvExp);
+            var job = new NaiveJob(this, seq, (float*)_kvExp.Pointer, (float*)kpeCtx, Attn.Pointer);
+            ctx.Pool.Run(_h, ref job);
+        }
+    }
+
+    private readonly struct NaiveJob(MlaAttention m, SequenceSpan seq, float* kvExp, float* kpeCtx, float* attn) : IParallelJob
+    {
+        public void Execute(int h, int worker)
+        {
+            int dq = m._dq, dn = m._dn, dr = m._dr, dv = m._dv, kvw = m._h * (dn + dv);
+            Span<float> scores = new(m._scores.Pointer + (long)h * m._cap.MaxContext, seq.StartPos + seq.Rows);
+            for (int i = 0; i < seq.Rows; i++)
+            {
+                int t = seq.FirstRow + i, len = seq.StartPos + i + 1;
+                var qn = new ReadOnlySpan<float>(m.QOut.Pointer + ((long)t * m._h + h) * dq, dn);
+                var qp = new ReadOnlySpan<float>(m.QOut.Pointer + ((long)t * m._h + h) * dq + dn, dr);
+                for (int j = 0; j < len; j++)
+                {
+                    var kn = new ReadOnlySpan<float>(kvExp + (long)j * kvw + h * (dn + dv), dn);
+                    var kp = new ReadOnlySpan<float>(kpeCtx + (long)j * dr, dr);
+                    scores[j] = (TensorPrimitives.Dot(qn, kn) + TensorPrimitives.Dot(qp, kp)) * m._scale;
+                }
+                Span<float> p = scores[..len];
+                Softmax.Forward(1, p.Length, p, p);
+                var o = new Span<float>(attn + ((long)t * m._h + h) * dv, dv);
+                o.Clear();
+                for (int j = 0; j < len; j++)
+                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(kvExp + (long)j * kvw + h * (dn + dv) + dn, dv), p[j], o, o);
+            }
+        }
+    }
+
+    // ---- absorbed: attend over the latent directly ----
+    private void AbsorbedCore(ForwardContext ctx, ForwardBatch batch, LatentKvCache? cache, int layer, Span<float> attn)
+    {
+        int T = batch.Tokens, blk = _dn + _dv;
+        // q_c[h] (T, Rkv) = q_nope[:, h] (T, Dn) · W_k[h] (Dn, Rkv)
+        for (int h = 0; h < _h; h++)
+        {
+            Span<float> qn = S(_headIn, (long)T * _dn);
+            for (int t = 0; t < T; t++)
+                new ReadOnlySpan<float>(QOut.Pointer + ((long)t * _h + h) * _dq, _dn).CopyTo(qn.Slice(t * _dn, _dn));
+            Span<float> qc = new(_qc.Pointer + (long)h * T * _rkv, T * _rkv);
+            Gemm.F32(ctx.Pool, GemmLayout.NN, T, _rkv, _dn, qn, new ReadOnlySpan<float>(_kvbF32.Pointer + (long)h * blk * _rkv, _dn * _rkv), qc);
+            ctx.Round(qc);
+        }
+        for (int s = 0; s < batch.SequenceCount; s++)
+        {
+            var seq = batch.Sequences[s];
+            var (ckvCtx, kpeCtx) = Context(seq, cache, layer);
+            var job = new AbsorbedJob(this, seq, T, s, (float*)ckvCtx, (float*)kpeCtx);
+            ctx.Pool.Run(_h, ref job);
+        }
+        // o[:, h] (T, Dv) = o_c[h] (T, Rkv) · W_v[h]ᵀ,  W_v[h] (Dv, Rkv)
+        for (int h = 0; h < _h; h++)
+        {
+            Span<float> oc = new(_oc.Pointer + (long)h * T * _rkv, T * _rkv);
+            ctx.Round(oc);
+            Span<float> oh = S(_headOut, (long)T * _dv);
+            Gemm.F32(ctx.Pool, GemmLayout.NT, T, _dv, _rkv, oc, new ReadOnlySpan<float>(_kvbF32.Pointer + ((long)h * blk + _dn) * _rkv, _dv * _rkv), oh);
+            for (int t = 0; t < T; t++) oh.Slice(t * _dv, _dv).CopyTo(attn.Slice((t * _h + h) * _dv, _dv));
+        }
+    }
+
+    private readonly struct AbsorbedJob(MlaAttention m, SequenceSpan seq, int tokens, int seqIndex, float* ckvCtx, float* kpeCtx) : IParallelJob
+    {
+        public void Execute(int h, int worker)
+        {
+            int rkv = m._rkv, dr = m._dr, dq = m._dq, dn = m._dn;
+            Span<float> scores = new(m._scores.Pointer + ((long)seqIndex * m._h + h) * m._cap.MaxContext, seq.StartPos + seq.Rows);
+            for (int i = 0; i < seq.Rows; i++)
+            {
+                int t = seq.FirstRow + i, len = seq.StartPos + i + 1;
+                var qc = new ReadOnlySpan<float>(m._qc.Pointer + ((long)h * tokens + t) * rkv, rkv);
+                var qp = new ReadOnlySpan<float>(m.QOut.Pointer + ((long)t * m._h + h) * dq + dn, dr);
+                for (int j = 0; j < len; j++)
+                    scores[j] = (TensorPrimitives.Dot(qc, new ReadOnlySpan<float>(ckvCtx + (long)j * rkv, rkv))
+                               + TensorPrimitives.Dot(qp, new ReadOnlySpan<float>(kpeCtx + (long)j * dr, dr))) * m._scale;
+                Span<float> p = scores[..len];
+                Softmax.Forward(1, p.Length, p, p);
+                var oc = new Span<float>(m._oc.Pointer + ((long)h * tokens + t) * rkv, rkv);
+                oc.Clear();
+                for (int j = 0; j < len; j++)
+                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(ckvCtx + (long)j * rkv, rkv), p[j], oc, oc);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        QNorm?.Dispose();
+        KvNorm.Dispose();
+        foreach (var b in new[] { _kvbF32, QAOut, QANorm, QOut, KvAOut, CkvIn, Ckv, Kpe, Attn, _kvExp, _qc, _oc, _headIn, _headOut, _scores })
+            b.Dispose();
+    }
+}

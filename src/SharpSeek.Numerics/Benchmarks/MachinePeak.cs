@@ -1,0 +1,148 @@
+// Machine ceilings the kernel benchmarks are judged against, measured on this machine in the same run:
+//   FMA peak   register-only Vector256 FMA chains (no loads): the most FLOP/s a core can issue
+//   memory     read / copy / triad over buffers far larger than the last-level cache (STREAM-style)
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace SharpSeek.Numerics.Benchmarks;
+
+/// <summary>GB/s of three streaming kernels; bytes counted as in STREAM (copy 2 arrays, triad 3).</summary>
+public sealed record MemoryBandwidth(int Threads, long BufferBytes, double ReadGbps, double CopyGbps, double TriadGbps);
+
+public static unsafe class MachinePeak
+{
+    private const int Chains = 12;              // independent FMA chains: > latency (4-5) × 2 FMA pipes
+
+    /// <summary>Best-of-<paramref name="repeats"/> FMA throughput in GFLOP/s with one task per pool thread.</summary>
+    public static double FmaGflops(WorkerPool pool, int repeats = 5, long iterations = 20_000_000)
+    {
+        if (!Fma.IsSupported) return FmaGflopsPortable(pool, repeats, iterations / 4);
+        var job = new FmaJob { Iterations = iterations };
+        pool.Run(pool.Threads, ref job);        // warm-up (tiering, clocks)
+        double best = 0;
+        for (int r = 0; r < repeats; r++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            pool.Run(pool.Threads, ref job);
+            double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            best = Math.Max(best, pool.Threads * iterations * Chains * 8 * 2 / seconds / 1e9);
+        }
+        return best;
+    }
+
+    private struct FmaJob : IParallelJob
+    {
+        public long Iterations;
+        public readonly void Execute(int task, int worker) => Sink(FmaChains(Iterations));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Vector256<float> FmaChains(long iterations)
+    {
+        Vector256<float> m = Vector256.Create(0.99999f), add = Vector256.Create(1e-6f);
+        Vector256<float> a0 = Vector256.Create(0.10f), a1 = Vector256.Create(0.11f), a2 = Vector256.Create(0.12f);
+        Vector256<float> a3 = Vector256.Create(0.13f), a4 = Vector256.Create(0.14f), a5 = Vector256.Create(0.15f);
+        Vector256<float> a6 = Vector256.Create(0.16f), a7 = Vector256.Create(0.17f), a8 = Vector256.Create(0.18f);
+        Vector256<float> a9 = Vector256.Create(0.19f), a10 = Vector256.Create(0.20f), a11 = Vector256.Create(0.21f);
+        for (long i = 0; i < iterations; i++)
+        {
+            a0 = Fma.MultiplyAdd(a0, m, add); a1 = Fma.MultiplyAdd(a1, m, add); a2 = Fma.MultiplyAdd(a2, m, add);
+            a3 = Fma.MultiplyAdd(a3, m, add); a4 = Fma.MultiplyAdd(a4, m, add); a5 = Fma.MultiplyAdd(a5, m, add);
+            a6 = Fma.MultiplyAdd(a6, m, add); a7 = Fma.MultiplyAdd(a7, m, add); a8 = Fma.MultiplyAdd(a8, m, add);
+            a9 = Fma.MultiplyAdd(a9, m, add); a10 = Fma.MultiplyAdd(a10, m, add); a11 = Fma.MultiplyAdd(a11, m, add);
+        }
+        return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + ((a8 + a9) + (a10 + a11));
+    }
+
+    private static double FmaGflopsPortable(WorkerPool pool, int repeats, long iterations)
+    {
+        double best = 0;
+        for (int r = 0; r <= repeats; r++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            pool.Run(pool.Threads, _ =>
+            {
+                Vector128<float> a = Vector128.Create(0.1f), b = Vector128.Create(0.2f), m = Vector128.Create(0.99999f);
+                for (long i = 0; i < iterations; i++) { a = a * m + m; b = b * m + m; }
+                Sink(Vector256.Create(a, b));
+            });
+            if (r > 0) best = Math.Max(best, pool.Threads * iterations * 2 * 4 * 2 / Stopwatch.GetElapsedTime(t0).TotalSeconds / 1e9);
+        }
+        return best;
+    }
+
+    private static float s_sink;
+    private static void Sink(Vector256<float> v) => s_sink += Vector256.Sum(v) * 1e-30f;
+
+    /// <summary>Best-of-<paramref name="repeats"/> read / copy / triad bandwidth over three buffers of
+    /// <paramref name="bufferBytes"/> each, split evenly over the pool's threads.</summary>
+    public static MemoryBandwidth Memory(WorkerPool pool, long bufferBytes = 256L << 20, int repeats = 5)
+    {
+        long n = bufferBytes / sizeof(float) / 64 * 64;
+        using NativeBuffer<float> bufA = new(n), bufB = new(n), bufC = new(n);
+        float* a = bufA.Pointer, b = bufB.Pointer, c = bufC.Pointer;
+        new Span<float>(b, (int)n).Fill(1f);
+        new Span<float>(c, (int)n).Fill(2f);
+        double read = Best(pool, new StreamJob { Kind = 0, A = a, B = b, C = c, N = n, Tasks = pool.Threads }, repeats, n * 4L);
+        double copy = Best(pool, new StreamJob { Kind = 1, A = a, B = b, C = c, N = n, Tasks = pool.Threads }, repeats, n * 8L);
+        double triad = Best(pool, new StreamJob { Kind = 2, A = a, B = b, C = c, N = n, Tasks = pool.Threads }, repeats, n * 12L);
+        return new MemoryBandwidth(pool.Threads, n * sizeof(float), read, copy, triad);
+    }
+
+    private static double Best(WorkerPool pool, StreamJob job, int repeats, long bytes)
+    {
+        pool.Run(job.Tasks, ref job);
+        double best = 0;
+        for (int r = 0; r < repeats; r++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            pool.Run(job.Tasks, ref job);
+            best = Math.Max(best, bytes / Stopwatch.GetElapsedTime(t0).TotalSeconds / 1e9);
+        }
+        return best;
+    }
+
+    private struct StreamJob : IParallelJob
+    {
+        public int Kind, Tasks;
+        public float* A, B, C;
+        public long N;
+
+        public readonly void Execute(int task, int worker)
+        {
+            long start = N * task / Tasks / 8 * 8, end = N * (task + 1) / Tasks / 8 * 8;
+            int len = (int)(end - start);
+            switch (Kind)
+            {
+                case 0: Sink(Vector256.Create(ReadSum(B + start, len))); break;
+                case 1: new ReadOnlySpan<float>(B + start, len).CopyTo(new Span<float>(A + start, len)); break;
+                default: Triad(A + start, B + start, C + start, len); break;
+            }
+        }
+    }
+
+    /// <summary>a = b + 3·c.</summary>
+    private static void Triad(float* a, float* b, float* c, int len)
+    {
+        Vector256<float> s = Vector256.Create(3f);
+        int i = 0;
+        for (; i + 8 <= len; i += 8) Vector256.Store(Vector256.MultiplyAddEstimate(Vector256.Load(c + i), s, Vector256.Load(b + i)), a + i);
+        for (; i < len; i++) a[i] = b[i] + 3f * c[i];
+    }
+
+    private static float ReadSum(float* p, int len)
+    {
+        Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        int i = 0;
+        for (; i + 32 <= len; i += 32)
+        {
+            s0 += Vector256.Load(p + i); s1 += Vector256.Load(p + i + 8);
+            s2 += Vector256.Load(p + i + 16); s3 += Vector256.Load(p + i + 24);
+        }
+        float tail = 0;
+        for (; i < len; i++) tail += p[i];
+        return Vector256.Sum((s0 + s1) + (s2 + s3)) + tail;
+    }
+}

@@ -1,0 +1,204 @@
+// GEMM micro-kernels: C[MR×NR] (+)= (Σ_p a[p,0..MR) ⊗ b[p,0..NR)) · rowScale, all of C held in registers.
+//
+//   a  packed A micro-panel (kc, MR), k-major: a[p*MR + i]
+//   b  packed B micro-panel (kc, NR), k-major: b[p*NR + j], 32-byte aligned
+//   c  C tile, row stride ldc (unaligned)
+//   rowScale  null, or MR per-row factors applied to the block sum before it is added (FP8 promotion)
+//
+// One body per SIMD level: Vector256 6x16 (12 ymm accumulators + 2 B vectors + 1 broadcast = 15 of 16
+// registers), Vector128 6x8, and a portable scalar 4x4. The driver selects one from the SimdLevel.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace SharpSeek.Numerics;
+
+internal unsafe interface IMicroKernel
+{
+    static abstract int MR { get; }
+    static abstract int NR { get; }
+    /// <summary>Whether packing may use Vector256 (false keeps the whole scalar path portable).</summary>
+    static abstract bool VectorPacking { get; }
+    static abstract void Run(int kc, float* a, float* b, float* c, nint ldc, float* rowScale, bool accumulate);
+}
+
+[SkipLocalsInit]
+internal readonly unsafe struct MicroKernel6x16Avx : IMicroKernel
+{
+    public static int MR => 6;
+    public static int NR => 16;
+    public static bool VectorPacking => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
+    public static void Run(int kc, float* a, float* b, float* c, nint ldc, float* rowScale, bool accumulate)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        Vector256<float> b0, b1, ai;
+        for (int i = 0; i < 6; i++) Sse.Prefetch0(c + i * ldc);   // C rows arrive while the K loop runs
+        int p = 0;
+        // Unrolled by 4: the loop counter and pointer bumps are a quarter of the non-FMA work.
+        for (; p + 4 <= kc; p += 4)
+        {
+            b0 = Avx.LoadAlignedVector256(b + 0); b1 = Avx.LoadAlignedVector256(b + 8);
+            ai = Avx.BroadcastScalarToVector256(a + 0); c00 = Fma.MultiplyAdd(ai, b0, c00); c01 = Fma.MultiplyAdd(ai, b1, c01);
+            ai = Avx.BroadcastScalarToVector256(a + 1); c10 = Fma.MultiplyAdd(ai, b0, c10); c11 = Fma.MultiplyAdd(ai, b1, c11);
+            ai = Avx.BroadcastScalarToVector256(a + 2); c20 = Fma.MultiplyAdd(ai, b0, c20); c21 = Fma.MultiplyAdd(ai, b1, c21);
+            ai = Avx.BroadcastScalarToVector256(a + 3); c30 = Fma.MultiplyAdd(ai, b0, c30); c31 = Fma.MultiplyAdd(ai, b1, c31);
+            ai = Avx.BroadcastScalarToVector256(a + 4); c40 = Fma.MultiplyAdd(ai, b0, c40); c41 = Fma.MultiplyAdd(ai, b1, c41);
+            ai = Avx.BroadcastScalarToVector256(a + 5); c50 = Fma.MultiplyAdd(ai, b0, c50); c51 = Fma.MultiplyAdd(ai, b1, c51);
+            b0 = Avx.LoadAlignedVector256(b + 16); b1 = Avx.LoadAlignedVector256(b + 24);
+            ai = Avx.BroadcastScalarToVector256(a + 6); c00 = Fma.MultiplyAdd(ai, b0, c00); c01 = Fma.MultiplyAdd(ai, b1, c01);
+            ai = Avx.BroadcastScalarToVector256(a + 7); c10 = Fma.MultiplyAdd(ai, b0, c10); c11 = Fma.MultiplyAdd(ai, b1, c11);
+            ai = Avx.BroadcastScalarToVector256(a + 8); c20 = Fma.MultiplyAdd(ai, b0, c20); c21 = Fma.MultiplyAdd(ai, b1, c21);
+            ai = Avx.BroadcastScalarToVector256(a + 9); c30 = Fma.MultiplyAdd(ai, b0, c30); c31 = Fma.MultiplyAdd(ai, b1, c31);
+            ai = Avx.BroadcastScalarToVector256(a + 10); c40 = Fma.MultiplyAdd(ai, b0, c40); c41 = Fma.MultiplyAdd(ai, b1, c41);
+            ai = Avx.BroadcastScalarToVector256(a + 11); c50 = Fma.MultiplyAdd(ai, b0, c50); c51 = Fma.MultiplyAdd(ai, b1, c51);
+            b0 = Avx.LoadAlignedVector256(b + 32); b1 = Avx.LoadAlignedVector256(b + 40);
+            ai = Avx.BroadcastScalarToVector256(a + 12); c00 = Fma.MultiplyAdd(ai, b0, c00); c01 = Fma.MultiplyAdd(ai, b1, c01);
+            ai = Avx.BroadcastScalarToVector256(a + 13); c10 = Fma.MultiplyAdd(ai, b0, c10); c11 = Fma.MultiplyAdd(ai, b1, c11);
+            ai = Avx.BroadcastScalarToVector256(a + 14); c20 = Fma.MultiplyAdd(ai, b0, c20); c21 = Fma.MultiplyAdd(ai, b1, c21);
+            ai = Avx.BroadcastScalarToVector256(a + 15); c30 = Fma.MultiplyAdd(ai, b0, c30); c31 = Fma.MultiplyAdd(ai, b1, c31);
+            ai = Avx.BroadcastScalarToVector256(a + 16); c40 = Fma.MultiplyAdd(ai, b0, c40); c41 = Fma.MultiplyAdd(ai, b1, c41);
+            ai = Avx.BroadcastScalarToVector256(a + 17); c50 = Fma.MultiplyAdd(ai, b0, c50); c51 = Fma.MultiplyAdd(ai, b1, c51);
+            b0 = Avx.LoadAlignedVector256(b + 48); b1 = Avx.LoadAlignedVector256(b + 56);
+            ai = Avx.BroadcastScalarToVector256(a + 18); c00 = Fma.MultiplyAdd(ai, b0, c00); c01 = Fma.MultiplyAdd(ai, b1, c01);
+            ai = Avx.BroadcastScalarToVector256(a + 19); c10 = Fma.MultiplyAdd(ai, b0, c10); c11 = Fma.MultiplyAdd(ai, b1, c11);
+            ai = Avx.BroadcastScalarToVector256(a + 20); c20 = Fma.MultiplyAdd(ai, b0, c20); c21 = Fma.MultiplyAdd(ai, b1, c21);
+            ai = Avx.BroadcastScalarToVector256(a + 21); c30 = Fma.MultiplyAdd(ai, b0, c30); c31 = Fma.MultiplyAdd(ai, b1, c31);
+            ai = Avx.BroadcastScalarToVector256(a + 22); c40 = Fma.MultiplyAdd(ai, b0, c40); c41 = Fma.MultiplyAdd(ai, b1, c41);
+            ai = Avx.BroadcastScalarToVector256(a + 23); c50 = Fma.MultiplyAdd(ai, b0, c50); c51 = Fma.MultiplyAdd(ai, b1, c51);
+            a += 24;
+            b += 64;
+        }
+        for (; p < kc; p++)
+        {
+            b0 = Avx.LoadAlignedVector256(b + 0); b1 = Avx.LoadAlignedVector256(b + 8);
+            ai = Avx.BroadcastScalarToVector256(a + 0); c00 = Fma.MultiplyAdd(ai, b0, c00); c01 = Fma.MultiplyAdd(ai, b1, c01);
+            ai = Avx.BroadcastScalarToVector256(a + 1); c10 = Fma.MultiplyAdd(ai, b0, c10); c11 = Fma.MultiplyAdd(ai, b1, c11);
+            ai = Avx.BroadcastScalarToVector256(a + 2); c20 = Fma.MultiplyAdd(ai, b0, c20); c21 = Fma.MultiplyAdd(ai, b1, c21);
+            ai = Avx.BroadcastScalarToVector256(a + 3); c30 = Fma.MultiplyAdd(ai, b0, c30); c31 = Fma.MultiplyAdd(ai, b1, c31);
+            ai = Avx.BroadcastScalarToVector256(a + 4); c40 = Fma.MultiplyAdd(ai, b0, c40); c41 = Fma.MultiplyAdd(ai, b1, c41);
+            ai = Avx.BroadcastScalarToVector256(a + 5); c50 = Fma.MultiplyAdd(ai, b0, c50); c51 = Fma.MultiplyAdd(ai, b1, c51);
+            a += 6;
+            b += 16;
+        }
+        Store(c, c00, c01, rowScale, 0, accumulate);
+        Store(c + ldc, c10, c11, rowScale, 1, accumulate);
+        Store(c + 2 * ldc, c20, c21, rowScale, 2, accumulate);
+        Store(c + 3 * ldc, c30, c31, rowScale, 3, accumulate);
+        Store(c + 4 * ldc, c40, c41, rowScale, 4, accumulate);
+        Store(c + 5 * ldc, c50, c51, rowScale, 5, accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(float* c, Vector256<float> lo, Vector256<float> hi, float* rowScale, int row, bool accumulate)
+    {
+        if (rowScale != null)
+        {
+            Vector256<float> s = Vector256.Create(rowScale[row]);
+            lo *= s;
+            hi *= s;
+        }
+        if (accumulate)
+        {
+            lo += Avx.LoadVector256(c);
+            hi += Avx.LoadVector256(c + 8);
+        }
+        Avx.Store(c, lo);
+        Avx.Store(c + 8, hi);
+    }
+}
+
+[SkipLocalsInit]
+internal readonly unsafe struct MicroKernel6x8V128 : IMicroKernel
+{
+    public static int MR => 6;
+    public static int NR => 8;
+    public static bool VectorPacking => false;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
+    public static void Run(int kc, float* a, float* b, float* c, nint ldc, float* rowScale, bool accumulate)
+    {
+        Vector128<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector128<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector128<float> b0 = Vector128.Load(b), b1 = Vector128.Load(b + 4);
+            Vector128<float> ai = Vector128.Create(a[0]);
+            c00 = Vector128.MultiplyAddEstimate(ai, b0, c00); c01 = Vector128.MultiplyAddEstimate(ai, b1, c01);
+            ai = Vector128.Create(a[1]);
+            c10 = Vector128.MultiplyAddEstimate(ai, b0, c10); c11 = Vector128.MultiplyAddEstimate(ai, b1, c11);
+            ai = Vector128.Create(a[2]);
+            c20 = Vector128.MultiplyAddEstimate(ai, b0, c20); c21 = Vector128.MultiplyAddEstimate(ai, b1, c21);
+            ai = Vector128.Create(a[3]);
+            c30 = Vector128.MultiplyAddEstimate(ai, b0, c30); c31 = Vector128.MultiplyAddEstimate(ai, b1, c31);
+            ai = Vector128.Create(a[4]);
+            c40 = Vector128.MultiplyAddEstimate(ai, b0, c40); c41 = Vector128.MultiplyAddEstimate(ai, b1, c41);
+            ai = Vector128.Create(a[5]);
+            c50 = Vector128.MultiplyAddEstimate(ai, b0, c50); c51 = Vector128.MultiplyAddEstimate(ai, b1, c51);
+            a += 6;
+            b += 8;
+        }
+        Store(c, c00, c01, rowScale, 0, accumulate);
+        Store(c + ldc, c10, c11, rowScale, 1, accumulate);
+        Store(c + 2 * ldc, c20, c21, rowScale, 2, accumulate);
+        Store(c + 3 * ldc, c30, c31, rowScale, 3, accumulate);
+        Store(c + 4 * ldc, c40, c41, rowScale, 4, accumulate);
+        Store(c + 5 * ldc, c50, c51, rowScale, 5, accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(float* c, Vector128<float> lo, Vector128<float> hi, float* rowScale, int row, bool accumulate)
+    {
+        if (rowScale != null)
+        {
+            lo *= rowScale[row];
+            hi *= rowScale[row];
+        }
+        if (accumulate)
+        {
+            lo += Vector128.Load(c);
+            hi += Vector128.Load(c + 4);
+        }
+        lo.Store(c);
+        hi.Store(c + 4);
+    }
+}
+
+[SkipLocalsInit]
+internal readonly unsafe struct MicroKernel4x4Scalar : IMicroKernel
+{
+    public static int MR => 4;
+    public static int NR => 4;
+    public static bool VectorPacking => false;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
+    public static void Run(int kc, float* a, float* b, float* c, nint ldc, float* rowScale, bool accumulate)
+    {
+        float* acc = stackalloc float[16];
+        new Span<float>(acc, 16).Clear();
+        for (int p = 0; p < kc; p++)
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                float ai = a[i];
+                acc[i * 4] += ai * b[0];
+                acc[i * 4 + 1] += ai * b[1];
+                acc[i * 4 + 2] += ai * b[2];
+                acc[i * 4 + 3] += ai * b[3];
+            }
+            a += 4;
+            b += 4;
+        }
+        for (int i = 0; i < 4; i++)
+        {
+            float s = rowScale != null ? rowScale[i] : 1f;
+            for (int j = 0; j < 4; j++)
+            {
+                float v = rowScale != null ? acc[i * 4 + j] * s : acc[i * 4 + j];
+                c[i * ldc + j] = accumulate ? c[i * ldc + j] + v : v;
+            }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+// Panel packing: copies a block of an operand into the micro-kernel's layout, converting to FP32 on the way.
+//
+// A "line" is a row of C's side of the operand: a row of A (width MR panels) or a column of C taken from B
+// (width NR panels). A packed panel is (kc, width), k-major: dst[p*width + l], zero-padded past the last line,
+// so the micro-kernel never sees a ragged edge in K-order. Two storage orders cover every layout:
+//   RowsPacker     element (line, k) at data[line*ld + k]  — A in NN/NT, B in NT (weights (N,K)), all FP8/BF16
+//   ColumnsPacker  element (line, k) at data[k*ld + line]  — A in TN, B in NN/TN
+// BF16 and FP8 E4M3 are widened while packing (FP8 optionally times its 128x128 weight_scale_inv), so the
+// quantized GEMMs run the same FP32 micro-kernel.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace SharpSeek.Numerics;
+
+/// <summary>One GEMM operand as the packers see it. Scales (optional) multiply each element by
+/// Scales[(line/128)*ScaleCols + k/128] while packing (FP8 weight dequantization).</summary>
+internal unsafe struct GemmOperand
+{
+    public void* Data;
+    public long Ld;
+    public float* Scales;
+    public int ScaleCols;
+}
+
+internal unsafe interface IPanelPacker
+{
+    /// <summary>Packs lines [line0, line0+lines) × k [k0, k0+kc) into ceil(lines/width) panels of (kc, width).
+    /// May write up to 8 floats past the last panel (buffers carry that slack).</summary>
+    static abstract void Pack(in GemmOperand src, int line0, int lines, int k0, int kc, int width, float* dst, bool vector);
+}
+
+internal unsafe interface IGemmElement
+{
+    static abstract float Load(void* data, long index);
+    /// <summary>Eight consecutive elements widened to FP32 (only called when Vector256/AVX2 is available).</summary>
+    static abstract Vector256<float> Load8(void* data, long index);
+}
+
+internal readonly unsafe struct F32Element : IGemmElement
+{
+    public static float Load(void* data, long index) => ((float*)data)[index];
+    public static Vector256<float> Load8(void* data, long index) => Avx.LoadVector256((float*)data + index);
+}
+
+internal readonly unsafe struct Bf16Element : IGemmElement
+{
+    public static float Load(void* data, long index) => Bf16.ToFloat(((ushort*)data)[index]);
+    public static Vector256<float> Load8(void* data, long index) =>
+        Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((ushort*)data + index), 16).AsSingle();
+}
+
+internal readonly unsafe struct E4M3Element : IGemmElement
+{
+    public static float Load(void* data, long index) => Fp8E4M3.ToFloat(((byte*)data)[index]);
+    public static Vector256<float> Load8(void* data, long index) => GemmFormats.E4M3ToFloat8((sbyte*)data + index);
+}
+
+[SkipLocalsInit]
+internal readonly unsafe struct RowsPacker<TElem> : IPanelPacker where TElem : IGemmElement
+{
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
+    public static void Pack(in GemmOperand src, int line0, int lines, int k0, int kc, int width, float* dst, bool vector)
+    {
+        Vector256<float>* t = stackalloc Vector256<float>[8];
+        for (int l0 = 0; l0 < lines; l0 += width, dst += (long)kc * width)
+        {
+            int lw = Math.Min(width, lines - l0);
+            int p = 0;
+            if (vector)
+            {
+                for (; p + 8 <= kc; p += 8)
+                {
+                    for (int g = 0; g < width; g += 8)
+                    {
+                        for (int l = 0; l < 8; l++)
+                            t[l] = g + l < lw ? Load8Scaled(src, line0 + l0 + g + l, k0 + p) : Vector256<float>.Zero;
+                        Transpose8x8(t);
+                        // Row q of the transposed block is k = p+q for lines g..g+8. For width 6 the store spills
+                        // two floats into row q+1, which the next store (or the tail) overwrites.
+                        for (int q = 0; q < 8; q++) Avx.Store(dst + (p + q) * width + g, t[q]);
+                    }
+                }
+            }
+            for (; p < kc; p++)
+                for (int l = 0; l < width; l++)
+                    dst[p * width + l] = l < lw ? LoadScaled(src, line0 + l0 + l, k0 + p) : 0f;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float LoadScaled(in GemmOperand src, int line, int k)
+    {
+        float v = TElem.Load(src.Data, line * src.Ld + k);
+        return src.Scales == null ? v : v * src.Scales[(line >> 7) * src.ScaleCols + (k >> 7)];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Load8Scaled(in GemmOperand src, int line, int k)
+    {
+        Vector256<float> v = TElem.Load8(src.Data, line * src.Ld + k);   // k % 8 == 0: one scale block
+        return src.Scales == null ? v : v * src.Scales[(line >> 7) * src.ScaleCols + (k >> 7)];
+    }
+
+    /// <summary>In-place transpose of 8 rows of 8 floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Transpose8x8(Vector256<float>* r)
+    {
+        Vector256<float> t0 = Avx.UnpackLow(r[0], r[1]), t1 = Avx.UnpackHigh(r[0], r[1]);
+        Vector256<float> t2 = Avx.UnpackLow(r[2], r[3]), t3 = Avx.UnpackHigh(r[2], r[3]);
+        Vector256<float> t4 = Avx.UnpackLow(r[4], r[5]), t5 = Avx.UnpackHigh(r[4], r[5]);
+        Vector256<float> t6 = Avx.UnpackLow(r[6], r[7]), t7 = Avx.UnpackHigh(r[6], r[7]);
+        Vector256<float> s0 = Avx.Shuffle(t0, t2, 0x44), s1 = Avx.Shuffle(t0, t2, 0xEE);
+        Vector256<float> s2 = Avx.Shuffle(t1, t3, 0x44), s3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> s4 = Avx.Shuffle(t4, t6, 0x44), s5 = Avx.Shuffle(t4, t6, 0xEE);
+        Vector256<float> s6 = Avx.Shuffle(t5, t7, 0x44), s7 = Avx.Shuffle(t5, t7, 0xEE);
+        r[0] = Avx.Permute2x128(s0, s4, 0x20); r[1] = Avx.Permute2x128(s1, s5, 0x20);
+        r[2] = Avx.Permute2x128(s2, s6, 0x20); r[3] = Avx.Permute2x128(s3, s7, 0x20);
+        r[4] = Avx.Permute2x128(s0, s4, 0x31); r[5] = Avx.Permute2x128(s1, s5, 0x31);
+        r[6] = Avx.Permute2x128(s2, s6, 0x31); r[7] = Avx.Permute2x128(s3, s7, 0x31);
+    }
+}
+
+[SkipLocalsInit]
+internal readonly unsafe struct ColumnsPacker : IPanelPacker
+{
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
+    public static void Pack(in GemmOperand src, int line0, int lines, int k0, int kc, int width, float* dst, bool vector)
+    {
+        float* data = (float*)src.Data;
+        for (int l0 = 0; l0 < lines; l0 += width, dst += (long)kc * width)
+        {
+            int lw = Math.Min(width, lines - l0);
+            float* row = data + k0 * src.Ld + line0 + l0;
+            if (vector && lw == 16 && width == 16)
+            {
+                for (int p = 0; p < kc; p++, row += src.Ld)
+                {
+                    Avx.Store(dst + p * 16, Avx.LoadVector256(row));
+                    Avx.Store(dst + p * 16 + 8, Avx.LoadVector256(row + 8));
+                }
+                continue;
+            }
+            if (vector && lw == 6 && width == 6)
+            {
+                for (int p = 0; p < kc; p++, row += src.Ld)
+                {
+                    Sse.Store(dst + p * 6, Sse.LoadVector128(row));
+                    *(long*)(dst + p * 6 + 4) = *(long*)(row + 4);
+                }
+                continue;
+            }
+            for (int p = 0; p < kc; p++, row += src.Ld)
+            {
+                int l = 0;
+                for (; l < lw; l++) dst[p * width + l] = row[l];
+                for (; l < width; l++) dst[p * width + l] = 0f;
+            }
+        }
+    }
+}
