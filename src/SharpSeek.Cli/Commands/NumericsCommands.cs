@@ -32,6 +32,7 @@ public static class NumericsCommands
         command.Options.Add(json);
         command.SetAction(parse =>
         {
+            _ = Simd.Active;   // an invalid SHARPSEEK_SIMD fails here, before any work
             int n = parse.GetValue(elements);
             int t = parse.GetValue(trials);
             if (n < 1 << 14 || n % (1 << 14) != 0)
