@@ -125,7 +125,7 @@ public sealed unsafe class MlaAttention : IDisposable
         {
             ctx.Linear(Q, x, T, q);
         }
-        Rope.ApplyRows(q, batch.Positions, _h * _dq, _dn, _h, _dq);                  // q_pe roped in place
+        Rope.Apply(q[_dn..], batch.Positions, heads: _h, stride: _dq);                // q_pe roped in place
 
         // latent
         Span<float> kvA = S(KvAOut, (long)T * (_rkv + _dr));                          // (T, Rkv + Dr)
@@ -137,7 +137,7 @@ public sealed unsafe class MlaAttention : IDisposable
             kvA.Slice(t * (_rkv + _dr) + _rkv, _dr).CopyTo(kpe.Slice(t * _dr, _dr));
         }
         KvNorm.Forward(ctx, ckvIn, T, ckv);                                            // (T, Rkv)
-        Rope.ApplyRows(kpe, batch.Positions, _dr, 0);                                 // (T, Dr)
+        Rope.Apply(kpe, batch.Positions, heads: 1, stride: _dr);                      // (T, Dr)
         ctx.Round(kpe);
         if (cache is not null) WriteCache(batch, cache, layer);
 
@@ -199,7 +199,7 @@ public sealed unsafe class MlaAttention : IDisposable
                     scores[j] = (TensorPrimitives.Dot(qn, kn) + TensorPrimitives.Dot(qp, kp)) * m._scale;
                 }
                 Span<float> p = scores[..len];
-                ModelRowOps.Softmax(p, p);
+                Softmax.Forward(1, p.Length, p, p);
                 var o = new Span<float>(attn + ((long)t * m._h + h) * dv, dv);
                 o.Clear();
                 for (int j = 0; j < len; j++)
@@ -255,7 +255,7 @@ public sealed unsafe class MlaAttention : IDisposable
                     scores[j] = (TensorPrimitives.Dot(qc, new ReadOnlySpan<float>(ckvCtx + (long)j * rkv, rkv))
                                + TensorPrimitives.Dot(qp, new ReadOnlySpan<float>(kpeCtx + (long)j * dr, dr))) * m._scale;
                 Span<float> p = scores[..len];
-                ModelRowOps.Softmax(p, p);
+                Softmax.Forward(1, p.Length, p, p);
                 var oc = new Span<float>(m._oc.Pointer + ((long)h * tokens + t) * rkv, rkv);
                 oc.Clear();
                 for (int j = 0; j < len; j++)

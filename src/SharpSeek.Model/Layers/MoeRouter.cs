@@ -45,17 +45,18 @@ public sealed unsafe class MoeRouter : IDisposable
         Gate.Forward(ctx.Pool, 0, x, tokens, s);                   // logits, FP32 whatever the activation precision
         var bias = new ReadOnlySpan<float>(Bias.Pointer, _e);
         Span<bool> keep = stackalloc bool[_groups];
+        Span<float> topValues = stackalloc float[_k];
         for (int t = 0; t < tokens; t++)
         {
             Span<float> row = s.Slice(t * _e, _e);
-            if (_sigmoid) ModelRowOps.Sigmoid(row, row);
-            else ModelRowOps.Softmax(row, row);
+            if (_sigmoid) Activations.Sigmoid(row, row);
+            else Softmax.Forward(1, row.Length, row, row);
             Span<float> b = new(Biased.Pointer + (long)t * _e, _e);
             for (int e = 0; e < _e; e++) b[e] = row[e] + bias[e];
             if (_groups > 1) MaskGroups(b, keep);
             Span<int> chosen = Experts.AsSpan(t * _k, _k);
             Span<float> wts = Weights.AsSpan(t * _k, _k);
-            SelectTopK(b, chosen);
+            Numerics.TopK.Select(b, _k, topValues, chosen);
             float sum = 0;
             for (int i = 0; i < _k; i++) sum += wts[i] = row[chosen[i]];
             float norm = _sigmoid ? _routeScale / sum : _routeScale;
@@ -78,31 +79,13 @@ public sealed unsafe class MoeRouter : IDisposable
             }
             groupScore[g] = best + second;
         }
+        Span<float> keptScores = stackalloc float[_keepGroups];
+        Span<int> kept = stackalloc int[_keepGroups];
+        Numerics.TopK.Select(groupScore, _keepGroups, keptScores, kept);
         keep.Clear();
-        for (int n = 0; n < _keepGroups; n++)
-        {
-            int arg = -1;
-            for (int g = 0; g < _groups; g++)
-                if (!keep[g] && (arg < 0 || groupScore[g] > groupScore[arg])) arg = g;
-            keep[arg] = true;
-        }
+        foreach (int g in kept) keep[g] = true;
         for (int g = 0; g < _groups; g++)
             if (!keep[g]) b.Slice(g * per, per).Fill(float.NegativeInfinity);
-    }
-
-    /// <summary>Indices of the K largest values, largest first (ties: lower index).</summary>
-    private static void SelectTopK(ReadOnlySpan<float> b, Span<int> chosen)
-    {
-        for (int i = 0; i < chosen.Length; i++)
-        {
-            int arg = -1;
-            for (int e = 0; e < b.Length; e++)
-            {
-                if (chosen[..i].Contains(e)) continue;
-                if (arg < 0 || b[e] > b[arg]) arg = e;
-            }
-            chosen[i] = arg;
-        }
     }
 
     public void Dispose()
