@@ -18,4 +18,5 @@ foreach (var c in GemmCommands.CreateBenchCommands()) bench.Subcommands.Add(c);
 root.Subcommands.Add(bench);
 bench.Subcommands.Add(InferenceCommands.CreateBenchDecode());
 bench.Subcommands.Add(TokenizerCommands.CreateBench());
+bench.Subcommands.Add(TrainingCommands.CreateBenchOptimizer());
 return CliRunner.Run(root, args);

@@ -13,7 +13,7 @@ using SharpSeek.Numerics;
 
 namespace SharpSeek.Model;
 
-public sealed class ModelWeights : IDisposable
+public sealed partial class ModelWeights : IDisposable
 {
     private readonly Dictionary<string, LinearWeight> _linears = new(StringComparer.Ordinal);
     private readonly Dictionary<string, NativeBuffer<float>> _vectors = new(StringComparer.Ordinal);
@@ -142,6 +142,8 @@ public sealed class ModelWeights : IDisposable
     {
         foreach (var l in _linears.Values) l.Dispose();
         foreach (var v in _vectors.Values) v.Dispose();
+        foreach (var g in _vectorGrads.Values) g.Dispose();
+        _vectorGrads.Clear();
         _linears.Clear();
         _vectors.Clear();
     }

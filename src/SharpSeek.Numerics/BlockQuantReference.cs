@@ -17,7 +17,7 @@ public static class BlockQuantReference
                 float amax = 0;
                 for (int r = r0; r < r1; r++)
                     for (int c = c0; c < c1; c++)
-                        amax = MathF.Max(amax, MathF.Abs(x[r * cols + c]));
+                        amax = BlockQuant.MaxIgnoringNaN(MathF.Abs(x[r * cols + c]), amax);
                 scales[r0 / tileRows * tilesC + c0 / tileCols] = BlockQuant.ScaleOf(amax);
                 float multiplier = BlockQuant.InverseScaleOf(amax);
                 for (int r = r0; r < r1; r++)

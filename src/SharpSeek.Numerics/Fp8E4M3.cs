@@ -14,28 +14,24 @@ public static class Fp8E4M3
     /// <summary>Canonical (positive) NaN code.</summary>
     public const byte NaNCode = 0x7F;
 
-    private static readonly float[] DecodeTable = BuildDecodeTable();
+    private static readonly float[] DecodeTable = ConversionDriver.DecodeTable<Codec>();
 
     public static byte FromFloat(float value) => (byte)VecScalar.EncodeOne<Codec>(value);
 
     public static float ToFloat(byte code) => DecodeTable[code];
 
-    public static void FromFloat(ReadOnlySpan<float> source, Span<byte> destination) => FromFloat(source, destination, Simd.Active);
+    public static void FromFloat(ReadOnlySpan<float> source, Span<byte> destination, WorkerPool? pool = null) =>
+        FromFloat(source, destination, Simd.Active, pool);
 
-    public static void FromFloat(ReadOnlySpan<float> source, Span<byte> destination, SimdLevel level) =>
-        ConversionDriver.Encode<Codec>(source, destination, level);
+    public static void FromFloat(ReadOnlySpan<float> source, Span<byte> destination, SimdLevel level, WorkerPool? pool = null) =>
+        ConversionDriver.Encode<Codec, byte, ByteStorage>(source, destination, level, pool);
 
-    public static void ToFloat(ReadOnlySpan<byte> source, Span<float> destination) => ToFloat(source, destination, Simd.Active);
+    public static void ToFloat(ReadOnlySpan<byte> source, Span<float> destination, WorkerPool? pool = null) =>
+        ToFloat(source, destination, Simd.Active, pool);
 
-    public static void ToFloat(ReadOnlySpan<byte> source, Span<float> destination, SimdLevel level) =>
-        ConversionDriver.Decode<Codec>(source, destination, level);
+    public static void ToFloat(ReadOnlySpan<byte> source, Span<float> destination, SimdLevel level, WorkerPool? pool = null) =>
+        ConversionDriver.Decode<Codec, byte, ByteStorage>(source, destination, level, pool);
 
-    private static float[] BuildDecodeTable()
-    {
-        var table = new float[256];
-        for (int c = 0; c < 256; c++) table[c] = VecScalar.DecodeOne<Codec>((uint)c);
-        return table;
-    }
 
     internal readonly struct Codec : ICodec
     {

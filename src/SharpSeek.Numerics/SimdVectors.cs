@@ -23,7 +23,9 @@ internal unsafe interface IVec<TSelf> where TSelf : unmanaged, IVec<TSelf>
     static abstract TSelf Div(TSelf a, TSelf b);
     /// <summary>a·b + c with one rounding.</summary>
     static abstract TSelf Fma(TSelf a, TSelf b, TSelf c);
+    /// <summary>a where a &gt; b, else b: a NaN in a yields b (reductions pass new values as a to skip NaN).</summary>
     static abstract TSelf Max(TSelf a, TSelf b);
+    /// <summary>a where a &lt; b, else b.</summary>
     static abstract TSelf Min(TSelf a, TSelf b);
     static abstract TSelf Exp(TSelf a);
     static abstract float Sum(TSelf a);

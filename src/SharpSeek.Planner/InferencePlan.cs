@@ -22,6 +22,9 @@ namespace SharpSeek.Planner;
 public sealed record ServingUnit(string Name, int Nodes, int Gpus, int AttentionTp, int AttentionDp, int Ep,
     int ExtraExpertSlots, double ExpertsPerGpu, bool SharedExpertsWithAttention)
 {
+    /// <summary>The report's units place 256 routed experts: 8 per GPU over EP32, one per GPU over 256 decode GPUs.</summary>
+    public static bool ReportUnitsFit(ModelConfig c) => c.NRoutedExperts >= 256 && c.NRoutedExperts % 32 == 0;
+
     public static ServingUnit Prefill(ModelConfig c) =>
         new("prefill", 4, 32, 4, 8, 32, 32, (double)(c.NRoutedExperts + 32) / 32, true);
 

@@ -41,6 +41,6 @@ public static class Quantity
             >= 1e3 => (1e3, "K"),
             _ => (1.0, ""),
         };
-        return (v / div).ToString("0.###", CultureInfo.InvariantCulture) + suffix;
+        return (v / div).ToString("G4", CultureInfo.InvariantCulture) + suffix;
     }
 }

@@ -23,10 +23,19 @@ public static class DeepSeekV3Report
     public const double TotalCostUsd = 5_576_000;
     public const int Gpus = 2048;
     public const long SeqLen = 4096;
+    /// <summary>The report's context-extension and post-training GPU-hours, as a reference for other plans.</summary>
+    public static readonly ReferenceStages LaterStages = new(ContextExtensionGpuHours, PostTrainingGpuHours, GpuHoursPerTrillionTokens);
     /// <summary>Context extension (§4.3): 1000 steps at 32K with batch 1920, then 1000 steps at 128K with batch 480.</summary>
     public static readonly (long SeqLen, long Steps, long BatchSeqs)[] ContextExtensionPhases = [(32_768, 1000, 1920), (131_072, 1000, 480)];
 }
 
+/// <summary>Stages after pre-training measured in a reference run of the same model; a plan scales them by its own
+/// GPU-hours per 10¹² tokens over the reference's (a faster GPU or a higher MFU shortens them alike).</summary>
+public sealed record ReferenceStages(double ContextExtensionGpuHours, double PostTrainingGpuHours, double GpuHoursPerTrillion);
+
+/// <summary>What to plan. Context extension and post-training come from, in order: the explicit GPU-hours, the
+/// <see cref="Reference"/> run scaled to this plan, or (no reference) a first-principles context extension of the
+/// report's recipe and no post-training.</summary>
 public sealed record TrainingRequest(
     GpuSpec Gpu,
     int Gpus,
@@ -37,8 +46,9 @@ public sealed record TrainingRequest(
     double? CalibrateGpuHoursPerTrillion,
     PeakPrecision MfuPrecision = PeakPrecision.Bf16,
     GpuSpec? CalibrationGpu = null,
-    double ContextExtensionGpuHours = DeepSeekV3Report.ContextExtensionGpuHours,
-    double PostTrainingGpuHours = DeepSeekV3Report.PostTrainingGpuHours);
+    ReferenceStages? Reference = null,
+    double? ContextExtensionGpuHours = null,
+    double? PostTrainingGpuHours = null);
 
 public sealed record TrainingEstimate(
     TrainingFlops FlopsPerToken,
@@ -70,17 +80,16 @@ public static class TrainingPlan
         TrainingFlops flops = model.TrainingFlopsPerToken(r.SeqLen);
         double peak = r.Gpu.PeakTflops(r.MfuPrecision) * 1e12;
         double mfu;
-        double calibrationHours = 0;
         if (r.Mfu is { } given) mfu = given;
         else
         {
             // The known run fixes the MFU on its own GPU; the same MFU then carries over to the target GPU.
-            calibrationHours = r.CalibrateGpuHoursPerTrillion ?? DeepSeekV3Report.GpuHoursPerTrillionTokens;
+            double calibrationHours = r.CalibrateGpuHoursPerTrillion ?? DeepSeekV3Report.GpuHoursPerTrillionTokens;
             if (!(calibrationHours > 0)) throw new ArgumentException($"--calibrate-gpu-hours-per-trillion must be > 0 (got {calibrationHours}).");
-            GpuSpec reference = r.CalibrationGpu ?? GpuSpec.H800;
-            mfu = ImpliedMfu(flops.Total, calibrationHours, reference.PeakTflops(r.MfuPrecision) * 1e12);
+            GpuSpec known = r.CalibrationGpu ?? GpuSpec.H800;
+            mfu = ImpliedMfu(flops.Total, calibrationHours, known.PeakTflops(r.MfuPrecision) * 1e12);
             if (mfu > 1)
-                throw new ArgumentException($"{calibrationHours:N0} GPU-hours per 10^12 tokens would need {mfu:P0} MFU on {reference.Name}; the figure is too small for this model.");
+                throw new ArgumentException($"{calibrationHours:N0} GPU-hours per 10^12 tokens would need {mfu:P0} MFU on {known.Name}; the figure is too small for this model.");
         }
         double hoursPerTrillion = flops.Total * 1e12 / (mfu * peak) / 3600;
         double achievedFlops = mfu * peak; // FLOP/s per GPU actually delivered
@@ -88,10 +97,13 @@ public static class TrainingPlan
         double mfuFp8 = achievedFlops / (r.Gpu.Fp8OrBf16Tflops * 1e12);
 
         double pretrain = r.Tokens / 1e12 * hoursPerTrillion;
-        double total = pretrain + r.ContextExtensionGpuHours + r.PostTrainingGpuHours;
         double ctxFirstPrinciples = 0;
         foreach (var (seq, steps, batch) in DeepSeekV3Report.ContextExtensionPhases)
             ctxFirstPrinciples += (double)steps * batch * seq * model.TrainingFlopsPerToken(seq).Total / achievedFlops / 3600;
+        double scale = r.Reference is { } reference ? hoursPerTrillion / reference.GpuHoursPerTrillion : 0;
+        double contextExtension = r.ContextExtensionGpuHours ?? (r.Reference is { } ce ? ce.ContextExtensionGpuHours * scale : ctxFirstPrinciples);
+        double postTraining = r.PostTrainingGpuHours ?? (r.Reference is { } pt ? pt.PostTrainingGpuHours * scale : 0);
+        double total = pretrain + contextExtension + postTraining;
 
         string explain =
             $"{flops.Total / 1e9:F1} GFLOP per token (6 × {model.MatmulParamsPerToken / 1e9:F2}B activated matmul params " +
@@ -105,8 +117,8 @@ public static class TrainingPlan
             "model FLOPs only: recomputation, all-to-all dispatch/combine and optimizer steps are overheads inside the gap.";
 
         return new TrainingEstimate(flops, mfu, r.MfuPrecision, mfuBf16, mfuFp8, hoursPerTrillion, pretrain,
-            pretrain / r.Gpus / 24, hoursPerTrillion / r.Gpus / 24, r.ContextExtensionGpuHours, ctxFirstPrinciples,
-            r.PostTrainingGpuHours, total, total * r.PricePerHourUsd, explain);
+            pretrain / r.Gpus / 24, hoursPerTrillion / r.Gpus / 24, contextExtension, ctxFirstPrinciples,
+            postTraining, total, total * r.PricePerHourUsd, explain);
     }
 
     /// <summary>MFU implied by <paramref name="gpuHoursPerTrillion"/> GPU-hours per 10¹² tokens at

@@ -29,7 +29,6 @@ public sealed class Tokenizer
 
     /// <summary>Pre-tokens up to this many chars are cached (per thread) with their ids.</summary>
     public const int CacheMaxChars = 48;
-    private const int CacheMaxEntries = 1 << 18;
 
     public Tokenizer(TokenizerJson.Parts parts)
     {
@@ -82,6 +81,20 @@ public sealed class Tokenizer
     public BpeModel Bpe => _bpe;
     public PreTokenizer PreTokenizer => _preTokenizer;
 
+    /// <summary>The tokenizer_config.json chat template, parsed on first use; null when there is none.</summary>
+    public ChatTemplate? ChatTemplate => ChatTemplateSource is null ? null
+        : _chatTemplate ??= new ChatTemplate(ChatTemplateSource, BosToken, EosToken);
+    private ChatTemplate? _chatTemplate;
+
+    /// <summary>Renders <paramref name="messages"/> with the chat template and encodes the prompt (the template
+    /// writes BOS itself, so no special tokens are added around it).</summary>
+    public int[] EncodeChat(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    {
+        ChatTemplate template = ChatTemplate ?? throw new InvalidOperationException(
+            "This tokenizer has no chat_template in tokenizer_config.json; pass a template or format the prompt yourself.");
+        return Encode(template.Render(messages, addGenerationPrompt));
+    }
+
     public int? TokenToId(string token) => _tokenToId.TryGetValue(token, out int id) ? id : null;
 
     public string? IdToToken(int id) => (uint)id < (uint)_idToToken.Length && _idToToken[id].Length > 0 ? _idToToken[id] : null;
@@ -132,7 +145,8 @@ public sealed class Tokenizer
     private void EncodePiece(ReadOnlySpan<char> chars, bool prefixSpace, List<int> output, Scratch s)
     {
         bool cacheable = !prefixSpace && chars.Length <= CacheMaxChars;
-        if (cacheable && s.CacheLookup.TryGetValue(chars, out int[]? cached)) { output.AddRange(cached); return; }
+        ulong hash = cacheable ? PieceCache.Hash(chars) : 0;
+        if (cacheable && s.Cache.TryAppend(chars, hash, output)) return;
         int max = chars.Length * 3 + 1;
         if (s.Bytes.Length < max) s.Bytes = new byte[Math.Max(max, 2 * s.Bytes.Length)];
         int n = 0;
@@ -141,9 +155,7 @@ public sealed class Tokenizer
         ReadOnlySpan<byte> word = s.Bytes.AsSpan(0, n);
         int first = output.Count;
         if (!(_ignoreMerges && TryWholeWord(word, output))) _bpe.EncodeWord(word, output);
-        if (!cacheable) return;
-        if (s.Cache.Count >= CacheMaxEntries) s.Cache.Clear();
-        s.CacheLookup[chars] = output.GetRange(first, output.Count - first).ToArray();
+        if (cacheable) s.Cache.Add(chars, hash, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(output)[first..]);
     }
 
     private bool TryWholeWord(ReadOnlySpan<byte> word, List<int> output)
@@ -198,11 +210,8 @@ public sealed class Tokenizer
         public readonly List<Segment> Segments = new();
         public readonly List<Piece> Pieces = new();
         public readonly List<Piece> PiecesScratch = new();
-        public readonly Dictionary<string, int[]> Cache = new(StringComparer.Ordinal);
-        public readonly Dictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> CacheLookup;
+        public readonly PieceCache Cache = new();
         public byte[] Bytes = new byte[256];
         public byte[]? DecodeBytes;
-
-        public Scratch() => CacheLookup = Cache.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 }

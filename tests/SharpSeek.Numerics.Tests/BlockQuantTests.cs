@@ -151,6 +151,30 @@ public class BlockQuantTests
         Assert.Equal(w, back);
     }
 
+    [Theory, MemberData(nameof(TestSupport.SupportedLevels), MemberType = typeof(TestSupport))]
+    public void NaNElements_BecomeTheNaNCodeAndLeaveTheTileScaleFinite(SimdLevel level)
+    {
+        const int m = 3, k = 200;
+        float[] x = Matrix(m, k, 5);
+        x[7] = float.NaN;                 // row 0, tile 0 (in a vector body)
+        x[k + 199] = float.NaN;           // row 1, tile 1 (in the scalar tail of a partial tile)
+        int tiles = BlockQuant.TileCount(k);
+        byte[] q = new byte[m * k], qRef = new byte[m * k];
+        float[] s = new float[m * tiles], sRef = new float[m * tiles];
+        BlockQuant.QuantizeRows1x128(m, k, x, q, s, level);
+        BlockQuantReference.Quantize(m, k, 1, 128, x, qRef, sRef);
+        Assert.Equal(qRef, q);
+        Assert.Equal(sRef, s);
+        Assert.All(s, v => Assert.True(float.IsFinite(v)));
+        Assert.Equal(Fp8E4M3.NaNCode, q[7] & 0x7F);
+        Assert.Equal(Fp8E4M3.NaNCode, q[k + 199] & 0x7F);
+        byte[] qT = new byte[m * k];
+        float[] sT = new float[k * BlockQuant.TileCount(m)];
+        BlockQuant.QuantizeTransposed128x1(m, k, x, qT, sT, level);
+        Assert.All(sT, v => Assert.True(float.IsFinite(v)));
+        Assert.Equal(Fp8E4M3.NaNCode, qT[7 * m + 0] & 0x7F);
+    }
+
     [Fact]
     public void ShortScaleBuffers_AreRejectedWithTheExpectedShape()
     {

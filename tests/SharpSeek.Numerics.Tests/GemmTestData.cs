@@ -10,11 +10,12 @@ internal static class GemmTestData
 
     public static WorkerPool Pool(int threads) => threads == 1 ? Pool1 : Pool2;
 
-    /// <summary>Shapes chosen to cross every blocking edge: 1, odd, just under/over MR=6, NR=16, 128, KC.</summary>
+    /// <summary>Shapes chosen to cross every blocking edge: 1, odd, just under/over MR=6, NR=16, 128, KC, and the
+    /// small-M GEMV (M ≤ 4) with K past its 32-wide vector loop.</summary>
     public static readonly (int M, int N, int K)[] Shapes =
     [
         (1, 1, 1), (1, 7, 13), (7, 1, 13), (13, 17, 1), (6, 16, 8), (7, 17, 129), (13, 127, 127),
-        (127, 13, 257), (129, 33, 300), (5, 130, 131), (64, 48, 513), (31, 257, 64),
+        (127, 13, 257), (129, 33, 300), (5, 130, 131), (64, 48, 513), (31, 257, 64), (3, 40, 300), (1, 33, 70),
     ];
 
     public static float[] Floats(int count, int seed, float scale = 1f)

@@ -126,6 +126,76 @@ public class PipelineScheduleTests
         Assert.Equal([new Transfer(1, TransferKind.Activation, 0, 0)], f0.Sends);
     }
 
+    [Theory]
+    [MemberData(nameof(KindAndPp))]
+    public void Timeline_RespectsDependencies_DeviceOrder_AndOpDurations(ScheduleKind kind, int pp)
+    {
+        var times = new OpTimes(1.3, 2.9, 1.1, 3.7);
+        var sim = ScheduleSimulator.Run(ScheduleGenerators.Build(kind, pp, 2 * pp + 2), times);
+        var end = new Dictionary<Work, double>();
+        foreach (var t in sim.Timeline.SelectMany(x => x)) foreach (var w in t.Op.Works) end[w] = t.End;
+        for (int d = 0; d < sim.Timeline.Length; d++)
+        {
+            double previousEnd = 0;
+            foreach (var t in sim.Timeline[d])
+            {
+                Assert.True(t.Start >= previousEnd - 1e-12, $"device {d} overlaps its previous op at {t.Start}");
+                Assert.Equal(times.Duration(t.Op.Kind), t.End - t.Start, 12);
+                foreach (var w in t.Op.Works)
+                    foreach (var dep in sim.Schedule.Dependencies(w).Where(x => !t.Op.Works.Contains(x)))
+                        Assert.True(end[dep] <= t.Start + 1e-12, $"{w} starts at {t.Start} before {dep} ends at {end[dep]}");
+                previousEnd = t.End;
+            }
+        }
+        // No idle gap that the dependencies do not force: every op starts at its device's previous end or at a
+        // dependency's end (the simulator is as-soon-as-possible).
+        foreach (var t in sim.Timeline.SelectMany(x => x).Where(t => t.Index > 0))
+        {
+            double prev = sim.Timeline[t.Device][t.Index - 1].End;
+            var depEnds = t.Op.Works.SelectMany(sim.Schedule.Dependencies).Where(x => !t.Op.Works.Contains(x)).Select(x => end[x]);
+            Assert.Contains(depEnds.Append(prev), e => Math.Abs(e - t.Start) < 1e-12);
+        }
+    }
+
+    [Theory]
+    [InlineData(4, 0.25)]
+    [InlineData(8, 0.5)]
+    public void OneMicroBatch_WithTransferLatency_PaysTwoHopsPerStageBoundary(int pp, double comm)
+    {
+        // One micro-batch crosses each stage boundary once forward and once backward: pp(F+B) + 2(pp-1)comm.
+        var times = new OpTimes(1, 2, 1, 3, comm);
+        var sim = ScheduleSimulator.Run(ScheduleGenerators.OneFOneB(pp, 1), times);
+        Assert.Equal(pp * (times.F + times.B) + 2 * (pp - 1) * comm, sim.Makespan, 9);
+        Assert.Equal((pp - 1) * (times.F + times.B + 2 * comm), sim.Bubble, 9);
+    }
+
+    [Fact]
+    public void TransferLatency_OnlyCostsAcrossDevices_DualPipeVTurnIsFree()
+    {
+        // DualPipeV's turn (stage S/2-1 -> S/2) stays on the last device; 1F1B with one stage has no transfers at all.
+        var single = ScheduleSimulator.Run(ScheduleGenerators.OneFOneB(1, 4), new OpTimes(1, 2, 1, 3, Comm: 5));
+        Assert.Equal(4 * 3, single.Makespan, 9);
+        foreach (var kind in Kinds)
+        {
+            var fast = ScheduleSimulator.Run(ScheduleGenerators.Build(kind, 8, 16), new OpTimes(1, 2, 1, 3));
+            var slow = ScheduleSimulator.Run(ScheduleGenerators.Build(kind, 8, 16), new OpTimes(1, 2, 1, 3, Comm: 0.3));
+            Assert.True(slow.Makespan > fast.Makespan, $"{kind}: latency must lengthen the step");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(KindAndPp))]
+    public void TransferTags_AreUniquePerStep(ScheduleKind kind, int pp)
+    {
+        var s = ScheduleGenerators.Build(kind, pp, 2 * pp);
+        var tags = s.DeviceOps.SelectMany(ops => ops).SelectMany(o => o.Sends).Select(t => t.Tag(s.Stages)).ToList();
+        Assert.Equal(tags.Count, tags.Distinct().Count());
+        // Every micro-batch crosses each device boundary on its route once forward and once backward.
+        int crossings = Enumerable.Range(0, s.MicroBatches)
+            .Sum(m => Enumerable.Range(1, s.Stages - 1).Count(st => s.StageDevice(m, st) != s.StageDevice(m, st - 1)));
+        Assert.Equal(2 * crossings, tags.Count);
+    }
+
     [Fact]
     public void Simulator_ReversedOrder_ReportsDeadlock()
     {

@@ -7,7 +7,8 @@ public class TrainingPlanTests
     private static readonly ModelAccounting V3 = new(ModelConfig.FromPreset("deepseek-v3"));
 
     private static TrainingRequest Report(GpuSpec? gpu = null, double? mfu = null, double? calibrate = null) =>
-        new(gpu ?? GpuSpec.H800, 2048, 14.8e12, 4096, (gpu ?? GpuSpec.H800).PricePerHourUsd, mfu, calibrate);
+        new(gpu ?? GpuSpec.H800, 2048, 14.8e12, 4096, (gpu ?? GpuSpec.H800).PricePerHourUsd, mfu, calibrate,
+            Reference: DeepSeekV3Report.LaterStages);
 
     private static void Within2Percent(double expected, double actual) => Assert.InRange(actual / expected, 0.98, 1.02);
 
@@ -45,6 +46,22 @@ public class TrainingPlanTests
     }
 
     [Fact]
+    public void LaterStages_ScaleWithThePlan_OrFallBackToFirstPrinciples()
+    {
+        var b200 = TrainingPlan.Estimate(V3, Report(GpuSpec.B200));
+        double speedup = 2250 / 989.4;
+        Assert.Equal(119_000 / speedup, b200.ContextExtensionGpuHours, 6);
+        Assert.Equal(5_000 / speedup, b200.PostTrainingGpuHours, 6);
+        Assert.Equal(b200.PretrainGpuHours + b200.ContextExtensionGpuHours + b200.PostTrainingGpuHours, b200.TotalGpuHours, 6);
+
+        var noReference = TrainingPlan.Estimate(V3, Report() with { Reference = null });
+        Assert.Equal(noReference.ContextExtensionFirstPrinciplesGpuHours, noReference.ContextExtensionGpuHours);
+        Assert.Equal(0, noReference.PostTrainingGpuHours);
+        var explicitHours = TrainingPlan.Estimate(V3, Report() with { ContextExtensionGpuHours = 1, PostTrainingGpuHours = 2 });
+        Assert.Equal(2_664_000 + 3, explicitHours.TotalGpuHours, 6);
+    }
+
+    [Fact]
     public void ContextExtension_FirstPrinciples_IsSameOrderAsReport()
     {
         // 2 × 1000 steps of 62.9B tokens at 32K and 128K: attention dominates; the report's 119K includes a lower
@@ -78,4 +95,11 @@ public class TrainingPlanTests
     [InlineData("")]
     public void Quantity_Garbage_ThrowsFormatException(string text) =>
         Assert.Throws<FormatException>(() => Quantity.Parse(text, "--tokens"));
+
+    [Theory]
+    [InlineData(14.8e12, "14.8T")]
+    [InlineData(37_552_297_472, "37.55B")]
+    [InlineData(629_481, "629.5K")]
+    [InlineData(12, "12")]
+    public void Quantity_Format_IsCompact(double v, string expected) => Assert.Equal(expected, Quantity.Format(v));
 }

@@ -131,6 +131,8 @@ public class BalancingTests
         int e = config.NRoutedExperts;
         on.Record(on.MoeIndex(2), Enumerable.Repeat(0, 10).ToArray()); // everything to expert 0
         Assert.Equal(e, on.Stats(on.MoeIndex(2)).MaxOverMean, 12);
+        Assert.Equal(e, on.LayerLoads().Single(l => l.Layer == 2).MaxOverMean, 12);
+        Assert.Equal(0, on.LayerLoads().Single(l => l.Layer == 1).MaxOverMean);
         on.ApplyAndReset(store);
         Span<float> b2 = store.Weights(ExpertBalancer.BiasName(2));
         Assert.Equal(-0.01f, b2[0]);
@@ -160,11 +162,17 @@ public class BalancingTests
             for (int step = 0; step < steps; step++)
             {
                 Array.Clear(counts);
+                var biased = new double[E];
                 for (int t = 0; t < tokens; t++)
                 {
-                    double[] biased = Enumerable.Range(0, E)
-                        .Select(i => 1 / (1 + Math.Exp(-(skew[i] + rng.NextDouble() - 0.5))) + bias[i]).ToArray();
-                    foreach (int i in Enumerable.Range(0, E).OrderByDescending(i => biased[i]).Take(K)) counts[i]++;
+                    for (int i = 0; i < E; i++) biased[i] = 1 / (1 + Math.Exp(-(skew[i] + rng.NextDouble() - 0.5))) + bias[i];
+                    for (int pick = 0; pick < K; pick++)
+                    {
+                        int best = 0;
+                        for (int i = 1; i < E; i++) if (biased[i] > biased[best]) best = i;
+                        counts[best]++;
+                        biased[best] = double.NegativeInfinity;
+                    }
                 }
                 last = ExpertBalancer.MaxOverMean(counts);
                 ExpertBalancer.UpdateBias(bias, counts, gamma);

@@ -76,14 +76,14 @@ public class DataTests
     }
 
     [Fact]
-    public void Split_FewDocuments_HoldsOutLastLines()
+    public void Split_FewDocuments_HoldsOutLastLinesOfTheCorpus()
     {
         string text = string.Concat(Enumerable.Range(0, 250).Select(i => $"line {i}\n"));
         var (train, val) = CorpusSource.Split([new CorpusDocument("a", text), new CorpusDocument("b", "single line\n")]);
-        Assert.Equal(["line 248\nline 249\n"], val);
-        Assert.Equal(2, train.Count);
-        Assert.EndsWith("line 247\n", train[0]);
-        Assert.Equal("single line\n", train[1]);
+        // 251 lines → 2 held out: the last line of "a" and the single line of "b".
+        Assert.Equal(["line 249\n", "single line\n"], val);
+        Assert.Single(train);
+        Assert.EndsWith("line 248\n", train[0]);
     }
 
     [Fact]
@@ -248,5 +248,22 @@ public class DataTests
         WindowSampler.ValidationBatch(shard, batch, 5); // wraps: 89 starts → 9 windows
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         Assert.Equal(10, batch.Inputs[0]);
+    }
+}
+
+public class UnigramBaselineTests
+{
+    [Fact]
+    public void Baseline_MatchesHandComputedEntropies()
+    {
+        using var tmp = new TempDir();
+        string train = Path.Combine(tmp.Path, "train.tokens"), val = Path.Combine(tmp.Path, "val.tokens");
+        TokenShard.Write(train, [0, 0, 1, 1], 4, new byte[32]);   // p = (½, ½, 0, 0) → H = ln 2
+        TokenShard.Write(val, [0, 3], 4, new byte[32]);           // smoothed: (2+1)/8 and (0+1)/8
+        using var t = TokenShard.Open(train);
+        using var v = TokenShard.Open(val);
+        var b = UnigramBaseline.Of(t, v);
+        Assert.Equal(Math.Log(2), b.TrainEntropy, 12);
+        Assert.Equal(-(Math.Log(3.0 / 8) + Math.Log(1.0 / 8)) / 2, b.ValidationCrossEntropy, 12);
     }
 }

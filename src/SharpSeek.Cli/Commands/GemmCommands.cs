@@ -48,9 +48,12 @@ public static class GemmCommands
 
             var peaks = new SortedDictionary<string, double>();
             var results = new List<GemmBenchResult>();
+            var readGbps = new SortedDictionary<int, double>();
+            bool decode = !parse.GetValue(noDecode) && names.Contains("fp8w_decode") && !parse.GetValue(json);
             foreach (int t in n == 1 ? new[] { 1 } : new[] { 1, n })
             {
                 using var pool = new WorkerPool(t);
+                if (decode) readGbps[t] = MachinePeak.Memory(pool, 256L << 20, repeats: 3).ReadGbps;
                 double peak = MachinePeak.FmaGflops(pool);
                 var rows = GemmBenchmark.Run(pool, peak, names, shapes);
                 peaks[t.ToString()] = Math.Max(peak, MachinePeak.FmaGflops(pool));   // also after: the box is shared
@@ -77,6 +80,8 @@ public static class GemmCommands
                 table.AddRow(r.Kernel, r.M.ToString(), r.N.ToString(), r.K.ToString(), r.Threads.ToString(), $"{r.Gflops:F1}",
                     $"{r.MedianGflops:F1}", $"{r.RatioToPeak:P0}", $"{r.Gbps:F1}");
             AnsiConsole.Write(table);
+            foreach (var r in results.Where(r => r.Kernel == "fp8w_decode" && r.M == 1 && readGbps.ContainsKey(r.Threads)))
+                AnsiConsole.MarkupLine($"fp8w_decode {r.N}x{r.K}, {r.Threads} thread(s): streams {r.Gbps:F1} GB/s = [bold]{r.Gbps / readGbps[r.Threads]:P0}[/] of the {readGbps[r.Threads]:F1} GB/s read bandwidth measured in this run.");
             return 0;
         });
         return cmd;

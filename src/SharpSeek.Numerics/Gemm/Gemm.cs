@@ -10,12 +10,16 @@
 // Each method has an overload taking a SimdLevel (the default is Simd.Active, capped by SHARPSEEK_SIMD) so tests
 // run every micro-kernel in-process. Every kernel here has a naive twin in GemmReference (the test oracle). Spans may be longer than the shape
 // needs; the extra elements are ignored.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 
 namespace SharpSeek.Numerics;
 
 public static unsafe partial class Gemm
 {
+    private const int MaxStackGroups = 256;
+
     /// <summary>C (M,N) = op(A)·op(B) in the given layout (see <see cref="GemmLayout"/>), overwriting or adding into C.</summary>
     public static void F32(WorkerPool pool, GemmLayout layout, int m, int n, int k, ReadOnlySpan<float> a,
         ReadOnlySpan<float> b, Span<float> c, GemmOutput output = GemmOutput.Overwrite) =>
@@ -30,6 +34,12 @@ public static unsafe partial class Gemm
         if (m == 0 || n == 0) return;
         fixed (float* pa = a, pb = b, pc = c)
         {
+            if (layout == GemmLayout.NT && m <= GemvNT.MaxRows && k > 0)
+            {
+                GemvNT.Run<ElementRowDot<F32Element>>(pool, m, n, k, pa, pb, null, pc,
+                    output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
+                return;
+            }
             GemmProblem p = F32Problem(layout, m, n, k, pa, pb, pc, output);
             RunF32(pool, layout, kernel, &p, 1);
         }
@@ -52,6 +62,12 @@ public static unsafe partial class Gemm
         fixed (float* px = x, py = y)
         fixed (ushort* pw = w)
         {
+            if (m <= GemvNT.MaxRows)
+            {
+                GemvNT.Run<ElementRowDot<Bf16Element>>(pool, m, n, k, px, pw, null, py,
+                    output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
+                return;
+            }
             var p = new GemmProblem
             {
                 M = m, N = n, K = k, C = py, Ldc = n, Accumulate = output == GemmOutput.Accumulate,
@@ -106,9 +122,9 @@ public static unsafe partial class Gemm
         fixed (float* px = x, ps = wScaleInv, py = y)
         fixed (byte* pw = w)
         {
-            if (m <= Fp8Gemv.MaxRows)
+            if (m <= GemvNT.MaxRows)
             {
-                Fp8Gemv.Run(pool, m, n, k, px, pw, ps, py, accumulate, kernel == GemmKernel.Vector256);
+                GemvNT.Run<E4M3ScaledRowDot>(pool, m, n, k, px, pw, ps, py, accumulate, kernel == GemmKernel.Vector256);
                 return;
             }
             var p = new GemmProblem
@@ -135,6 +151,7 @@ public static unsafe partial class Gemm
         ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, GemmOutput output = GemmOutput.Overwrite) =>
         GroupedF32(pool, layout, n, k, rowOffsets, a, b, c, output, Simd.Active);
 
+    [SkipLocalsInit]
     public static void GroupedF32(WorkerPool pool, GemmLayout layout, int n, int k, ReadOnlySpan<int> rowOffsets,
         ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, GemmOutput output, SimdLevel level)
     {
@@ -143,23 +160,43 @@ public static unsafe partial class Gemm
         GemmArgs.Grouped(layout, n, k, rowOffsets, a.Length, b.Length, c.Length);
         int groups = rowOffsets.Length - 1;
         if (groups == 0) return;
-        var problems = (GemmProblem*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)groups, (nuint)sizeof(GemmProblem));
+        // Forward groups with at most GemvNT.MaxRows tokens (decode) stream their expert weights through the GEMV;
+        // the rest go through the packed driver. Each kind runs all of its groups as one task list.
+        // Descriptors live on the stack up to DeepSeek-V3's 256 experts (≈40 KB); more groups use native memory.
+        bool onStack = groups <= MaxStackGroups;
+        GemmProblem* stackProblems = stackalloc GemmProblem[onStack ? groups : 0];
+        GemvProblem* stackGemvs = stackalloc GemvProblem[onStack ? groups : 0];
+        GemmProblem* problems = onStack ? stackProblems : (GemmProblem*)NativeMemory.Alloc((nuint)groups, (nuint)sizeof(GemmProblem));
+        GemvProblem* gemvs = onStack ? stackGemvs : (GemvProblem*)NativeMemory.Alloc((nuint)groups, (nuint)sizeof(GemvProblem));
         try
         {
             fixed (float* pa = a, pb = b, pc = c)
             {
-                int count = 0;
+                int count = 0, gemvCount = 0;
                 for (int g = 0; g < groups; g++)
                 {
                     GemmReference.GroupedSlices(layout, n, k, rowOffsets, g, out int gm, out int gn, out int gk,
                         out var ra, out var rb, out var rc);
                     if (gm == 0 || gn == 0) continue;
-                    problems[count++] = F32Problem(layout, gm, gn, gk, pa + ra.Start, pb + rb.Start, pc + rc.Start, output);
+                    if (layout == GemmLayout.NT && gm <= GemvNT.MaxRows && gk > 0)
+                        gemvs[gemvCount++] = new GemvProblem { M = gm, X = pa + ra.Start, W = pb + rb.Start, Y = pc + rc.Start };
+                    else
+                        problems[count++] = F32Problem(layout, gm, gn, gk, pa + ra.Start, pb + rb.Start, pc + rc.Start, output);
                 }
+                if (gemvCount > 0)
+                    GemvNT.RunMany<ElementRowDot<F32Element>>(pool, gemvs, gemvCount, n, k, null,
+                        output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
                 if (count > 0) RunF32(pool, layout, kernel, problems, count);
             }
         }
-        finally { System.Runtime.InteropServices.NativeMemory.Free(problems); }
+        finally
+        {
+            if (!onStack)
+            {
+                NativeMemory.Free(problems);
+                NativeMemory.Free(gemvs);
+            }
+        }
     }
 
     /// <summary>The micro-kernel for a SIMD level: Vector256 and wider run the 6x16 AVX2/FMA kernel (there is no

@@ -59,6 +59,7 @@ internal readonly unsafe struct E4M3Element : IGemmElement
 [SkipLocalsInit]
 internal readonly unsafe struct RowsPacker<TElem> : IPanelPacker where TElem : IGemmElement
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
     public static void Pack(in GemmOperand src, int line0, int lines, int k0, int kc, int width, float* dst, bool vector)
     {
         Vector256<float>* t = stackalloc Vector256<float>[8];
@@ -123,6 +124,7 @@ internal readonly unsafe struct RowsPacker<TElem> : IPanelPacker where TElem : I
 [SkipLocalsInit]
 internal readonly unsafe struct ColumnsPacker : IPanelPacker
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
     public static void Pack(in GemmOperand src, int line0, int lines, int k0, int kc, int width, float* dst, bool vector)
     {
         float* data = (float*)src.Data;
@@ -136,6 +138,15 @@ internal readonly unsafe struct ColumnsPacker : IPanelPacker
                 {
                     Avx.Store(dst + p * 16, Avx.LoadVector256(row));
                     Avx.Store(dst + p * 16 + 8, Avx.LoadVector256(row + 8));
+                }
+                continue;
+            }
+            if (vector && lw == 6 && width == 6)
+            {
+                for (int p = 0; p < kc; p++, row += src.Ld)
+                {
+                    Sse.Store(dst + p * 6, Sse.LoadVector128(row));
+                    *(long*)(dst + p * 6 + 4) = *(long*)(row + 4);
                 }
                 continue;
             }

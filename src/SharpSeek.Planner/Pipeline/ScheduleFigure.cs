@@ -14,14 +14,18 @@ public static class ScheduleFigure
     private static readonly Color BackwardInputColor = Color.FromHex("#9ADE7B");
     private static readonly Color WeightColor = Color.FromHex("#6FB7F2");
     private static readonly Color Border = Colors.Black;
+    private const string FontName = "DejaVu Sans";
 
     /// <summary>Renders <paramref name="sim"/> to a PNG at <paramref name="path"/>; returns (width, height) in pixels.</summary>
     public static (int Width, int Height) SavePng(SimulationResult sim, string path, string title)
     {
         var s = sim.Schedule;
         double makespan = sim.Makespan;
-        double unitPx = Math.Clamp(3200 / makespan * Math.Min(sim.Times.F, 1.0), 12, 40) / Math.Min(sim.Times.F, 1.0);
-        double labelUnits = 78 / unitPx;               // room for "Device 15"
+        // Pixels per time unit: fill ~3200 px, but keep the shortest cell between 20 and 40 px wide.
+        var t = sim.Times;
+        double shortest = new[] { t.F, t.BInput, t.W, t.B, t.FB }.Where(x => x > 0).Min();
+        double unitPx = Math.Clamp(3200 / makespan, 20 / shortest, 40 / shortest);
+        double labelUnits = (12 + 9.5 * $"Device {s.Devices - 1}".Length) / unitPx; // room for the row labels
         double rowPx = 30;
         int legendRows = 2, titleRows = 1;
         int width = (int)Math.Ceiling((makespan + labelUnits + 0.5) * unitPx);
@@ -36,7 +40,7 @@ public static class ScheduleFigure
         plt.FigureBackground.Color = Colors.White;
         plt.DataBackground.Color = Colors.White;
 
-        float numberFont = (float)Math.Clamp(unitPx * 0.55, 9, 14);
+        float numberFont = (float)Math.Clamp(unitPx * shortest * 0.55, 9, 14);
         for (int d = 0; d < s.Devices; d++)
         {
             double top = -d, bottom = -d - 1;
@@ -51,7 +55,7 @@ public static class ScheduleFigure
 
         double legendY = -s.Devices - 0.9;
         AddText(plt, "Time →", -0.25, legendY, 13, Alignment.MiddleRight, bold: true);
-        DrawLegend(plt, legendY - 1.0, unitPx, s.Kind);
+        DrawLegend(plt, legendY - 1.0, unitPx, s);
         AddText(plt, title, 0, 0.55, 14, Alignment.MiddleLeft, bold: true);
 
         plt.Axes.SetLimits(-labelUnits, totalUnits - labelUnits, -s.Devices - legendRows - 0.6, titleRows + 0.1);
@@ -86,8 +90,10 @@ public static class ScheduleFigure
         AddText(plt, Label(s, first), (t.Start + t.End) / 2, (bottom + top) / 2, font, Alignment.MiddleCenter);
     }
 
-    private static void DrawLegend(Plot plt, double y, double unitPx, ScheduleKind kind)
+    /// <summary>A legend of the op kinds the schedule uses, in the README's order.</summary>
+    private static void DrawLegend(Plot plt, double y, double unitPx, PipelineSchedule s)
     {
+        var used = s.DeviceOps.SelectMany(ops => ops).Select(o => o.Kind).ToHashSet();
         double x = 0, w = 40 / unitPx, h = 0.7, gap = 12 / unitPx;
         void Item(string label, params Color[] parts)
         {
@@ -96,14 +102,14 @@ public static class ScheduleFigure
                 Cell(plt, x + i * segment, x + (i + 1) * segment, y - h / 2, y + h / 2, parts[i], parts.Length == 1 ? Border : null);
             if (parts.Length > 1) Cell(plt, x, x + w, y - h / 2, y + h / 2, Colors.Transparent, Border, 2f);
             AddText(plt, label, x + w + gap / 2, y, 13, Alignment.MiddleLeft);
-            x += w + gap + label.Length * 8.2 / unitPx + gap;
+            x += w + gap + label.Length * 7.4 / unitPx + gap;
         }
-        Item("Forward", ForwardColor);
-        Item("Backward", BackwardColor);
-        Item("Backward for input", BackwardInputColor);
-        Item("Backward for weights", WeightColor);
-        Item("Overlapped forward & Backward", ForwardColor, BackwardColor);
-        if (kind == ScheduleKind.DualPipe) AddText(plt, "n′ = micro-batch n of the reverse direction", x, y, 13, Alignment.MiddleLeft);
+        if (used.Contains(OpKind.Forward)) Item("Forward", ForwardColor);
+        if (used.Contains(OpKind.Backward)) Item("Backward", BackwardColor);
+        if (used.Contains(OpKind.BackwardInput)) Item("Backward for input", BackwardInputColor);
+        if (used.Contains(OpKind.BackwardWeight)) Item("Backward for weights", WeightColor);
+        if (used.Contains(OpKind.ForwardBackward)) Item("Overlapped forward & Backward", ForwardColor, BackwardColor);
+        if (s.Kind == ScheduleKind.DualPipe) AddText(plt, "n′ = micro-batch n of the reverse direction", x, y, 13, Alignment.MiddleLeft);
     }
 
     private static void Cell(Plot plt, double left, double right, double bottom, double top, Color fill, Color? line, float lineWidth = 1f)
@@ -121,6 +127,7 @@ public static class ScheduleFigure
         t.LabelAlignment = align;
         t.LabelBold = bold;
         t.LabelFontColor = Colors.Black;
+        t.LabelFontName = FontName; // a sans face like the README's; Skia falls back to its default if missing
     }
 
     /// <summary>The micro-batch number a cell shows; reverse-direction micro-batches get a prime.</summary>

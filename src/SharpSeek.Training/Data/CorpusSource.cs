@@ -3,7 +3,7 @@
 //
 // Train/validation split (deterministic, documented in docs/DESIGN.md "Training"): with ≥ 100 documents, every
 // document whose index i has i % 100 == 99 is validation (1% of the documents, spread over all genres); with fewer,
-// the last 1% of each document's lines (at least one line, and only when it has ≥ 2 lines) is validation.
+// the last 1% of all non-empty lines of the corpus (at least one line, when it has two or more) is validation.
 using System.Text;
 
 namespace SharpSeek.Training.Data;
@@ -43,17 +43,21 @@ public static class CorpusSource
                 (i % ValidationEvery == ValidationEvery - 1 ? val : train).Add(docs[i].Text);
             return (train, val);
         }
-        foreach (CorpusDocument d in docs)
-        {
-            string[] lines = d.Text.Split('\n');
-            int nonEmptyEnd = lines.Length;
-            while (nonEmptyEnd > 0 && lines[nonEmptyEnd - 1].Length == 0) nonEmptyEnd--;
-            if (nonEmptyEnd < 2) { train.Add(d.Text); continue; }
-            int held = Math.Max(1, nonEmptyEnd / ValidationEvery);
-            train.Add(string.Join('\n', lines, 0, nonEmptyEnd - held) + "\n");
-            val.Add(string.Join('\n', lines, nonEmptyEnd - held, held) + "\n");
-        }
+        // Few documents: the last 1% of all non-empty lines (at least one), kept grouped by document.
+        var lines = new List<(int Doc, string Line)>();
+        for (int d = 0; d < docs.Count; d++)
+            foreach (string line in docs[d].Text.Split('\n'))
+                if (line.Length > 0) lines.Add((d, line));
+        int held = lines.Count < 2 ? 0 : Math.Max(1, lines.Count / ValidationEvery);
+        Group(lines.Take(lines.Count - held), train);
+        Group(lines.Skip(lines.Count - held), val);
         return (train, val);
+    }
+
+    private static void Group(IEnumerable<(int Doc, string Line)> lines, List<string> into)
+    {
+        foreach (var doc in lines.GroupBy(l => l.Doc))
+            into.Add(string.Concat(doc.Select(l => l.Line + "\n")));
     }
 
     /// <summary>SHA-256 (hex) over the documents' names and texts, in order: the corpus half of the shard cache key.</summary>

@@ -1,0 +1,81 @@
+using System.Text.Json;
+using SharpSeek.Tokenizers;
+
+namespace SharpSeek.Tokenizers.Tests;
+
+public sealed class BpeTrainerTests
+{
+    private static readonly BpeTrainerOptions Options600 = new() { VocabSize = 600 };
+
+    private static BpeTrainingResult Train600() => BpeTrainer.TrainFiles([TestFiles.Path("trainer/train.txt")], Options600);
+
+    [Fact]
+    public void TrainedTokenizer_EncodesLikeHuggingFaceReadingTheSameFile()
+    {
+        // golden-600.jsonl: ids Hugging Face tokenizers produced after loading the tokenizer.json this trainer wrote.
+        string dir = Path.Combine(Path.GetTempPath(), "sharpseek-trainer-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            Train600().Save(dir);
+            Tokenizer tok = Tokenizer.Load(dir);
+            int n = 0;
+            foreach (string line in File.ReadLines(TestFiles.Path("trainer/golden-600.jsonl")))
+            {
+                using var doc = JsonDocument.Parse(line);
+                var root = doc.RootElement;
+                string text = root.GetProperty("text").GetString()!;
+                int[] ids = root.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+                int[] withSpecial = root.GetProperty("ids_special").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+                Assert.Equal(ids, tok.Encode(text));
+                Assert.Equal(withSpecial, tok.Encode(text, addSpecialTokens: true));
+                Assert.Equal(text, tok.Decode(ids));
+                n++;
+            }
+            Assert.True(n > 100);
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Train_PutsSpecialTokensFirst_BytesNext_AndReachesTheVocabSize()
+    {
+        BpeTrainingResult r = Train600();
+        Assert.Equal(600, r.VocabSize);
+        Assert.Equal("<｜begin▁of▁sentence｜>", r.Tokens[0]);
+        Assert.Equal("<｜end▁of▁sentence｜>", r.Tokens[1]);
+        Assert.Equal(256, r.Tokens.Skip(2).Take(256).Distinct().Count(t => t.Length == 1));
+        Tokenizer tok = r.ToTokenizer();
+        Assert.Equal(0, tok.BosId);
+        Assert.Equal(1, tok.EosId);
+        // The special token in the training text was cut out, never learned as pieces.
+        Assert.DoesNotContain(r.Tokens.Skip(2), t => t.Contains("｜"));
+    }
+
+    [Fact]
+    public void Train_IsDeterministic_AndMergesMostFrequentPairFirst()
+    {
+        string[] texts = ["aaab aaab aaab ab ab", "aaab"];
+        var options = new BpeTrainerOptions { VocabSize = 2 + 256 + 3, MinFrequency = 1 };
+        BpeTrainingResult a = BpeTrainer.Train(texts, options), b = BpeTrainer.Train(texts, options);
+        Assert.Equal(a.ToTokenizerJson(), b.ToTokenizerJson());
+        // Words: "aaab" x3, " aaab" x3 (with the leading space), " ab" x2. Most frequent pair: (a, a) 12 times.
+        Assert.Equal("aa", a.Tokens[258]);
+    }
+
+    [Fact]
+    public void Train_RoundTripsEveryTrainingLine()
+    {
+        Tokenizer tok = Train600().ToTokenizer();
+        foreach (string line in File.ReadLines(TestFiles.Path("trainer/train.txt")))
+            Assert.Equal(line, tok.Decode(tok.Encode(line)));
+    }
+
+    [Fact]
+    public void Train_RejectsAVocabularyTooSmallForTheBytes()
+    {
+        Assert.Throws<ArgumentException>(() => BpeTrainer.Train(["x"], new BpeTrainerOptions { VocabSize = 100 }));
+    }
+}

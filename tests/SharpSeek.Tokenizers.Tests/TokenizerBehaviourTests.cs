@@ -1,0 +1,86 @@
+using SharpSeek.Tokenizers;
+
+namespace SharpSeek.Tokenizers.Tests;
+
+[Collection(DeepSeekCollection.Name)]
+public sealed class TokenizerBehaviourTests(DeepSeekTokenizerFixture fixture)
+{
+    private readonly Tokenizer _tok = fixture.Tokenizer;
+
+    [Fact]
+    public void SpecialTokens_AreMatchedBeforePreTokenization()
+    {
+        // Glued to letters on both sides, the special token is still one id; the pre-tokenizer would otherwise
+        // have split "<｜" and "｜>" into punctuation pieces.
+        int[] ids = _tok.Encode("abc<｜User｜>def");
+        Assert.Contains(128803, ids);
+        Assert.Equal("abc<｜User｜>def", _tok.Decode(ids));
+        Assert.DoesNotContain(128803, _tok.Encode("abc<｜User｜ >def"));
+    }
+
+    [Fact]
+    public void DeepSeekV3_Ids_BosEosAndVocabSize()
+    {
+        Assert.Equal(0, _tok.BosId);
+        Assert.Equal(1, _tok.EosId);
+        Assert.Equal(128815, _tok.VocabSize);
+        Assert.Equal([0, 19923], _tok.Encode("Hello", addSpecialTokens: true));
+    }
+
+    [Fact]
+    public void Decode_SkipSpecialTokens_DropsThem()
+    {
+        int[] ids = _tok.Encode("<｜begin▁of▁sentence｜>Hi<｜end▁of▁sentence｜>");
+        Assert.Equal("Hi", _tok.Decode(ids, skipSpecialTokens: true));
+    }
+
+    [Fact]
+    public void Decode_UnknownId_Throws()
+    {
+        Assert.Throws<UnknownTokenIdException>(() => _tok.Decode([5, 128815]));
+        Assert.Throws<UnknownTokenIdException>(() => _tok.Decode([-3]));
+        Assert.Null(_tok.IdToToken(128815));
+    }
+
+    [Fact]
+    public void Decode_PartialUtf8_GivesReplacementCharacter()
+    {
+        int[] ids = _tok.Encode("中");
+        Assert.True(ids.Length >= 1);
+        int[] bytes = _tok.Encode("😀");
+        Assert.Equal("\uFFFD", _tok.Decode(bytes[..1]).Substring(0, 1));
+    }
+
+    [Fact]
+    public void Encode_LoneSurrogate_IsEncodedAsReplacementCharacter()
+    {
+        Assert.Equal(_tok.Encode("a\uFFFDb"), _tok.Encode("a\uD800b"));
+    }
+
+    [Fact]
+    public void EncodeChat_RendersTheTemplateAndStartsWithBos()
+    {
+        int[] ids = _tok.EncodeChat([ChatMessage.System("Be brief."), ChatMessage.User("Hi")], addGenerationPrompt: true);
+        Assert.Equal(0, ids[0]);
+        Assert.Equal(128804, ids[^1]); // <｜Assistant｜>
+        Assert.Equal("<｜begin▁of▁sentence｜>Be brief.<｜User｜>Hi<｜Assistant｜>", _tok.Decode(ids));
+    }
+
+    [Theory]
+    [InlineData("""{"model":{"type":"Unigram","vocab":[]}}""", "Unigram")]
+    [InlineData("""{"model":{"type":"BPE","vocab":{},"merges":[]},"normalizer":{"type":"NFKC"}}""", "NFKC")]
+    [InlineData("""{"model":{"type":"BPE","vocab":{},"merges":[]},"pre_tokenizer":{"type":"Whitespace"}}""", "Whitespace")]
+    [InlineData("""{"model":{"type":"BPE","vocab":{},"merges":[]},"decoder":{"type":"WordPiece"}}""", "WordPiece")]
+    public void Load_UnsupportedComponent_IsRejectedByName(string json, string component)
+    {
+        var e = Assert.Throws<NotSupportedException>(() => Tokenizer.FromJson(json, null));
+        Assert.Contains(component, e.Message);
+    }
+
+    [Fact]
+    public void Load_MissingDirectory_SaysWhatToPass()
+    {
+        var e = Assert.Throws<FileNotFoundException>(() => Tokenizer.Load("/no/such/dir"));
+        Assert.Contains("tokenizer.json", e.Message);
+    }
+}
