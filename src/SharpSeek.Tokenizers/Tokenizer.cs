@@ -29,7 +29,6 @@ public sealed class Tokenizer
 
     /// <summary>Pre-tokens up to this many chars are cached (per thread) with their ids.</summary>
     public const int CacheMaxChars = 48;
-    private const int CacheMaxEntries = 1 << 18;
 
     public Tokenizer(TokenizerJson.Parts parts)
     {
@@ -146,7 +145,8 @@ public sealed class Tokenizer
     private void EncodePiece(ReadOnlySpan<char> chars, bool prefixSpace, List<int> output, Scratch s)
     {
         bool cacheable = !prefixSpace && chars.Length <= CacheMaxChars;
-        if (cacheable && s.CacheLookup.TryGetValue(chars, out int[]? cached)) { output.AddRange(cached); return; }
+        ulong hash = cacheable ? PieceCache.Hash(chars) : 0;
+        if (cacheable && s.Cache.TryAppend(chars, hash, output)) return;
         int max = chars.Length * 3 + 1;
         if (s.Bytes.Length < max) s.Bytes = new byte[Math.Max(max, 2 * s.Bytes.Length)];
         int n = 0;
@@ -155,9 +155,7 @@ public sealed class Tokenizer
         ReadOnlySpan<byte> word = s.Bytes.AsSpan(0, n);
         int first = output.Count;
         if (!(_ignoreMerges && TryWholeWord(word, output))) _bpe.EncodeWord(word, output);
-        if (!cacheable) return;
-        if (s.Cache.Count >= CacheMaxEntries) s.Cache.Clear();
-        s.CacheLookup[chars] = output.GetRange(first, output.Count - first).ToArray();
+        if (cacheable) s.Cache.Add(chars, hash, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(output)[first..]);
     }
 
     private bool TryWholeWord(ReadOnlySpan<byte> word, List<int> output)
@@ -212,11 +210,8 @@ public sealed class Tokenizer
         public readonly List<Segment> Segments = new();
         public readonly List<Piece> Pieces = new();
         public readonly List<Piece> PiecesScratch = new();
-        public readonly Dictionary<string, int[]> Cache = new(StringComparer.Ordinal);
-        public readonly Dictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> CacheLookup;
+        public readonly PieceCache Cache = new();
         public byte[] Bytes = new byte[256];
         public byte[]? DecodeBytes;
-
-        public Scratch() => CacheLookup = Cache.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 }

@@ -58,6 +58,7 @@ public static class TokenizerJson
         CheckNormalizer(root, source);
         var steps = new List<PreTokenizerStep>();
         if (root.TryGetProperty("pre_tokenizer", out var pre) && pre.ValueKind == JsonValueKind.Object) AddSteps(pre, steps, source);
+        steps = FastSplits.Fuse(steps);
         CheckDecoder(root, source);
         var (prefix, suffix) = PostProcessor(root, source);
 

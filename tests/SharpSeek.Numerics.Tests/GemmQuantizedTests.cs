@@ -85,7 +85,7 @@ public class GemmQuantizedTests
     [MemberData(nameof(Threads))]
     public void Fp8Block_EqualsDequantizeThenF32Gemm(int threads)
     {
-        int m = 70, n = 260, k = 300, kb = 3, nb = 3;
+        int m = 250, n = 260, k = 300, kb = 3, nb = 3;   // M ≥ 2·MC: two threads share packed B blocks
         byte[] a = Fp8(m * k, 7), b = Fp8(n * k, 8);
         float[] aScales = PositiveScales(m * kb, 9), bScales = PositiveScales(nb * kb, 10);
         float[] aF = new float[m * k], bF = new float[n * k];

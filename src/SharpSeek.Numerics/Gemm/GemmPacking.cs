@@ -59,6 +59,7 @@ internal readonly unsafe struct E4M3Element : IGemmElement
 [SkipLocalsInit]
 internal readonly unsafe struct RowsPacker<TElem> : IPanelPacker where TElem : IGemmElement
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
     public static void Pack(in GemmOperand src, int line0, int lines, int k0, int kc, int width, float* dst, bool vector)
     {
         Vector256<float>* t = stackalloc Vector256<float>[8];
@@ -123,6 +124,7 @@ internal readonly unsafe struct RowsPacker<TElem> : IPanelPacker where TElem : I
 [SkipLocalsInit]
 internal readonly unsafe struct ColumnsPacker : IPanelPacker
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
     public static void Pack(in GemmOperand src, int line0, int lines, int k0, int kc, int width, float* dst, bool vector)
     {
         float* data = (float*)src.Data;
