@@ -1,4 +1,5 @@
 using SharpSeek.Model;
+using SharpSeek.Numerics;
 using SharpSeek.Training;
 
 namespace SharpSeek.Training.Tests;
@@ -146,10 +147,50 @@ public class AdamWTests
     }
 
     [Fact]
+    public void Update_Vectorised_EqualsScalarReference_BitForBit_AtEveryLength()
+    {
+        var k = new AdamW.UpdateConstants(0.7f, 0.9f, 0.95f, 0.01f, 1.3f, 1e-8f, 0.999f);
+        for (int n = 0; n <= 40; n++)
+        {
+            float[] p = new float[n], g = new float[n], m = new float[n], v = new float[n];
+            Fill(p, n, 1); Fill(g, n + 100, 2); Fill(m, n + 200, 0.1f);
+            for (int i = 0; i < n; i++) v[i] = m[i] * m[i];
+            float[] p2 = [.. p], m2 = [.. m], v2 = [.. v];
+            AdamW.Update(p, g, m, v, k);
+            AdamW.UpdateReference(p2, g, m2, v2, k);
+            Assert.Equal(p2, p);
+            Assert.Equal(m2, m);
+            Assert.Equal(v2, v);
+        }
+    }
+
+    [Fact]
+    public void Step_OnWorkerPool_SameBitsAsSerial()
+    {
+        float[][] Run(WorkerPool? pool)
+        {
+            // Slots larger than one chunk, so the pool really splits a tensor.
+            using var store = Store(("big", [3, AdamW.ChunkElements / 2 + 5]), ("v", [77]), ("w", [9, 9]));
+            for (int i = 0; i < 3; i++) Fill(store.Weights(i), i, 1f);
+            using var opt = new AdamW(store, null, pool);
+            for (int s = 0; s < 3; s++)
+            {
+                for (int i = 0; i < 3; i++) Fill(store.Grads(i), 10 * s + i, 2f);
+                opt.Step(1e-2, 2);
+            }
+            return [.. Enumerable.Range(0, 3).Select(i => store.Weights(i).ToArray())];
+        }
+        using var pool = new WorkerPool(2);
+        float[][] serial = Run(null), parallel = Run(pool);
+        for (int i = 0; i < 3; i++) Assert.Equal(serial[i], parallel[i]);
+    }
+
+    [Fact]
     public void Step_AfterWarmUp_AllocatesNothing()
     {
         using var store = ParameterStore.ForModel(TinyForTests());
-        using var opt = new AdamW(store);
+        using var pool = new WorkerPool(2);
+        using var opt = new AdamW(store, null, pool);
         store.Grads(0).Fill(0.01f);
         opt.Step(1e-3);
         long before = GC.GetAllocatedBytesForCurrentThread();

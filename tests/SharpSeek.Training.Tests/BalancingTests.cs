@@ -131,6 +131,8 @@ public class BalancingTests
         int e = config.NRoutedExperts;
         on.Record(on.MoeIndex(2), Enumerable.Repeat(0, 10).ToArray()); // everything to expert 0
         Assert.Equal(e, on.Stats(on.MoeIndex(2)).MaxOverMean, 12);
+        Assert.Equal(e, on.LayerLoads().Single(l => l.Layer == 2).MaxOverMean, 12);
+        Assert.Equal(0, on.LayerLoads().Single(l => l.Layer == 1).MaxOverMean);
         on.ApplyAndReset(store);
         Span<float> b2 = store.Weights(ExpertBalancer.BiasName(2));
         Assert.Equal(-0.01f, b2[0]);

@@ -250,3 +250,20 @@ public class DataTests
         Assert.Equal(10, batch.Inputs[0]);
     }
 }
+
+public class UnigramBaselineTests
+{
+    [Fact]
+    public void Baseline_MatchesHandComputedEntropies()
+    {
+        using var tmp = new TempDir();
+        string train = Path.Combine(tmp.Path, "train.tokens"), val = Path.Combine(tmp.Path, "val.tokens");
+        TokenShard.Write(train, [0, 0, 1, 1], 4, new byte[32]);   // p = (½, ½, 0, 0) → H = ln 2
+        TokenShard.Write(val, [0, 3], 4, new byte[32]);           // smoothed: (2+1)/8 and (0+1)/8
+        using var t = TokenShard.Open(train);
+        using var v = TokenShard.Open(val);
+        var b = UnigramBaseline.Of(t, v);
+        Assert.Equal(Math.Log(2), b.TrainEntropy, 12);
+        Assert.Equal(-(Math.Log(3.0 / 8) + Math.Log(1.0 / 8)) / 2, b.ValidationCrossEntropy, 12);
+    }
+}

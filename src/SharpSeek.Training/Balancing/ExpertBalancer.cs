@@ -64,6 +64,14 @@ public sealed class ExpertBalancer
         return new ExpertLoadStats(MoeLayers[moeIndex], MaxOverMean(c), c.ToArray());
     }
 
+    /// <summary>This step's max/mean load of every MoE layer, for metrics.jsonl (call before ApplyAndReset).</summary>
+    public Metrics.LayerLoad[] LayerLoads()
+    {
+        var loads = new Metrics.LayerLoad[MoeLayers.Count];
+        for (int m = 0; m < loads.Length; m++) loads[m] = new Metrics.LayerLoad(MoeLayers[m], MaxOverMean(Counts(m)));
+        return loads;
+    }
+
     /// <summary>max_i load_i / mean load; 1 when balanced, E/K when every token picks the same K experts; 0 with no tokens.</summary>
     public static double MaxOverMean(ReadOnlySpan<long> counts)
     {

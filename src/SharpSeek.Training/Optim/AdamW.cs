@@ -10,6 +10,8 @@
 // The DeepSeek-V3 report: β1 = 0.9, β2 = 0.95, wd = 0.1. Gradient accumulation, the global-norm clip and the update
 // are fused: Step takes the summed micro-batch gradients, computes ‖g/M‖ in FP64, and applies
 // g_eff = g · (1/M) · min(1, clip / (‖g/M‖ + 1e-6)) on the fly — one read of g, no extra pass, no allocation.
+// Both passes run over fixed 64K-element chunks of the trained slots, on a WorkerPool when one is given; the chunks
+// depend only on the shapes, so the FP64 norm (per chunk, then in chunk order) has the same bits for any thread count.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using SharpSeek.Numerics;
@@ -27,14 +29,28 @@ public sealed class AdamW : IDisposable
     private readonly ParameterStore _store;
     private readonly NativeBuffer<float> _m; // (N,) same layout as the store
     private readonly NativeBuffer<float> _v; // (N,)
+    private readonly WorkerPool? _pool;
+    private readonly Chunk[] _chunks;        // the trained elements in fixed pieces: a function of the shapes only
+    private readonly double[] _chunkSquares; // (chunks,) Σ g² per chunk, summed in chunk order afterwards
+
+    /// <summary>Elements per parallel task; fixed, so the FP64 norm's summation order never depends on threads.</summary>
+    public const int ChunkElements = 1 << 16;
+
+    private readonly record struct Chunk(int Slot, int Start, int Length);
 
     public AdamWSettings Settings { get; }
+    /// <summary>Benchmarks only: run the naive scalar kernel instead of the vectorised one.</summary>
+    internal bool UseReferenceKernel { get; set; }
+
     /// <summary>Optimizer steps taken (t); part of the serialised state.</summary>
     public long StepCount { get; set; }
 
-    public AdamW(ParameterStore store, AdamWSettings? settings = null)
+    /// <summary>An optimizer over <paramref name="store"/>; with a <paramref name="pool"/> the norm and the update run
+    /// on its workers (same bits for any thread count: the work is split into fixed chunks).</summary>
+    public AdamW(ParameterStore store, AdamWSettings? settings = null, WorkerPool? pool = null)
     {
         _store = store;
+        _pool = pool;
         Settings = settings ?? new AdamWSettings();
         if (!(Settings.Beta1 is >= 0 and < 1) || !(Settings.Beta2 is >= 0 and < 1))
             throw new ArgumentOutOfRangeException(nameof(settings), "β1 and β2 must be in [0, 1).");
@@ -42,6 +58,15 @@ public sealed class AdamW : IDisposable
             throw new ArgumentOutOfRangeException(nameof(settings), "ε and the clip norm must be > 0, weight decay >= 0.");
         _m = new NativeBuffer<float>(store.ElementCount);
         _v = new NativeBuffer<float>(store.ElementCount);
+        var chunks = new List<Chunk>();
+        for (int i = 0; i < store.Slots.Count; i++)
+        {
+            if (store.Slots[i].Treatment == ParameterTreatment.Frozen) continue;
+            for (int start = 0; start < store.Slots[i].Length; start += ChunkElements)
+                chunks.Add(new Chunk(i, start, Math.Min(ChunkElements, store.Slots[i].Length - start)));
+        }
+        _chunks = [.. chunks];
+        _chunkSquares = new double[_chunks.Length];
     }
 
     /// <summary>First moment m of a parameter slot (for checkpoints).</summary>
@@ -49,16 +74,14 @@ public sealed class AdamW : IDisposable
     /// <summary>Second moment v of a parameter slot (for checkpoints).</summary>
     public Span<float> SecondMoment(int slot) => _v.Slice(_store.Slots[slot].Offset, _store.Slots[slot].Length);
 
-    /// <summary>L2 norm of the trained parameters' gradients, accumulated in FP64 in slot order (deterministic).</summary>
-    public double GradientNorm() => Math.Sqrt(GradientSquaredSum(_store));
-
-    internal static double GradientSquaredSum(ParameterStore store)
+    /// <summary>L2 norm of the trained parameters' gradients, in FP64: per fixed chunk, then summed in chunk order.</summary>
+    public double GradientNorm()
     {
+        var job = new NormJob(this);
+        RunChunks(ref job);
         double sum = 0;
-        for (int i = 0; i < store.Slots.Count; i++)
-            if (store.Slots[i].Treatment != ParameterTreatment.Frozen)
-                sum += SquaredSum(store.Grads(i));
-        return sum;
+        foreach (double x in _chunkSquares) sum += x;
+        return Math.Sqrt(sum);
     }
 
     /// <summary>One AdamW step with learning rate <paramref name="lr"/> over gradients summed across
@@ -68,7 +91,7 @@ public sealed class AdamW : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(microBatches, 1);
         if (!(lr >= 0) || !double.IsFinite(lr)) throw new ArgumentOutOfRangeException(nameof(lr), lr, "learning rate must be finite and >= 0.");
         double accumScale = 1.0 / microBatches;
-        double norm = Math.Sqrt(GradientSquaredSum(_store)) * accumScale;
+        double norm = GradientNorm() * accumScale;
         if (!double.IsFinite(norm))
             throw new ArithmeticException($"gradient norm is {norm} at step {StepCount + 1}; the loss diverged (lower --lr or check the data).");
         double clip = Math.Min(1.0, Settings.GradClip / (norm + 1e-6));
@@ -82,14 +105,43 @@ public sealed class AdamW : IDisposable
             StepSize: (float)(lr / bc1), InvSqrtBc2: (float)(1 / Math.Sqrt(bc2)), Eps: (float)Settings.Epsilon, Decay: 1f);
         float decay = (float)(1 - lr * Settings.WeightDecay);
 
-        for (int i = 0; i < _store.Slots.Count; i++)
-        {
-            ParameterTreatment treatment = _store.Slots[i].Treatment;
-            if (treatment == ParameterTreatment.Frozen) continue;
-            Update(_store.Weights(i), _store.Grads(i), FirstMoment(i), SecondMoment(i),
-                treatment == ParameterTreatment.Decay ? k with { Decay = decay } : k);
-        }
+        var job = new UpdateJob(this, k, decay);
+        RunChunks(ref job);
         return new StepReport(norm, gradScale);
+    }
+
+    private void RunChunks<TJob>(ref TJob job) where TJob : struct, IParallelJob
+    {
+        if (_pool is null) for (int c = 0; c < _chunks.Length; c++) job.Execute(c, 0);
+        else _pool.Run(_chunks.Length, ref job);
+    }
+
+    private readonly struct NormJob(AdamW o) : IParallelJob
+    {
+        public void Execute(int task, int worker)
+        {
+            Chunk c = o._chunks[task];
+            o._chunkSquares[task] = SquaredSum(o._store.Grads(c.Slot).Slice(c.Start, c.Length));
+        }
+    }
+
+    private readonly struct UpdateJob(AdamW o, UpdateConstants k, float decay) : IParallelJob
+    {
+        public void Execute(int task, int worker)
+        {
+            Chunk c = o._chunks[task];
+            bool decays = o._store.Slots[c.Slot].Treatment == ParameterTreatment.Decay;
+            if (o.UseReferenceKernel)
+            {
+                UpdateReference(o._store.Weights(c.Slot).Slice(c.Start, c.Length), o._store.Grads(c.Slot).Slice(c.Start, c.Length),
+                    o.FirstMoment(c.Slot).Slice(c.Start, c.Length), o.SecondMoment(c.Slot).Slice(c.Start, c.Length),
+                    decays ? k with { Decay = decay } : k);
+                return;
+            }
+            Update(o._store.Weights(c.Slot).Slice(c.Start, c.Length), o._store.Grads(c.Slot).Slice(c.Start, c.Length),
+                o.FirstMoment(c.Slot).Slice(c.Start, c.Length), o.SecondMoment(c.Slot).Slice(c.Start, c.Length),
+                decays ? k with { Decay = decay } : k);
+        }
     }
 
     internal readonly record struct UpdateConstants(float G, float B1, float B2, float StepSize, float InvSqrtBc2, float Eps, float Decay);
@@ -114,7 +166,13 @@ public sealed class AdamW : IDisposable
                 mi.CopyTo(m.Slice(i, 8)); vi.CopyTo(v.Slice(i, 8)); pi.CopyTo(p.Slice(i, 8));
             }
         }
-        for (; i < n; i++)
+        UpdateReference(p[i..], grad[i..], m[i..], v[i..], k);
+    }
+
+    /// <summary>The naive reference of <see cref="Update"/>: one element at a time, the same operation order.</summary>
+    internal static void UpdateReference(Span<float> p, ReadOnlySpan<float> grad, Span<float> m, Span<float> v, in UpdateConstants k)
+    {
+        for (int i = 0; i < p.Length; i++)
         {
             float g = grad[i] * k.G;
             float mi = k.B1 * m[i] + (1 - k.B1) * g;
