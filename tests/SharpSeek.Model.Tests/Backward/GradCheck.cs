@@ -64,3 +64,28 @@ public static class GradCheck
         return d;
     }
 }
+
+public static class SampledCheck
+{
+    /// <summary>Compares analytic ∂L/∂θ with central differences at up to <paramref name="count"/> random entries.</summary>
+    public static void Check(string what, double[] theta, ReadOnlySpan<float> analytic, Func<double> loss, Random rng, int count, double tol)
+    {
+        Assert.Equal(theta.Length, analytic.Length);
+        int[] at = theta.Length <= count ? Enumerable.Range(0, theta.Length).ToArray()
+            : Enumerable.Range(0, theta.Length).OrderBy(_ => rng.Next()).Take(count).Order().ToArray();
+        var numeric = new double[at.Length];
+        var picked = new float[at.Length];
+        for (int i = 0; i < at.Length; i++)
+        {
+            double keep = theta[at[i]];
+            theta[at[i]] = keep + GradCheck.Step;
+            double up = loss();
+            theta[at[i]] = keep - GradCheck.Step;
+            double down = loss();
+            theta[at[i]] = keep;
+            numeric[i] = (up - down) / (2 * GradCheck.Step);
+            picked[i] = analytic[at[i]];
+        }
+        GradCheck.AssertClose(picked, numeric, tol, what);
+    }
+}
