@@ -16,6 +16,7 @@ var bench = new Command("bench", "Measure this machine and SharpSeek's kernels, 
 bench.Subcommands.Add(NumericsCommands.Create());
 foreach (var c in GemmCommands.CreateBenchCommands()) bench.Subcommands.Add(c);
 root.Subcommands.Add(bench);
+bench.Subcommands.Add(InferenceCommands.CreateBenchDecode());
 bench.Subcommands.Add(TokenizerCommands.CreateBench());
 bench.Subcommands.Add(TrainingCommands.CreateBenchOptimizer());
 return CliRunner.Run(root, args);

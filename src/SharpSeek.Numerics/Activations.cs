@@ -4,6 +4,7 @@
 //   swiglu(g, u) = silu(g) · u                       DeepSeek-V3 MLP / expert: w2(silu(w1 x) · w3 x)
 // Backward:  dx = dy · silu'(x);   dg = dh · u · silu'(g),  du = dh · silu(g).
 // Written as 1 / (1 + e^-x) the forms are stable at both ends: e^-x = inf gives 0, e^-x = 0 gives 1.
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace SharpSeek.Numerics;
@@ -19,52 +20,54 @@ public static unsafe class Activations
     }
 
     /// <summary>y (n) = silu(x (n)).</summary>
-    public static void SiluForward(ReadOnlySpan<float> x, Span<float> y) => SiluForward(x, y, Simd.Active);
+    public static void SiluForward(ReadOnlySpan<float> x, Span<float> y, WorkerPool? pool = null) => SiluForward(x, y, Simd.Active, pool);
 
-    public static void SiluForward(ReadOnlySpan<float> x, Span<float> y, SimdLevel level)
+    public static void SiluForward(ReadOnlySpan<float> x, Span<float> y, SimdLevel level, WorkerPool? pool = null)
     {
         RowChecks.Vector(x.Length, y.Length, nameof(y));
         fixed (float* px = x) fixed (float* py = y)
         {
             var job = new Elementwise { Kind = Op.SiluForward, N = x.Length, A = px, Out0 = py };
-            SimdDispatch.Run(level, ref job);
+            Elementwise.Run(pool, level, ref job);
         }
     }
 
     /// <summary>dx (n) = dy (n) · silu'(x (n)).</summary>
-    public static void SiluBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx) => SiluBackward(dy, x, dx, Simd.Active);
+    public static void SiluBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, WorkerPool? pool = null) =>
+        SiluBackward(dy, x, dx, Simd.Active, pool);
 
-    public static void SiluBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, SimdLevel level)
+    public static void SiluBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, SimdLevel level, WorkerPool? pool = null)
     {
         RowChecks.Vector(x.Length, dy.Length, nameof(dy));
         RowChecks.Vector(x.Length, dx.Length, nameof(dx));
         fixed (float* pdy = dy) fixed (float* px = x) fixed (float* pdx = dx)
         {
             var job = new Elementwise { Kind = Op.SiluBackward, N = x.Length, A = px, Grad = pdy, Out0 = pdx };
-            SimdDispatch.Run(level, ref job);
+            Elementwise.Run(pool, level, ref job);
         }
     }
 
     /// <summary>h (n) = silu(gate (n)) · up (n).</summary>
-    public static void SwiGluForward(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> h) => SwiGluForward(gate, up, h, Simd.Active);
+    public static void SwiGluForward(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> h, WorkerPool? pool = null) =>
+        SwiGluForward(gate, up, h, Simd.Active, pool);
 
-    public static void SwiGluForward(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> h, SimdLevel level)
+    public static void SwiGluForward(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> h, SimdLevel level, WorkerPool? pool = null)
     {
         RowChecks.Vector(gate.Length, up.Length, nameof(up));
         RowChecks.Vector(gate.Length, h.Length, nameof(h));
         fixed (float* pg = gate) fixed (float* pu = up) fixed (float* ph = h)
         {
             var job = new Elementwise { Kind = Op.SwiGluForward, N = gate.Length, A = pg, B = pu, Out0 = ph };
-            SimdDispatch.Run(level, ref job);
+            Elementwise.Run(pool, level, ref job);
         }
     }
 
     /// <summary>dgate (n) = dh · up · silu'(gate);  dup (n) = dh · silu(gate).</summary>
     public static void SwiGluBackward(ReadOnlySpan<float> dh, ReadOnlySpan<float> gate, ReadOnlySpan<float> up,
-        Span<float> dgate, Span<float> dup) => SwiGluBackward(dh, gate, up, dgate, dup, Simd.Active);
+        Span<float> dgate, Span<float> dup, WorkerPool? pool = null) => SwiGluBackward(dh, gate, up, dgate, dup, Simd.Active, pool);
 
     public static void SwiGluBackward(ReadOnlySpan<float> dh, ReadOnlySpan<float> gate, ReadOnlySpan<float> up,
-        Span<float> dgate, Span<float> dup, SimdLevel level)
+        Span<float> dgate, Span<float> dup, SimdLevel level, WorkerPool? pool = null)
     {
         int n = gate.Length;
         RowChecks.Vector(n, dh.Length, nameof(dh));
@@ -74,35 +77,44 @@ public static unsafe class Activations
         fixed (float* pdh = dh) fixed (float* pg = gate) fixed (float* pu = up) fixed (float* pdg = dgate) fixed (float* pdu = dup)
         {
             var job = new Elementwise { Kind = Op.SwiGluBackward, N = n, A = pg, B = pu, Grad = pdh, Out0 = pdg, Out1 = pdu };
-            SimdDispatch.Run(level, ref job);
+            Elementwise.Run(pool, level, ref job);
         }
     }
 
     private enum Op { SiluForward, SiluBackward, SwiGluForward, SwiGluBackward }
 
-    // One loop, four bodies; Kind is loop-invariant so each call runs one straight body per vector.
-    private struct Elementwise : ISimdJob
+    // One loop, four bodies; Kind is loop-invariant so each call runs one straight body per vector. Work is split
+    // in blocks of Block elements (a multiple of every vector width), so only the last block has a scalar tail
+    // and a pool split gives the same bits as one thread.
+    private struct Elementwise : IRowsJob
     {
+        private const int Block = 4096;
         public Op Kind;
         public int N;
         public float* A, B, Grad, Out0, Out1;   // all (N)
 
-        public readonly void Run<V>() where V : unmanaged, IVec<V>
+        public static void Run(WorkerPool? pool, SimdLevel level, ref Elementwise job) =>
+            RowsDispatch.Run(pool, level, (job.N + Block - 1) / Block, Block, ref job);
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+
+        public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {
+            int from = (int)(begin * Block), to = (int)Math.Min(N, end * Block);
             switch (Kind)
             {
-                case Op.SiluForward: Loop<V, SiluForwardBody>(); break;
-                case Op.SiluBackward: Loop<V, SiluBackwardBody>(); break;
-                case Op.SwiGluForward: Loop<V, SwiGluForwardBody>(); break;
-                default: Loop<V, SwiGluBackwardBody>(); break;
+                case Op.SiluForward: Loop<V, SiluForwardBody>(from, to); break;
+                case Op.SiluBackward: Loop<V, SiluBackwardBody>(from, to); break;
+                case Op.SwiGluForward: Loop<V, SwiGluForwardBody>(from, to); break;
+                default: Loop<V, SwiGluBackwardBody>(from, to); break;
             }
         }
 
-        private readonly void Loop<V, TBody>() where V : unmanaged, IVec<V> where TBody : IBody
+        private readonly void Loop<V, TBody>(int from, int to) where V : unmanaged, IVec<V> where TBody : IBody
         {
-            int i = 0;
-            for (; i <= N - V.Count; i += V.Count) TBody.Apply<V>(this, i);
-            for (; i < N; i++) TBody.Apply<VecScalar>(this, i);
+            int i = from;
+            for (; i <= to - V.Count; i += V.Count) TBody.Apply<V>(this, i);
+            for (; i < to; i++) TBody.Apply<VecScalar>(this, i);
         }
 
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]

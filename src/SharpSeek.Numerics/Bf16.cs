@@ -15,15 +15,17 @@ public static class Bf16
 
     public static float ToFloat(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);
 
-    public static void FromFloat(ReadOnlySpan<float> source, Span<ushort> destination) => FromFloat(source, destination, Simd.Active);
+    public static void FromFloat(ReadOnlySpan<float> source, Span<ushort> destination, WorkerPool? pool = null) =>
+        FromFloat(source, destination, Simd.Active, pool);
 
-    public static void FromFloat(ReadOnlySpan<float> source, Span<ushort> destination, SimdLevel level) =>
-        ConversionDriver.Encode<Codec, ushort, UShortStorage>(source, destination, level);
+    public static void FromFloat(ReadOnlySpan<float> source, Span<ushort> destination, SimdLevel level, WorkerPool? pool = null) =>
+        ConversionDriver.Encode<Codec, ushort, UShortStorage>(source, destination, level, pool);
 
-    public static void ToFloat(ReadOnlySpan<ushort> source, Span<float> destination) => ToFloat(source, destination, Simd.Active);
+    public static void ToFloat(ReadOnlySpan<ushort> source, Span<float> destination, WorkerPool? pool = null) =>
+        ToFloat(source, destination, Simd.Active, pool);
 
-    public static void ToFloat(ReadOnlySpan<ushort> source, Span<float> destination, SimdLevel level) =>
-        ConversionDriver.Decode<Codec, ushort, UShortStorage>(source, destination, level);
+    public static void ToFloat(ReadOnlySpan<ushort> source, Span<float> destination, SimdLevel level, WorkerPool? pool = null) =>
+        ConversionDriver.Decode<Codec, ushort, UShortStorage>(source, destination, level, pool);
 
     internal readonly struct Codec : ICodec
     {

@@ -24,65 +24,65 @@ public static unsafe class BlockQuant
     public static int TileCount(int length) => (length + TileSize - 1) / TileSize;
 
     /// <summary>x (M, K) -> q (M, K) e4m3, scales (M, ceil(K/128)).</summary>
-    public static void QuantizeRows1x128(int m, int k, ReadOnlySpan<float> x, Span<byte> q, Span<float> scales) =>
-        QuantizeRows1x128(m, k, x, q, scales, Simd.Active);
+    public static void QuantizeRows1x128(int m, int k, ReadOnlySpan<float> x, Span<byte> q, Span<float> scales,
+        WorkerPool? pool = null) => QuantizeRows1x128(m, k, x, q, scales, Simd.Active, pool);
 
-    public static void QuantizeRows1x128(int m, int k, ReadOnlySpan<float> x, Span<byte> q, Span<float> scales, SimdLevel level)
+    public static void QuantizeRows1x128(int m, int k, ReadOnlySpan<float> x, Span<byte> q, Span<float> scales, SimdLevel level, WorkerPool? pool = null)
     {
         Check(m, k, x.Length, q.Length, scales.Length, (long)m * TileCount(k), "scales (M, ceil(K/128))");
         fixed (float* px = x) fixed (byte* pq = q) fixed (float* ps = scales)
         {
-            var job = new QuantizeJob { Kind = Layout.Rows1x128, Rows = m, Cols = k, X = px, Q = pq, Scales = ps };
-            SimdDispatch.Run(level, ref job);
+            var job = new QuantizeJob { Kind = Layout.Rows1x128, Rows = m, Cols = k, RowsPerTile = 1, X = px, Q = pq, Scales = ps };
+            job.Dispatch(pool, level);
         }
     }
 
     /// <summary>w (N, K) -> q (N, K) e4m3, scales (ceil(N/128), ceil(K/128)).</summary>
-    public static void QuantizeBlocks128x128(int n, int k, ReadOnlySpan<float> w, Span<byte> q, Span<float> scales) =>
-        QuantizeBlocks128x128(n, k, w, q, scales, Simd.Active);
+    public static void QuantizeBlocks128x128(int n, int k, ReadOnlySpan<float> w, Span<byte> q, Span<float> scales,
+        WorkerPool? pool = null) => QuantizeBlocks128x128(n, k, w, q, scales, Simd.Active, pool);
 
-    public static void QuantizeBlocks128x128(int n, int k, ReadOnlySpan<float> w, Span<byte> q, Span<float> scales, SimdLevel level)
+    public static void QuantizeBlocks128x128(int n, int k, ReadOnlySpan<float> w, Span<byte> q, Span<float> scales, SimdLevel level, WorkerPool? pool = null)
     {
         Check(n, k, w.Length, q.Length, scales.Length, (long)TileCount(n) * TileCount(k), "scales (ceil(N/128), ceil(K/128))");
         fixed (float* pw = w) fixed (byte* pq = q) fixed (float* ps = scales)
         {
-            var job = new QuantizeJob { Kind = Layout.Blocks128x128, Rows = n, Cols = k, X = pw, Q = pq, Scales = ps };
-            SimdDispatch.Run(level, ref job);
+            var job = new QuantizeJob { Kind = Layout.Blocks128x128, Rows = n, Cols = k, RowsPerTile = TileSize, X = pw, Q = pq, Scales = ps };
+            job.Dispatch(pool, level);
         }
     }
 
     /// <summary>x (M, K) -> qT (K, M) e4m3, scalesT (K, ceil(M/128)): 128x1 tiles, written transposed.</summary>
-    public static void QuantizeTransposed128x1(int m, int k, ReadOnlySpan<float> x, Span<byte> qT, Span<float> scalesT) =>
-        QuantizeTransposed128x1(m, k, x, qT, scalesT, Simd.Active);
+    public static void QuantizeTransposed128x1(int m, int k, ReadOnlySpan<float> x, Span<byte> qT, Span<float> scalesT,
+        WorkerPool? pool = null) => QuantizeTransposed128x1(m, k, x, qT, scalesT, Simd.Active, pool);
 
-    public static void QuantizeTransposed128x1(int m, int k, ReadOnlySpan<float> x, Span<byte> qT, Span<float> scalesT, SimdLevel level)
+    public static void QuantizeTransposed128x1(int m, int k, ReadOnlySpan<float> x, Span<byte> qT, Span<float> scalesT, SimdLevel level, WorkerPool? pool = null)
     {
         Check(m, k, x.Length, qT.Length, scalesT.Length, (long)k * TileCount(m), "scalesT (K, ceil(M/128))");
         fixed (float* px = x) fixed (byte* pq = qT) fixed (float* ps = scalesT)
         {
-            var job = new QuantizeJob { Kind = Layout.Transposed128x1, Rows = m, Cols = k, X = px, Q = pq, Scales = ps };
-            SimdDispatch.Run(level, ref job);
+            var job = new QuantizeJob { Kind = Layout.Transposed128x1, Rows = m, Cols = k, RowsPerTile = TileSize, X = px, Q = pq, Scales = ps };
+            job.Dispatch(pool, level);
         }
     }
 
     /// <summary>q (M, K) e4m3 with scales (M, ceil(K/128)) -> x (M, K).</summary>
-    public static void DequantizeRows1x128(int m, int k, ReadOnlySpan<byte> q, ReadOnlySpan<float> scales, Span<float> x) =>
-        DequantizeRows1x128(m, k, q, scales, x, Simd.Active);
+    public static void DequantizeRows1x128(int m, int k, ReadOnlySpan<byte> q, ReadOnlySpan<float> scales, Span<float> x,
+        WorkerPool? pool = null) => DequantizeRows1x128(m, k, q, scales, x, Simd.Active, pool);
 
-    public static void DequantizeRows1x128(int m, int k, ReadOnlySpan<byte> q, ReadOnlySpan<float> scales, Span<float> x, SimdLevel level)
+    public static void DequantizeRows1x128(int m, int k, ReadOnlySpan<byte> q, ReadOnlySpan<float> scales, Span<float> x, SimdLevel level, WorkerPool? pool = null)
     {
         Check(m, k, x.Length, q.Length, scales.Length, (long)m * TileCount(k), "scales (M, ceil(K/128))");
-        Dequantize(m, k, 1, q, scales, x, level);
+        Dequantize(m, k, 1, q, scales, x, level, pool);
     }
 
     /// <summary>q (N, K) e4m3 with weight_scale_inv (ceil(N/128), ceil(K/128)) -> w (N, K): w = fp8 · scale_inv.</summary>
-    public static void DequantizeBlocks128x128(int n, int k, ReadOnlySpan<byte> q, ReadOnlySpan<float> scaleInv, Span<float> w) =>
-        DequantizeBlocks128x128(n, k, q, scaleInv, w, Simd.Active);
+    public static void DequantizeBlocks128x128(int n, int k, ReadOnlySpan<byte> q, ReadOnlySpan<float> scaleInv, Span<float> w,
+        WorkerPool? pool = null) => DequantizeBlocks128x128(n, k, q, scaleInv, w, Simd.Active, pool);
 
-    public static void DequantizeBlocks128x128(int n, int k, ReadOnlySpan<byte> q, ReadOnlySpan<float> scaleInv, Span<float> w, SimdLevel level)
+    public static void DequantizeBlocks128x128(int n, int k, ReadOnlySpan<byte> q, ReadOnlySpan<float> scaleInv, Span<float> w, SimdLevel level, WorkerPool? pool = null)
     {
         Check(n, k, w.Length, q.Length, scaleInv.Length, (long)TileCount(n) * TileCount(k), "weight_scale_inv (ceil(N/128), ceil(K/128))");
-        Dequantize(n, k, TileSize, q, scaleInv, w, level);
+        Dequantize(n, k, TileSize, q, scaleInv, w, level, pool);
     }
 
     /// <summary>value when it is greater than current, else current: a NaN value never becomes the amax.</summary>
@@ -95,18 +95,21 @@ public static unsafe class BlockQuant
     /// <summary>Multiplier applied before the e4m3 cast: 448 / max(amax, 1e-4).</summary>
     public static float InverseScaleOf(float amax) => Fp8E4M3.MaxValue / MathF.Max(amax, AmaxFloor);
 
-    private static void Dequantize(int rows, int k, int rowsPerTile, ReadOnlySpan<byte> q, ReadOnlySpan<float> scales, Span<float> x, SimdLevel level)
+    private static void Dequantize(int rows, int k, int rowsPerTile, ReadOnlySpan<byte> q, ReadOnlySpan<float> scales, Span<float> x,
+        SimdLevel level, WorkerPool? pool)
     {
         fixed (byte* pq = q) fixed (float* ps = scales) fixed (float* px = x)
         {
             var job = new QuantizeJob { Kind = Layout.Dequantize, Rows = rows, Cols = k, RowsPerTile = rowsPerTile, X = px, Q = pq, Scales = ps };
-            SimdDispatch.Run(level, ref job);
+            job.Dispatch(pool, level);
         }
     }
 
     private enum Layout { Rows1x128, Blocks128x128, Transposed128x1, Dequantize }
 
-    private struct QuantizeJob : ISimdJob
+    // Units of work are tile rows (RowsPerTile rows each; for Transposed128x1, 128-token tiles); they are
+    // independent, so a pool split changes no bit.
+    private struct QuantizeJob : IRowsJob
     {
         public Layout Kind;
         public int Rows, Cols, RowsPerTile;
@@ -114,24 +117,34 @@ public static unsafe class BlockQuant
         public byte* Q;         // (Rows, Cols) codes, or (Cols, Rows) for Transposed128x1
         public float* Scales;   // per tile, row-major over the tile grid
 
-        public readonly void Run<V>() where V : unmanaged, IVec<V>
+        public void Dispatch(WorkerPool? pool, SimdLevel level)
+        {
+            long units = Kind == Layout.Dequantize ? Rows : (Rows + RowsPerTile - 1) / RowsPerTile;
+            long perUnit = Kind == Layout.Dequantize ? Cols : (long)RowsPerTile * Cols;
+            RowsDispatch.Run(pool, level, units, perUnit, ref this);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+
+        public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {
             switch (Kind)
             {
-                case Layout.Rows1x128: QuantizeBlocks<V>(Rows, Cols, 1, X, Q, Scales); break;
-                case Layout.Blocks128x128: QuantizeBlocks<V>(Rows, Cols, TileSize, X, Q, Scales); break;
-                case Layout.Transposed128x1: QuantizeTransposed<V>(Rows, Cols, X, Q, Scales); break;
-                default: DequantizeCore<V>(Rows, Cols, RowsPerTile, Q, Scales, X); break;
+                case Layout.Transposed128x1: QuantizeTransposed<V>(Rows, Cols, (int)begin, (int)end, X, Q, Scales); break;
+                case Layout.Dequantize: DequantizeCore<V>(Cols, RowsPerTile, (int)begin, (int)end, Q, Scales, X); break;
+                default: QuantizeBlocks<V>(Rows, Cols, RowsPerTile, (int)begin, (int)end, X, Q, Scales); break;
             }
         }
     }
 
     // Tiles of `rowsPerTile` rows x 128 columns (1 for activations, 128 for weights) over a row-major (rows, k) matrix.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     [SkipLocalsInit]
-    private static void QuantizeBlocks<V>(int rows, int k, int rowsPerTile, float* x, byte* q, float* scales) where V : unmanaged, IVec<V>
+    private static void QuantizeBlocks<V>(int rows, int k, int rowsPerTile, int tileRowBegin, int tileRowEnd, float* x, byte* q, float* scales)
+        where V : unmanaged, IVec<V>
     {
         int tilesK = TileCount(k);
-        for (int r0 = 0; r0 < rows; r0 += rowsPerTile)
+        for (int r0 = tileRowBegin * rowsPerTile; r0 < rows && r0 < tileRowEnd * rowsPerTile; r0 += rowsPerTile)
         {
             int r1 = Math.Min(rows, r0 + rowsPerTile);
             for (int t = 0; t < tilesK; t++)
@@ -170,8 +183,9 @@ public static unsafe class BlockQuant
 
     // 128x1 tiles: for each block of 128 tokens, column amax by vertical vector max over the block's rows, then
     // encode row by row into a 128-byte staging column per channel chunk and write each channel's run contiguously.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     [SkipLocalsInit]
-    private static void QuantizeTransposed<V>(int m, int k, float* x, byte* qT, float* scalesT) where V : unmanaged, IVec<V>
+    private static void QuantizeTransposed<V>(int m, int k, int tileBegin, int tileEnd, float* x, byte* qT, float* scalesT) where V : unmanaged, IVec<V>
     {
         const int Chunk = 64;                                   // channels handled together
         int tilesM = TileCount(m);
@@ -179,7 +193,7 @@ public static unsafe class BlockQuant
         float* multiplier = stackalloc float[Chunk];
         byte* staging = stackalloc byte[Chunk * TileSize];      // (Chunk, 128): staging[c, t - t0]
         byte* codes = stackalloc byte[Chunk];                   // one token's codes for the chunk
-        for (int tile = 0; tile < tilesM; tile++)
+        for (int tile = tileBegin; tile < tileEnd; tile++)
         {
             int t0 = tile * TileSize, height = Math.Min(TileSize, m - t0);
             for (int c0 = 0; c0 < k; c0 += Chunk)
@@ -201,6 +215,8 @@ public static unsafe class BlockQuant
             }
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
 
     private static void ColumnAbsMax<V>(float* x, int stride, int height, int width, float* amax) where V : unmanaged, IVec<V>
     {
@@ -228,10 +244,12 @@ public static unsafe class BlockQuant
         for (; i < n; i++) q[i] = Fp8E4M3.FromFloat(x[i] * multiplier[i]);
     }
 
-    private static void DequantizeCore<V>(int rows, int k, int rowsPerTile, byte* q, float* scales, float* x) where V : unmanaged, IVec<V>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+
+    private static void DequantizeCore<V>(int k, int rowsPerTile, int rowBegin, int rowEnd, byte* q, float* scales, float* x) where V : unmanaged, IVec<V>
     {
         int tilesK = TileCount(k);
-        for (int r = 0; r < rows; r++)
+        for (int r = rowBegin; r < rowEnd; r++)
         {
             float* scaleRow = scales + (long)(r / rowsPerTile) * tilesK;
             for (int t = 0; t < tilesK; t++)

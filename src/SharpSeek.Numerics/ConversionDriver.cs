@@ -33,25 +33,29 @@ internal readonly unsafe struct UShortStorage : IStorage<ushort>
 
 internal static unsafe class ConversionDriver
 {
-    public static void Encode<TCodec, T, TStorage>(ReadOnlySpan<float> source, Span<T> destination, SimdLevel level)
+    /// <summary>Elements per unit of parallel work: a multiple of every vector width, so only the very end has a
+    /// scalar tail and a pool split gives the same bits as one thread.</summary>
+    private const int Block = 16384;
+
+    public static void Encode<TCodec, T, TStorage>(ReadOnlySpan<float> source, Span<T> destination, SimdLevel level, WorkerPool? pool)
         where TCodec : ICodec where T : unmanaged where TStorage : IStorage<T>
     {
         CheckLengths(source.Length, destination.Length);
         fixed (float* s = source) fixed (T* d = destination)
         {
             var job = new EncodeJob<TCodec, T, TStorage> { Source = s, Destination = d, Count = source.Length };
-            SimdDispatch.Run(level, ref job);
+            RowsDispatch.Run(pool, level, (source.Length + Block - 1) / Block, Block, ref job);
         }
     }
 
-    public static void Decode<TCodec, T, TStorage>(ReadOnlySpan<T> source, Span<float> destination, SimdLevel level)
+    public static void Decode<TCodec, T, TStorage>(ReadOnlySpan<T> source, Span<float> destination, SimdLevel level, WorkerPool? pool)
         where TCodec : ICodec where T : unmanaged where TStorage : IStorage<T>
     {
         CheckLengths(source.Length, destination.Length);
         fixed (T* s = source) fixed (float* d = destination)
         {
             var job = new DecodeJob<TCodec, T, TStorage> { Source = s, Destination = d, Count = source.Length };
-            SimdDispatch.Run(level, ref job);
+            RowsDispatch.Run(pool, level, (source.Length + Block - 1) / Block, Block, ref job);
         }
     }
 
@@ -63,33 +67,37 @@ internal static unsafe class ConversionDriver
         return table;
     }
 
-    private struct EncodeJob<TCodec, T, TStorage> : ISimdJob where TCodec : ICodec where T : unmanaged where TStorage : IStorage<T>
+    private struct EncodeJob<TCodec, T, TStorage> : IRowsJob where TCodec : ICodec where T : unmanaged where TStorage : IStorage<T>
     {
         public float* Source;
         public T* Destination;
         public long Count;
 
-        public readonly void Run<V>() where V : unmanaged, IVec<V>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+
+        public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {
             float* s = Source;
             T* d = Destination;
-            long i = 0, n = Count;
+            long i = begin * Block, n = Math.Min(Count, end * Block);
             for (; i <= n - V.Count; i += V.Count) TStorage.Store(TCodec.Encode(V.Load(s + i)), d + i);
             for (; i < n; i++) TStorage.Store(TCodec.Encode(VecScalar.Load(s + i)), d + i);
         }
     }
 
-    private struct DecodeJob<TCodec, T, TStorage> : ISimdJob where TCodec : ICodec where T : unmanaged where TStorage : IStorage<T>
+    private struct DecodeJob<TCodec, T, TStorage> : IRowsJob where TCodec : ICodec where T : unmanaged where TStorage : IStorage<T>
     {
         public T* Source;
         public float* Destination;
         public long Count;
 
-        public readonly void Run<V>() where V : unmanaged, IVec<V>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+
+        public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {
             T* s = Source;
             float* d = Destination;
-            long i = 0, n = Count;
+            long i = begin * Block, n = Math.Min(Count, end * Block);
             for (; i <= n - V.Count; i += V.Count) V.Store(TCodec.Decode(TStorage.Load<V>(s + i)), d + i);
             for (; i < n; i++) VecScalar.Store(TCodec.Decode(TStorage.Load<VecScalar>(s + i)), d + i);
         }

@@ -2,6 +2,8 @@
 //   loss_r = logsumexp(x_r) − x_r[t_r] = m + log Σ exp(x − m) − x[t],   m = max(x_r)        (FP32 per row)
 //   L = (1 / valid) · Σ_r loss_r                                                          (FP64 over rows)
 // Backward:  dlogits_r = (softmax(x_r) − onehot(t_r)) · dL / valid;  ignored rows get zeros.
+using System.Runtime.CompilerServices;
+
 namespace SharpSeek.Numerics;
 
 public static unsafe class CrossEntropy
@@ -10,17 +12,18 @@ public static unsafe class CrossEntropy
     public const int IgnoreIndex = -100;
 
     /// <summary>Returns the mean loss; losses (rows) receives each row's loss (0 for ignored rows).</summary>
-    public static double Forward(int rows, int vocab, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> losses) =>
-        Forward(rows, vocab, logits, targets, losses, Simd.Active);
+    public static double Forward(int rows, int vocab, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> losses,
+        WorkerPool? pool = null) => Forward(rows, vocab, logits, targets, losses, Simd.Active, pool);
 
-    public static double Forward(int rows, int vocab, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> losses, SimdLevel level)
+    public static double Forward(int rows, int vocab, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> losses,
+        SimdLevel level, WorkerPool? pool = null)
     {
         int valid = Check(rows, vocab, logits.Length, targets);
         RowChecks.Vector(rows, losses.Length, nameof(losses));
         fixed (float* px = logits) fixed (int* pt = targets) fixed (float* pl = losses)
         {
-            var job = new ForwardJob { Rows = rows, Vocab = vocab, Logits = px, Targets = pt, Losses = pl };
-            SimdDispatch.Run(level, ref job);
+            var job = new ForwardJob { Vocab = vocab, Logits = px, Targets = pt, Losses = pl };
+            RowsDispatch.Run(pool, level, rows, vocab, ref job);
         }
         double total = 0;
         for (int r = 0; r < rows; r++) total += losses[r];
@@ -28,18 +31,18 @@ public static unsafe class CrossEntropy
     }
 
     /// <summary>dlogits (rows, vocab) = (softmax − onehot) · lossGradient / valid (overwritten).</summary>
-    public static void Backward(int rows, int vocab, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, float lossGradient, Span<float> dlogits) =>
-        Backward(rows, vocab, logits, targets, lossGradient, dlogits, Simd.Active);
+    public static void Backward(int rows, int vocab, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, float lossGradient,
+        Span<float> dlogits, WorkerPool? pool = null) => Backward(rows, vocab, logits, targets, lossGradient, dlogits, Simd.Active, pool);
 
     public static void Backward(int rows, int vocab, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, float lossGradient,
-        Span<float> dlogits, SimdLevel level)
+        Span<float> dlogits, SimdLevel level, WorkerPool? pool = null)
     {
         int valid = Check(rows, vocab, logits.Length, targets);
         RowChecks.Matrix(rows, vocab, dlogits.Length, nameof(dlogits));
         fixed (float* px = logits) fixed (int* pt = targets) fixed (float* pd = dlogits)
         {
-            var job = new BackwardJob { Rows = rows, Vocab = vocab, Logits = px, Targets = pt, DLogits = pd, Scale = valid == 0 ? 0 : lossGradient / valid };
-            SimdDispatch.Run(level, ref job);
+            var job = new BackwardJob { Vocab = vocab, Logits = px, Targets = pt, DLogits = pd, Scale = valid == 0 ? 0 : lossGradient / valid };
+            RowsDispatch.Run(pool, level, rows, vocab, ref job);
         }
     }
 
@@ -59,16 +62,18 @@ public static unsafe class CrossEntropy
         return valid;
     }
 
-    private struct ForwardJob : ISimdJob
+    private struct ForwardJob : IRowsJob
     {
-        public int Rows, Vocab;
-        public float* Logits;   // (Rows, Vocab)
-        public int* Targets;    // (Rows)
-        public float* Losses;   // (Rows)
+        public int Vocab;
+        public float* Logits;   // (rows, Vocab)
+        public int* Targets;    // (rows)
+        public float* Losses;   // (rows)
 
-        public readonly void Run<V>() where V : unmanaged, IVec<V>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+
+        public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {
-            for (long r = 0; r < Rows; r++)
+            for (long r = begin; r < end; r++)
             {
                 int t = Targets[r];
                 if (t == IgnoreIndex) { Losses[r] = 0; continue; }
@@ -79,16 +84,18 @@ public static unsafe class CrossEntropy
         }
     }
 
-    private struct BackwardJob : ISimdJob
+    private struct BackwardJob : IRowsJob
     {
-        public int Rows, Vocab;
-        public float* Logits, DLogits;   // (Rows, Vocab)
-        public int* Targets;             // (Rows)
+        public int Vocab;
+        public float* Logits, DLogits;   // (rows, Vocab)
+        public int* Targets;             // (rows)
         public float Scale;              // dL / valid
 
-        public readonly void Run<V>() where V : unmanaged, IVec<V>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+
+        public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {
-            for (long r = 0; r < Rows; r++)
+            for (long r = begin; r < end; r++)
             {
                 float* x = Logits + r * Vocab, d = DLogits + r * Vocab;
                 int t = Targets[r];

@@ -22,15 +22,17 @@ public static class Fp8E5M2
 
     public static float ToFloat(byte code) => DecodeTable[code];
 
-    public static void FromFloat(ReadOnlySpan<float> source, Span<byte> destination) => FromFloat(source, destination, Simd.Active);
+    public static void FromFloat(ReadOnlySpan<float> source, Span<byte> destination, WorkerPool? pool = null) =>
+        FromFloat(source, destination, Simd.Active, pool);
 
-    public static void FromFloat(ReadOnlySpan<float> source, Span<byte> destination, SimdLevel level) =>
-        ConversionDriver.Encode<Codec, byte, ByteStorage>(source, destination, level);
+    public static void FromFloat(ReadOnlySpan<float> source, Span<byte> destination, SimdLevel level, WorkerPool? pool = null) =>
+        ConversionDriver.Encode<Codec, byte, ByteStorage>(source, destination, level, pool);
 
-    public static void ToFloat(ReadOnlySpan<byte> source, Span<float> destination) => ToFloat(source, destination, Simd.Active);
+    public static void ToFloat(ReadOnlySpan<byte> source, Span<float> destination, WorkerPool? pool = null) =>
+        ToFloat(source, destination, Simd.Active, pool);
 
-    public static void ToFloat(ReadOnlySpan<byte> source, Span<float> destination, SimdLevel level) =>
-        ConversionDriver.Decode<Codec, byte, ByteStorage>(source, destination, level);
+    public static void ToFloat(ReadOnlySpan<byte> source, Span<float> destination, SimdLevel level, WorkerPool? pool = null) =>
+        ConversionDriver.Decode<Codec, byte, ByteStorage>(source, destination, level, pool);
 
 
     internal readonly struct Codec : ICodec

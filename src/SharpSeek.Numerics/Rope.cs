@@ -5,6 +5,8 @@
 // The table is built from inverse frequencies (YaRN-corrected by the model when rope_scaling is set) and stores
 // per position cos duplicated [c₀ c₀ c₁ c₁ …] and sin signed [−s₀ s₀ −s₁ s₁ …] so a vector step is
 //   out = x ⊙ cos + swap_pairs(x) ⊙ sin.
+using System.Runtime.CompilerServices;
+
 namespace SharpSeek.Numerics;
 
 public sealed class RopeTable
@@ -56,20 +58,21 @@ public static unsafe class Rope
 {
     /// <summary>Rotates x in place: row (t, h) starts at ((t · heads) + h) · stride and its first table.Dim
     /// elements are rotated by the angles of positions[t]. x covers tokens · heads rows.</summary>
-    public static void Forward(int tokens, int heads, int stride, ReadOnlySpan<int> positions, RopeTable table, Span<float> x) =>
-        Rotate(tokens, heads, stride, positions, table, x, inverse: false, Simd.Active);
+    public static void Forward(int tokens, int heads, int stride, ReadOnlySpan<int> positions, RopeTable table, Span<float> x,
+        WorkerPool? pool = null) => Rotate(tokens, heads, stride, positions, table, x, inverse: false, Simd.Active, pool);
 
-    public static void Forward(int tokens, int heads, int stride, ReadOnlySpan<int> positions, RopeTable table, Span<float> x, SimdLevel level) =>
-        Rotate(tokens, heads, stride, positions, table, x, inverse: false, level);
+    public static void Forward(int tokens, int heads, int stride, ReadOnlySpan<int> positions, RopeTable table, Span<float> x,
+        SimdLevel level, WorkerPool? pool = null) => Rotate(tokens, heads, stride, positions, table, x, inverse: false, level, pool);
 
     /// <summary>Rotates the gradient in place by −θ: dx = Rᵀ dy.</summary>
-    public static void Backward(int tokens, int heads, int stride, ReadOnlySpan<int> positions, RopeTable table, Span<float> dx) =>
-        Rotate(tokens, heads, stride, positions, table, dx, inverse: true, Simd.Active);
+    public static void Backward(int tokens, int heads, int stride, ReadOnlySpan<int> positions, RopeTable table, Span<float> dx,
+        WorkerPool? pool = null) => Rotate(tokens, heads, stride, positions, table, dx, inverse: true, Simd.Active, pool);
 
-    public static void Backward(int tokens, int heads, int stride, ReadOnlySpan<int> positions, RopeTable table, Span<float> dx, SimdLevel level) =>
-        Rotate(tokens, heads, stride, positions, table, dx, inverse: true, level);
+    public static void Backward(int tokens, int heads, int stride, ReadOnlySpan<int> positions, RopeTable table, Span<float> dx,
+        SimdLevel level, WorkerPool? pool = null) => Rotate(tokens, heads, stride, positions, table, dx, inverse: true, level, pool);
 
-    private static void Rotate(int tokens, int heads, int stride, ReadOnlySpan<int> positions, RopeTable table, Span<float> x, bool inverse, SimdLevel level)
+    private static void Rotate(int tokens, int heads, int stride, ReadOnlySpan<int> positions, RopeTable table, Span<float> x,
+        bool inverse, SimdLevel level, WorkerPool? pool)
     {
         ArgumentNullException.ThrowIfNull(table);
         if (tokens < 0 || heads < 0 || stride < table.Dim)
@@ -83,24 +86,26 @@ public static unsafe class Rope
                 throw new ArgumentOutOfRangeException(nameof(positions), p, $"Position {p} is outside the RoPE table (0 .. {table.MaxPositions - 1}); build a longer table.");
         fixed (float* px = x) fixed (int* pp = positions) fixed (float* pc = table.Cos) fixed (float* ps = table.Sin)
         {
-            var job = new RotateJob { Tokens = tokens, Heads = heads, Stride = stride, Dim = table.Dim, Positions = pp, Cos = pc, Sin = ps, X = px, SinSign = inverse ? -1f : 1f };
-            SimdDispatch.Run(level, ref job);
+            var job = new RotateJob { Heads = heads, Stride = stride, Dim = table.Dim, Positions = pp, Cos = pc, Sin = ps, X = px, SinSign = inverse ? -1f : 1f };
+            RowsDispatch.Run(pool, level, tokens, (long)heads * table.Dim, ref job);
         }
     }
 
-    private struct RotateJob : ISimdJob
+    private struct RotateJob : IRowsJob
     {
-        public int Tokens, Heads, Stride, Dim;
-        public int* Positions;      // (Tokens)
+        public int Heads, Stride, Dim;
+        public int* Positions;      // (tokens)
         public float* Cos, Sin;     // (MaxPositions, Dim)
-        public float* X;            // rows (Tokens · Heads) at Stride
+        public float* X;            // rows (tokens · Heads) at Stride
         public float SinSign;       // +1 forward, −1 backward
 
-        public readonly void Run<V>() where V : unmanaged, IVec<V>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+
+        public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {
             int dim = Dim;
             V sign = V.Broadcast(SinSign);
-            for (long t = 0; t < Tokens; t++)
+            for (long t = begin; t < end; t++)
             {
                 float* cos = Cos + (long)Positions[t] * dim, sin = Sin + (long)Positions[t] * dim;
                 for (long h = 0; h < Heads; h++)

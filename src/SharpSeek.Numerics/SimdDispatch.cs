@@ -1,27 +1,61 @@
-// One place that turns a SimdLevel into a vector width: a kernel packs its arguments into a struct job and
-// SimdDispatch.Run instantiates the job's generic body for VecScalar / Vec128 / Vec256 / Vec512.
+// One place that turns a SimdLevel into a vector width and, given a WorkerPool, into parallel work: a kernel
+// packs its arguments into a struct job over independent units (rows, tiles, element blocks) and
+// RowsDispatch.Run instantiates the job's generic body for VecScalar / Vec128 / Vec256 / Vec512 on unit ranges.
 // Jobs are structs, so each instantiation is specialised and inlined by the JIT (no delegates, no allocation).
 using System.Runtime.CompilerServices;
 
 namespace SharpSeek.Numerics;
 
-internal interface ISimdJob
+/// <summary>A kernel over independent units (rows, tiles, element blocks): Run processes units [begin, end).
+/// Each unit's result depends only on its own inputs, so any split gives the same bits.</summary>
+internal interface IRowsJob
 {
-    void Run<V>() where V : unmanaged, IVec<V>;
+    void Run<V>(long begin, long end) where V : unmanaged, IVec<V>;
 }
 
-internal static class SimdDispatch
+/// <summary>Runs an IRowsJob on the calling thread or split into contiguous unit ranges over a WorkerPool.
+/// Units are independent, so the output is bit-identical to the single-thread run for every thread count.</summary>
+internal static class RowsDispatch
 {
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Run<TJob>(SimdLevel level, ref TJob job) where TJob : struct, ISimdJob
+    /// <summary>Below this many elements of work a call stays on the calling thread (dispatch costs ~µs).</summary>
+    public const long MinParallelElements = 1 << 15;
+
+    public static void Run<TJob>(WorkerPool? pool, SimdLevel level, long units, long elementsPerUnit, ref TJob job)
+        where TJob : struct, IRowsJob
     {
         Simd.Require(level);
+        if (pool is null || pool.Threads == 1 || units < 2 || units * elementsPerUnit < MinParallelElements)
+        {
+            RunRange(level, ref job, 0, units);
+            return;
+        }
+        var parallel = new ParallelRows<TJob> { Job = job, Level = level, Units = units, Tasks = (int)Math.Min(units, 4L * pool.Threads) };
+        pool.Run(parallel.Tasks, ref parallel);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void RunRange<TJob>(SimdLevel level, ref TJob job, long begin, long end) where TJob : struct, IRowsJob
+    {
         switch (level)
         {
-            case SimdLevel.Vector512: job.Run<Vec512>(); break;
-            case SimdLevel.Vector256: job.Run<Vec256>(); break;
-            case SimdLevel.Vector128: job.Run<Vec128>(); break;
-            default: job.Run<VecScalar>(); break;
+            case SimdLevel.Vector512: job.Run<Vec512>(begin, end); break;
+            case SimdLevel.Vector256: job.Run<Vec256>(begin, end); break;
+            case SimdLevel.Vector128: job.Run<Vec128>(begin, end); break;
+            default: job.Run<VecScalar>(begin, end); break;
+        }
+    }
+
+    private struct ParallelRows<TJob> : IParallelJob where TJob : struct, IRowsJob
+    {
+        public TJob Job;
+        public SimdLevel Level;
+        public long Units;
+        public int Tasks;
+
+        public readonly void Execute(int task, int worker)
+        {
+            TJob job = Job;
+            RunRange(Level, ref job, Units * task / Tasks, Units * (task + 1) / Tasks);
         }
     }
 }

@@ -3,46 +3,51 @@
 // Backward:  dx = y ⊙ (dy − Σ (dy ⊙ y))
 // Three passes over a row (max, exp+sum into y, scale) instead of TensorPrimitives' separate calls.
 // y may alias x (in place); dx may alias dy. A row of all −inf has no maximum to shift by and gives NaN (as PyTorch).
+using System.Runtime.CompilerServices;
+
 namespace SharpSeek.Numerics;
 
 public static unsafe class Softmax
 {
-    public static void Forward(int rows, int n, ReadOnlySpan<float> x, Span<float> y) => Forward(rows, n, x, y, Simd.Active);
+    public static void Forward(int rows, int n, ReadOnlySpan<float> x, Span<float> y, WorkerPool? pool = null) =>
+        Forward(rows, n, x, y, Simd.Active, pool);
 
-    public static void Forward(int rows, int n, ReadOnlySpan<float> x, Span<float> y, SimdLevel level)
+    public static void Forward(int rows, int n, ReadOnlySpan<float> x, Span<float> y, SimdLevel level, WorkerPool? pool = null)
     {
         RowChecks.Matrix(rows, n, x.Length, nameof(x));
         RowChecks.Matrix(rows, n, y.Length, nameof(y));
         fixed (float* px = x) fixed (float* py = y)
         {
-            var job = new ForwardJob { Rows = rows, N = n, X = px, Y = py };
-            SimdDispatch.Run(level, ref job);
+            var job = new ForwardJob { N = n, X = px, Y = py };
+            RowsDispatch.Run(pool, level, rows, n, ref job);
         }
     }
 
-    public static void Backward(int rows, int n, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx) =>
-        Backward(rows, n, y, dy, dx, Simd.Active);
+    public static void Backward(int rows, int n, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, WorkerPool? pool = null) =>
+        Backward(rows, n, y, dy, dx, Simd.Active, pool);
 
-    public static void Backward(int rows, int n, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, SimdLevel level)
+    public static void Backward(int rows, int n, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, SimdLevel level, WorkerPool? pool = null)
     {
         RowChecks.Matrix(rows, n, y.Length, nameof(y));
         RowChecks.Matrix(rows, n, dy.Length, nameof(dy));
         RowChecks.Matrix(rows, n, dx.Length, nameof(dx));
         fixed (float* py = y) fixed (float* pdy = dy) fixed (float* pdx = dx)
         {
-            var job = new BackwardJob { Rows = rows, N = n, Y = py, Dy = pdy, Dx = pdx };
-            SimdDispatch.Run(level, ref job);
+            var job = new BackwardJob { N = n, Y = py, Dy = pdy, Dx = pdx };
+            RowsDispatch.Run(pool, level, rows, n, ref job);
         }
     }
 
-    private struct ForwardJob : ISimdJob
+    private struct ForwardJob : IRowsJob
     {
-        public int Rows, N;
-        public float* X, Y;   // (Rows, N)
+        public int N;
+        public float* X, Y;   // (rows, N)
 
-        public readonly void Run<V>() where V : unmanaged, IVec<V>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+
+        public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {
-            for (long row = 0; row < Rows; row++)
+            for (long row = begin; row < end; row++)
             {
                 float* x = X + row * N, y = Y + row * N;
                 float max = RowOps.Max<V>(x, N);
@@ -52,14 +57,16 @@ public static unsafe class Softmax
         }
     }
 
-    private struct BackwardJob : ISimdJob
+    private struct BackwardJob : IRowsJob
     {
-        public int Rows, N;
-        public float* Y, Dy, Dx;   // (Rows, N)
+        public int N;
+        public float* Y, Dy, Dx;   // (rows, N)
 
-        public readonly void Run<V>() where V : unmanaged, IVec<V>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+
+        public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {
-            for (long row = 0; row < Rows; row++)
+            for (long row = begin; row < end; row++)
             {
                 float* y = Y + row * N, dy = Dy + row * N, dx = Dx + row * N;
                 float minusDot = -RowOps.Dot<V>(dy, y, N);

@@ -13,10 +13,11 @@ public static unsafe class TopK
         Rows(1, values.Length, k, values, topValues, topIndices, Simd.Active);
 
     /// <summary>For each row of values (rows, n): topValues (rows, k), topIndices (rows, k).</summary>
-    public static void Rows(int rows, int n, int k, ReadOnlySpan<float> values, Span<float> topValues, Span<int> topIndices) =>
-        Rows(rows, n, k, values, topValues, topIndices, Simd.Active);
+    public static void Rows(int rows, int n, int k, ReadOnlySpan<float> values, Span<float> topValues, Span<int> topIndices,
+        WorkerPool? pool = null) => Rows(rows, n, k, values, topValues, topIndices, Simd.Active, pool);
 
-    public static void Rows(int rows, int n, int k, ReadOnlySpan<float> values, Span<float> topValues, Span<int> topIndices, SimdLevel level)
+    public static void Rows(int rows, int n, int k, ReadOnlySpan<float> values, Span<float> topValues, Span<int> topIndices,
+        SimdLevel level, WorkerPool? pool = null)
     {
         if (k < 0 || k > n)
             throw new ArgumentOutOfRangeException(nameof(k), k, $"k must be in 0..n (n = {n}).");
@@ -26,24 +27,25 @@ public static unsafe class TopK
         if (k == 0) return;
         fixed (float* pv = values) fixed (float* ptv = topValues) fixed (int* pti = topIndices)
         {
-            var job = new Job { Rows = rows, N = n, K = k, Values = pv, TopValues = ptv, TopIndices = pti };
-            SimdDispatch.Run(level, ref job);
+            var job = new Job { N = n, K = k, Values = pv, TopValues = ptv, TopIndices = pti };
+            RowsDispatch.Run(pool, level, rows, (long)n * k / 4, ref job);
         }
     }
 
-    private struct Job : ISimdJob
+    private struct Job : IRowsJob
     {
-        public int Rows, N, K;
-        public float* Values;       // (Rows, N)
-        public float* TopValues;    // (Rows, K)
-        public int* TopIndices;     // (Rows, K)
+        public int N, K;
+        public float* Values;       // (rows, N)
+        public float* TopValues;    // (rows, K)
+        public int* TopIndices;     // (rows, K)
 
         [SkipLocalsInit]
-        public readonly void Run<V>() where V : unmanaged, IVec<V>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {
             int n = N, k = K;
             float* keys = stackalloc float[k];     // ranking keys of the kept values (NaN -> −inf), descending
-            for (long r = 0; r < Rows; r++)
+            for (long r = begin; r < end; r++)
             {
                 float* x = Values + r * n, topV = TopValues + r * k;
                 int* topI = TopIndices + r * k;

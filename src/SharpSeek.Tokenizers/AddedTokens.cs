@@ -19,6 +19,7 @@ public sealed class AddedTokenMatcher
 {
     private readonly TokenSet _raw;
     private readonly TokenSet _normalized;
+    [ThreadStatic] private static List<Segment>? t_first;
 
     public AddedTokenMatcher(IEnumerable<AddedToken> tokens)
     {
@@ -32,7 +33,8 @@ public sealed class AddedTokenMatcher
     {
         output.Clear();
         if (_raw.IsEmpty && _normalized.IsEmpty) { if (text.Length > 0) output.Add(new Segment(0, text.Length, -1)); return; }
-        var first = new List<Segment>();
+        var first = t_first ??= new List<Segment>();
+        first.Clear();
         _raw.Split(text, 0, text.Length, first);
         foreach (Segment s in first)
         {

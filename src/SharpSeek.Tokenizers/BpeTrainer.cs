@@ -83,7 +83,8 @@ public static class BpeTrainer
     private static (Dictionary<string, long> Words, long Bytes) CountWords(IReadOnlyList<string> texts, BpeTrainerOptions options)
     {
         var matcher = new AddedTokenMatcher(options.SpecialTokens.Select((t, i) => new AddedToken(i, t, Special: true)));
-        var pre = new PreTokenizer(options.SplitPatterns.Select(p => FastSplits.TryCreate(p, SplitBehavior.Isolated, false) ?? new RegexSplit(p, SplitBehavior.Isolated, false)).ToList());
+        var pre = new PreTokenizer(FastSplits.Fuse(options.SplitPatterns
+            .Select(p => FastSplits.TryCreate(p, SplitBehavior.Isolated, false) ?? new RegexSplit(p, SplitBehavior.Isolated, false)).ToList()));
         var partials = new ConcurrentBag<Dictionary<string, long>>();
         long bytes = 0;
         Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(0, texts.Count, 4096),

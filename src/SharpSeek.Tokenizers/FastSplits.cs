@@ -42,6 +42,22 @@ internal static class CharClass
 /// fraction of the cost. <see cref="TryCreate"/> returns one only for the exact pattern strings.</summary>
 public static class FastSplits
 {
+    /// <summary>Replaces the three DeepSeek-V3 steps, when they appear in order, by <see cref="DeepSeekV3Fused"/>.</summary>
+    public static List<PreTokenizerStep> Fuse(List<PreTokenizerStep> steps)
+    {
+        var result = new List<PreTokenizerStep>(steps.Count);
+        for (int i = 0; i < steps.Count; i++)
+        {
+            if (i + 2 < steps.Count && steps[i] is DigitGroups && steps[i + 1] is CjkKanaRuns && steps[i + 2] is DeepSeekWords)
+            {
+                result.Add(new DeepSeekV3Fused());
+                i += 2;
+            }
+            else result.Add(steps[i]);
+        }
+        return result;
+    }
+
     public static PreTokenizerStep? TryCreate(string pattern, SplitBehavior behavior, bool invert)
     {
         if (behavior != SplitBehavior.Isolated || invert) return null;
@@ -87,7 +103,7 @@ public static class FastSplits
     public sealed class CjkKanaRuns : IsolatedSplit
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static bool In(char c) => c is >= '\u4e00' and <= '\u9fa5' or >= '\u3040' and <= '\u309f' or >= '\u30a0' and <= '\u30ff';
+        public static bool In(char c) => c is >= '\u4e00' and <= '\u9fa5' or >= '\u3040' and <= '\u309f' or >= '\u30a0' and <= '\u30ff';
 
         protected override int MatchAt(string view, int i, int end)
         {
@@ -134,7 +150,11 @@ public static class FastSplits
             return j;
         }
 
-        protected override int MatchAt(string view, int i, int end)
+        protected override int MatchAt(string view, int i, int end) => Match(view, i, end);
+
+        /// <summary>End of the word-pattern match starting at <paramref name="i"/>, or -1.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static int Match(string view, int i, int end)
         {
             char c = view[i];
             byte f = CharClass.Of(c);
@@ -167,5 +187,58 @@ public static class FastSplits
             while (j < end && view[j] is '\r' or '\n') j++;
             return j;
         }
+    }
+}
+
+/// <summary>
+/// DeepSeek-V3's three Split steps in one pass. Step 1 cuts digit runs into groups of up to 3; step 2 cuts CJK/kana
+/// runs out of what is left; step 3 applies the word pattern inside the remaining stretches, which therefore never
+/// contain a digit or a CJK/kana char. So: walk the text; emit digit groups and CJK runs directly; run the word
+/// matcher over each maximal stretch of other chars (gaps between its matches are pieces too).
+/// </summary>
+public sealed class DeepSeekV3Fused : PreTokenizerStep
+{
+    public override void Split(string view, Piece piece, List<Piece> output)
+    {
+        int end = piece.Start + piece.Length, i = piece.Start;
+        while (i < end)
+        {
+            char c = view[i];
+            if ((CharClass.Of(c) & CharClass.N) != 0)
+            {
+                int j = i + 1;
+                while (j < end && j - i < 3 && (CharClass.Of(view[j]) & CharClass.N) != 0) j++;
+                output.Add(new Piece(i, j - i));
+                i = j;
+            }
+            else if (FastSplits.CjkKanaRuns.In(c))
+            {
+                int j = i + 1;
+                while (j < end && FastSplits.CjkKanaRuns.In(view[j])) j++;
+                output.Add(new Piece(i, j - i));
+                i = j;
+            }
+            else
+            {
+                int stop = i + 1;
+                while (stop < end && (CharClass.Of(view[stop]) & CharClass.N) == 0 && !FastSplits.CjkKanaRuns.In(view[stop])) stop++;
+                Words(view, i, stop, output);
+                i = stop;
+            }
+        }
+    }
+
+    private static void Words(string view, int start, int end, List<Piece> output)
+    {
+        int gap = start, i = start;
+        while (i < end)
+        {
+            int m = FastSplits.DeepSeekWords.Match(view, i, end);
+            if (m < 0) { i++; continue; }
+            if (i > gap) output.Add(new Piece(gap, i - gap));
+            output.Add(new Piece(i, m - i));
+            gap = i = m;
+        }
+        if (end > gap) output.Add(new Piece(gap, end - gap));
     }
 }

@@ -29,7 +29,6 @@ public sealed class Tokenizer
 
     /// <summary>Pre-tokens up to this many chars are cached (per thread) with their ids.</summary>
     public const int CacheMaxChars = 48;
-    private const int CacheMaxEntries = 1 << 18;
 
     public Tokenizer(TokenizerJson.Parts parts)
     {
@@ -39,12 +38,7 @@ public sealed class Tokenizer
         _isSpecial = new bool[_idToToken.Length];
         foreach (AddedToken a in parts.AddedTokens) _isSpecial[a.Id] = a.Special;
         _idToBytes = new byte[_idToToken.Length][];
-        var buffer = new List<byte>();
-        for (int id = 0; id < _idToToken.Length; id++)
-        {
-            buffer.Clear();
-            _idToBytes[id] = ByteLevel.TryDecode(_idToToken[id], buffer) ? buffer.ToArray() : Encoding.UTF8.GetBytes(_idToToken[id]);
-        }
+        for (int id = 0; id < _idToToken.Length; id++) _idToBytes[id] = ByteLevel.DecodeToken(_idToToken[id]);
         _added = new AddedTokenMatcher(parts.AddedTokens);
         _preTokenizer = new PreTokenizer(parts.PreTokenizerSteps);
         _bpe = BuildBpe(parts.Vocab, parts.Merges);
@@ -66,7 +60,7 @@ public sealed class Tokenizer
             throw new FileNotFoundException($"No tokenizer.json at '{file}'. Pass a directory holding tokenizer.json " +
                 "(and tokenizer_config.json), e.g. a Hugging Face model directory or one written by `sharpseek tokenizer train`.", file);
         string config = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, "tokenizer_config.json");
-        return FromJson(File.ReadAllText(file), File.Exists(config) ? File.ReadAllText(config) : null, file);
+        return new Tokenizer(TokenizerJson.Parse(File.ReadAllBytes(file), File.Exists(config) ? File.ReadAllText(config) : null, file));
     }
 
     public static Tokenizer FromJson(string tokenizerJson, string? configJson, string source = "tokenizer.json") =>
@@ -146,7 +140,8 @@ public sealed class Tokenizer
     private void EncodePiece(ReadOnlySpan<char> chars, bool prefixSpace, List<int> output, Scratch s)
     {
         bool cacheable = !prefixSpace && chars.Length <= CacheMaxChars;
-        if (cacheable && s.CacheLookup.TryGetValue(chars, out int[]? cached)) { output.AddRange(cached); return; }
+        ulong hash = cacheable ? PieceCache.Hash(chars) : 0;
+        if (cacheable && s.Cache.TryAppend(chars, hash, output)) return;
         int max = chars.Length * 3 + 1;
         if (s.Bytes.Length < max) s.Bytes = new byte[Math.Max(max, 2 * s.Bytes.Length)];
         int n = 0;
@@ -155,9 +150,7 @@ public sealed class Tokenizer
         ReadOnlySpan<byte> word = s.Bytes.AsSpan(0, n);
         int first = output.Count;
         if (!(_ignoreMerges && TryWholeWord(word, output))) _bpe.EncodeWord(word, output);
-        if (!cacheable) return;
-        if (s.Cache.Count >= CacheMaxEntries) s.Cache.Clear();
-        s.CacheLookup[chars] = output.GetRange(first, output.Count - first).ToArray();
+        if (cacheable) s.Cache.Add(chars, hash, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(output)[first..]);
     }
 
     private bool TryWholeWord(ReadOnlySpan<byte> word, List<int> output)
@@ -192,18 +185,13 @@ public sealed class Tokenizer
         return _idToBytes[id];
     }
 
-    private static BpeModel BuildBpe(Dictionary<string, int> vocab, List<(string Left, string Right)> merges)
+    private static BpeModel BuildBpe(Dictionary<string, int> vocab, List<(int Left, int Right, int Merged)> merges)
     {
         var byteIds = new int[256];
         for (int b = 0; b < 256; b++) byteIds[b] = vocab.TryGetValue(ByteLevel.ByteToChar[b].ToString(), out int id) ? id : -1;
         var table = new PairTable(merges.Count);
         for (int rank = 0; rank < merges.Count; rank++)
-        {
-            var (l, r) = merges[rank];
-            if (!vocab.TryGetValue(l, out int left) || !vocab.TryGetValue(r, out int right) || !vocab.TryGetValue(l + r, out int merged))
-                throw new InvalidDataException($"Merge #{rank} '{l} {r}' refers to a token missing from the vocabulary.");
-            table.TryAdd(BpeModel.PairKey(left, right), rank, merged); // first (lowest) rank wins
-        }
+            table.TryAdd(BpeModel.PairKey(merges[rank].Left, merges[rank].Right), rank, merges[rank].Merged); // lowest rank wins
         return new BpeModel(byteIds, table);
     }
 
@@ -212,11 +200,8 @@ public sealed class Tokenizer
         public readonly List<Segment> Segments = new();
         public readonly List<Piece> Pieces = new();
         public readonly List<Piece> PiecesScratch = new();
-        public readonly Dictionary<string, int[]> Cache = new(StringComparer.Ordinal);
-        public readonly Dictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> CacheLookup;
+        public readonly PieceCache Cache = new();
         public byte[] Bytes = new byte[256];
         public byte[]? DecodeBytes;
-
-        public Scratch() => CacheLookup = Cache.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 }

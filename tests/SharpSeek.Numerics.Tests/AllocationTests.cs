@@ -41,6 +41,26 @@ public class AllocationTests
     }
 
     [Fact]
+    public void PooledKernelCalls_AllocateNothing()
+    {
+        using var pool = new WorkerPool(2);
+        const int rows = 64, dim = 1024;                                   // above the parallel threshold
+        var rng = new Random(2);
+        float[] x = TestSupport.RandomFloats(rng, rows * dim), y = new float[rows * dim], z = new float[rows * dim];
+        float[] w = TestSupport.RandomFloats(rng, dim), dw = new float[dim], r = new float[rows], scales = new float[rows * 8];
+        byte[] q = new byte[rows * dim];
+        Assert.Equal(0, AllocatedBy(() =>
+        {
+            RmsNorm.Forward(rows, dim, x, w, 1e-6f, y, r, pool);
+            RmsNorm.Backward(rows, dim, x, x, w, r, z, dw, pool);
+            Softmax.Forward(rows, dim, x, y, pool);
+            Activations.SwiGluForward(x, x, y, pool);
+            BlockQuant.QuantizeRows1x128(rows, dim, x, q, scales, pool);
+            Fp8E4M3.ToFloat(q, y, pool);
+        }));
+    }
+
+    [Fact]
     public unsafe void TensorView_OffsetsBeyondInt32AreComputedInLong()
     {
         // Address arithmetic only (nothing is dereferenced): a (2^20, 2^13) view spans 2^33 elements.

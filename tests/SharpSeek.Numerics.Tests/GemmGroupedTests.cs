@@ -55,6 +55,32 @@ public class GemmGroupedTests
     }
 
     [Fact]
+    public void GroupedF32_MoreGroupsThanTheStackHolds_MatchesReference()
+    {
+        int groups = 300, n = 3, k = 5;
+        int[] rowOffsets = new int[groups + 1];
+        for (int g = 0; g < groups; g++) rowOffsets[g + 1] = rowOffsets[g] + g % 9;   // 0..8 rows: GEMV and packed
+        int rows = rowOffsets[^1];
+        float[] x = Floats(rows * k, 1), w = Floats(groups * n * k, 2);
+        float[] expected = new float[rows * n], actual = new float[rows * n];
+        GemmReference.GroupedF32(GemmLayout.NT, n, k, rowOffsets, x, w, expected);
+        Gemm.GroupedF32(Pool2, GemmLayout.NT, n, k, rowOffsets, x, w, actual);
+        AssertClose(expected, actual, Tolerance(k), "300 groups");
+    }
+
+    [Fact]
+    public void GroupedF32_AfterWarmUp_AllocatesNothing()
+    {
+        int n = 32, k = 48;
+        int[] rowOffsets = [0, 1, 1, 9, 40];
+        float[] x = Floats(40 * k, 1), w = Floats(4 * n * k, 2), y = new float[40 * n];
+        Gemm.GroupedF32(Pool2, GemmLayout.NT, n, k, rowOffsets, x, w, y);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) Gemm.GroupedF32(Pool2, GemmLayout.NT, n, k, rowOffsets, x, w, y);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void GroupedF32_DecreasingRowOffsets_Throws()
     {
         var e = Assert.Throws<ArgumentException>(() =>

@@ -85,7 +85,7 @@ public class GemmQuantizedTests
     [MemberData(nameof(Threads))]
     public void Fp8Block_EqualsDequantizeThenF32Gemm(int threads)
     {
-        int m = 70, n = 260, k = 300, kb = 3, nb = 3;
+        int m = 250, n = 260, k = 300, kb = 3, nb = 3;   // M ≥ 2·MC: two threads share packed B blocks
         byte[] a = Fp8(m * k, 7), b = Fp8(n * k, 8);
         float[] aScales = PositiveScales(m * kb, 9), bScales = PositiveScales(nb * kb, 10);
         float[] aF = new float[m * k], bF = new float[n * k];
@@ -139,6 +139,21 @@ public class GemmQuantizedTests
                 for (int j = 0; j < n; j++)
                     Assert.Equal(j == 7, float.IsNaN(y[i * n + j]));
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(ThreadsAndLevels))]
+    public void Fp8Block_NaNCode_GivesNaNInItsRowAndColumnOnly(int threads, SimdLevel level)
+    {
+        int m = 20, n = 40, k = 300, kb = 3;
+        byte[] a = Fp8(m * k, 1), b = Fp8(n * k, 2);
+        a[3 * k + 17] = 0x7F;                // row 3 of A
+        b[11 * k + 290] = 0xFF;              // row 11 of B = column 11 of C
+        float[] aScales = PositiveScales(m * kb, 3), bScales = PositiveScales(kb, 4), c = new float[m * n];
+        Gemm.Fp8Block(Pool(threads), m, n, k, a, aScales, b, bScales, c, level);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+                Assert.Equal(i == 3 || j == 11, float.IsNaN(c[i * n + j]));
     }
 
     [Fact]

@@ -25,6 +25,23 @@ public class PipelineScheduleTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(7)]
+    public void OneFOneB_And_Zb1p_FewerMicroBatchesThanStages_StillValid(int m)
+    {
+        foreach (var kind in new[] { ScheduleKind.OneFOneB, ScheduleKind.Zb1p })
+        {
+            var s = ScheduleGenerators.Build(kind, 8, m);
+            s.Validate();
+            Assert.True(s.PeakActivations().Max() <= m);
+        }
+        // One micro-batch is a plain sequential pass: 8 forwards then 8 backwards.
+        var one = ScheduleSimulator.Run(ScheduleGenerators.OneFOneB(8, 1), new OpTimes(1, 2, 1, 3));
+        Assert.Equal(8 * 3, one.Makespan, 9);
+    }
+
+    [Theory]
     [InlineData(1.0, 2.0, 1.0)]
     [InlineData(1.0, 2.0, 0.5)]
     [InlineData(1.0, 3.0, 1.0)]
@@ -155,6 +172,45 @@ public class PipelineScheduleTests
             var depEnds = t.Op.Works.SelectMany(sim.Schedule.Dependencies).Where(x => !t.Op.Works.Contains(x)).Select(x => end[x]);
             Assert.Contains(depEnds.Append(prev), e => Math.Abs(e - t.Start) < 1e-12);
         }
+    }
+
+    [Theory]
+    [InlineData(4, 0.25)]
+    [InlineData(8, 0.5)]
+    public void OneMicroBatch_WithTransferLatency_PaysTwoHopsPerStageBoundary(int pp, double comm)
+    {
+        // One micro-batch crosses each stage boundary once forward and once backward: pp(F+B) + 2(pp-1)comm.
+        var times = new OpTimes(1, 2, 1, 3, comm);
+        var sim = ScheduleSimulator.Run(ScheduleGenerators.OneFOneB(pp, 1), times);
+        Assert.Equal(pp * (times.F + times.B) + 2 * (pp - 1) * comm, sim.Makespan, 9);
+        Assert.Equal((pp - 1) * (times.F + times.B + 2 * comm), sim.Bubble, 9);
+    }
+
+    [Fact]
+    public void TransferLatency_OnlyCostsAcrossDevices_DualPipeVTurnIsFree()
+    {
+        // DualPipeV's turn (stage S/2-1 -> S/2) stays on the last device; 1F1B with one stage has no transfers at all.
+        var single = ScheduleSimulator.Run(ScheduleGenerators.OneFOneB(1, 4), new OpTimes(1, 2, 1, 3, Comm: 5));
+        Assert.Equal(4 * 3, single.Makespan, 9);
+        foreach (var kind in Kinds)
+        {
+            var fast = ScheduleSimulator.Run(ScheduleGenerators.Build(kind, 8, 16), new OpTimes(1, 2, 1, 3));
+            var slow = ScheduleSimulator.Run(ScheduleGenerators.Build(kind, 8, 16), new OpTimes(1, 2, 1, 3, Comm: 0.3));
+            Assert.True(slow.Makespan > fast.Makespan, $"{kind}: latency must lengthen the step");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(KindAndPp))]
+    public void TransferTags_AreUniquePerStep(ScheduleKind kind, int pp)
+    {
+        var s = ScheduleGenerators.Build(kind, pp, 2 * pp);
+        var tags = s.DeviceOps.SelectMany(ops => ops).SelectMany(o => o.Sends).Select(t => t.Tag(s.Stages)).ToList();
+        Assert.Equal(tags.Count, tags.Distinct().Count());
+        // Every micro-batch crosses each device boundary on its route once forward and once backward.
+        int crossings = Enumerable.Range(0, s.MicroBatches)
+            .Sum(m => Enumerable.Range(1, s.Stages - 1).Count(st => s.StageDevice(m, st) != s.StageDevice(m, st - 1)));
+        Assert.Equal(2 * crossings, tags.Count);
     }
 
     [Fact]

@@ -50,6 +50,25 @@ public sealed class PreTokenizerTests
     }
 
     [Fact]
+    public void FusedDeepSeekSplit_GivesTheSamePiecesAsTheThreeRegexes()
+    {
+        var fused = new PreTokenizer(FastSplits.Fuse(BpeTrainerOptions.DeepSeekV3Patterns
+            .Select(p => FastSplits.TryCreate(p, SplitBehavior.Isolated, false)!).ToList()));
+        Assert.IsType<DeepSeekV3Fused>(Assert.Single(fused.Steps));
+        var regexes = new PreTokenizer(BpeTrainerOptions.DeepSeekV3Patterns
+            .Select(p => (PreTokenizerStep)new RegexSplit(p, SplitBehavior.Isolated, false)).ToList());
+        var rng = new Random(99);
+        List<Piece> a = [], b = [], scratch = [];
+        for (int trial = 0; trial < 3000; trial++)
+        {
+            var text = CodePointText.Of(RandomText(rng, rng.Next(0, 40)));
+            fused.Split(text.View, 0, text.View.Length, a, scratch);
+            regexes.Split(text.View, 0, text.View.Length, b, scratch);
+            Assert.True(a.SequenceEqual(b), $"fused differs on {Escape(text.Source)}:\n fused {string.Join(" ", a)}\n regex {string.Join(" ", b)}");
+        }
+    }
+
+    [Fact]
     public void CodePointView_MapsSupplementaryLettersToOneLetterChar()
     {
         var text = CodePointText.Of("a𠀀b👍");

@@ -7,6 +7,7 @@ using SharpSeek.Model;
 using SharpSeek.Model.Checkpoints;
 using SharpSeek.Model.Layers;
 using SharpSeek.Numerics;
+using SharpSeek.Numerics.Benchmarks;
 using SharpSeek.Tokenizers;
 
 namespace SharpSeek.Cli.Commands;
@@ -141,6 +142,64 @@ public static class InferenceCommands
             Console.Error.WriteLine(
                 $"[{result.Tokens.Length} tokens{(result.StoppedAtEos ? ", stopped at EOS" : "")}] prefill {result.PromptTokens} tok at {result.PrefillTokensPerSecond:F1} tok/s, " +
                 $"decode {result.DecodeTokensPerSecond:F1} tok/s; KV cache {result.KvBytesPerToken} B/token, {result.KvBytesUsed} B used; weights {weights.DType}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    public static Command CreateBenchDecode()
+    {
+        var cmd = new Command("decode", "Decode tokens/s at batch 1 and 8 and the fraction of the memory-bandwidth roofline.");
+        var model = new Option<string?>("--model") { Description = "Checkpoint directory." };
+        var preset = new Option<string?>("--preset") { Description = "Preset with random weights of --dtype (tiny, small, …)." };
+        var dtype = DTypeOption("bf16 for a preset, the checkpoint's own for --model");
+        var steps = new Option<int>("--steps") { Description = "Timed decode steps per batch size.", DefaultValueFactory = _ => 16 };
+        var prompt = new Option<int>("--prompt-length") { Description = "Prompt tokens per sequence before decoding.", DefaultValueFactory = _ => 32 };
+        var batches = new Option<int[]>("--batch")
+        {
+            Description = "Batch sizes.", DefaultValueFactory = _ => [1, 8], AllowMultipleArgumentsPerToken = true,
+        };
+        var json = new Option<bool>("--json") { Description = "Print machine-readable JSON." };
+        var threads = ThreadsOption();
+        foreach (Option o in new Option[] { model, preset, dtype, steps, prompt, batches, json, threads }) cmd.Options.Add(o);
+        cmd.SetAction(parse =>
+        {
+            string? dir = parse.GetValue(model), name = parse.GetValue(preset);
+            if ((dir is null) == (name is null)) throw new ArgumentException("give exactly one of --model DIR or --preset NAME.");
+            WeightDType? requested = ParseDType(parse.GetValue(dtype));
+            ModelWeights weights;
+            if (dir is not null) weights = CheckpointLoader.Load(dir, requested).Weights;
+            else
+            {
+                weights = ModelWeights.Allocate(ModelConfig.FromPreset(name!), requested ?? WeightDType.Bf16);
+                weights.InitRandom(seed: 1, std: weights.Config.InitializerRange, biasStd: 0.01);
+            }
+            using var _ = weights;
+            using var pool = new WorkerPool(Math.Max(1, parse.GetValue(threads)));
+            var ctx = new ForwardContext(pool);
+            var results = new List<DecodeBenchResult>();
+            foreach (int b in parse.GetValue(batches)!)
+            {
+                double gbps = MachinePeak.Memory(pool).ReadGbps;   // measured beside each run: the box is shared
+                results.Add(DecodeBenchmark.Run(weights, ctx, b, parse.GetValue(prompt), parse.GetValue(steps), gbps));
+            }
+            if (parse.GetValue(json))
+            {
+                CliRunner.WriteJson(new
+                {
+                    model = dir ?? name,
+                    weights_dtype = weights.DType.ToString().ToLowerInvariant(),
+                    weight_bytes = weights.Bytes,
+                    threads = pool.Threads,
+                    kv_cache_bytes_per_token = (long)(weights.Config.KvLoraRank + weights.Config.QkRopeHeadDim) * weights.Config.NumHiddenLayers * 4,
+                    runs = results,
+                });
+                return 0;
+            }
+            Console.Out.WriteLine($"{dir ?? name}: weights {weights.DType}, {weights.Bytes / 1e6:F1} MB, {pool.Threads} threads");
+            foreach (var r in results)
+                Console.Out.WriteLine($"batch {r.Batch,2}: {r.TokensPerSecond,8:F1} tok/s  weights/step {r.WeightBytesPerStep / 1e6:F1} MB  " +
+                    $"read BW {r.ReadGbps:F1} GB/s  roofline fraction {r.RooflineFraction:P0}");
             return 0;
         });
         return cmd;

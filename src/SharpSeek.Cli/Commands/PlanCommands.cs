@@ -71,7 +71,29 @@ public static class PlanCommands
         });
 
         plan.Subcommands.Add(CreateSchedule());
+        plan.Subcommands.Add(CreateGpus());
         return plan;
+    }
+
+    private static Command CreateGpus()
+    {
+        var cmd = new Command("gpus", "List the GPU presets: dense tensor-core peaks, memory, bandwidth, interconnect, price.");
+        var json = new Option<bool>("--json") { Description = "Print machine-readable JSON." };
+        cmd.Options.Add(json);
+        cmd.SetAction(parse =>
+        {
+            if (parse.GetValue(json)) { CliRunner.WriteJson(GpuSpec.Presets); return 0; }
+            var t = new Table().AddColumn("GPU").AddColumn(new TableColumn("BF16 TFLOP/s").RightAligned()).AddColumn(new TableColumn("FP8 TFLOP/s").RightAligned())
+                .AddColumn(new TableColumn("memory").RightAligned()).AddColumn(new TableColumn("HBM TB/s").RightAligned())
+                .AddColumn(new TableColumn("NVLink GB/s").RightAligned()).AddColumn(new TableColumn("$/hour").RightAligned()).AddColumn("price source");
+            foreach (var g in GpuSpec.Presets)
+                t.AddRow(g.Name, g.DenseBf16Tflops.ToString("0.#"), g.DenseFp8Tflops?.ToString("0.#") ?? "none (BF16)", $"{g.MemoryGB:g} GB",
+                    g.HbmBandwidthTBps.ToString("0.###"), g.NvlinkGBps.ToString("0"), g.PricePerHourUsd.ToString("0.00"), g.PriceSource);
+            AnsiConsole.Write(t);
+            AnsiConsole.MarkupLine("[grey]Dense peaks (vendor datasheets quote 2:4-sparse figures, twice these). Prices other than H800's are assumptions; override with --price.[/]");
+            return 0;
+        });
+        return cmd;
     }
 
     /// <summary>The report's EP64, or the largest power of two below it that divides the experts and TP x DP.</summary>
@@ -115,6 +137,7 @@ public static class PlanCommands
             post_training_gpu_hours = e.PostTrainingGpuHours,
             gpu_hours = e.TotalGpuHours,
             days = e.PretrainDays,
+            total_days = e.TotalGpuHours / r.Gpus / 24,
             days_per_trillion_tokens = e.DaysPerTrillion,
             cost_usd = e.CostUsd,
             mfu = e.Mfu,
@@ -155,27 +178,37 @@ public static class PlanCommands
     private static Command CreateSchedule()
     {
         var cmd = new Command("schedule", "Generate a pipeline schedule, simulate it, print its bubble and draw its timeline.");
-        var kind = new Option<string>("--kind") { Description = "1f1b, zb1p, dualpipe or dualpipev.", DefaultValueFactory = _ => "dualpipe" };
+        var kind = new Option<string>("--kind") { Description = "1f1b, zb1p, dualpipe, dualpipev, or all (a comparison table).", DefaultValueFactory = _ => "dualpipe" };
         var pp = new Option<int>("--pp") { Description = "Pipeline stages (devices; DualPipeV folds them onto PP/2 devices).", DefaultValueFactory = _ => 8 };
         var mb = new Option<int>("--micro-batches") { Description = "Micro-batches per step (DualPipe: both directions together).", DefaultValueFactory = _ => 20 };
         var f = new Option<double>("--f") { Description = "Forward chunk time.", DefaultValueFactory = _ => 1 };
         var b = new Option<double>("--b") { Description = "Full backward chunk time (inputs + weights).", DefaultValueFactory = _ => 2 };
         var w = new Option<double>("--w") { Description = "Backward-for-weights time (part of B).", DefaultValueFactory = _ => 1 };
         var fb = new Option<double?>("--fb") { Description = "Overlapped forward & backward chunk time (default F + B)." };
+        var comm = new Option<double>("--comm") { Description = "Latency of each point-to-point transfer between devices (default 0: fully overlapped).", DefaultValueFactory = _ => 0 };
         var png = new Option<string?>("--png") { Description = "Write the timeline picture to this PNG file." };
         var json = new Option<bool>("--json") { Description = "Print the schedule, its timeline and the bubble as JSON." };
-        foreach (var o in new Option[] { kind, pp, mb, f, b, w, fb, png, json }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { kind, pp, mb, f, b, w, fb, comm, png, json }) cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {
-            var k = ScheduleGenerators.ParseKind(parse.GetValue(kind)!);
             int stages = parse.GetValue(pp), m = parse.GetValue(mb);
-            var times = new OpTimes(parse.GetValue(f), parse.GetValue(b), parse.GetValue(w), parse.GetValue(fb) ?? parse.GetValue(f) + parse.GetValue(b));
+            var times = new OpTimes(parse.GetValue(f), parse.GetValue(b), parse.GetValue(w),
+                parse.GetValue(fb) ?? parse.GetValue(f) + parse.GetValue(b), parse.GetValue(comm));
             times.Validate();
+            if (parse.GetValue(kind) == "all")
+            {
+                if (parse.GetValue(png) is not null) throw new ArgumentException("--png draws one schedule; pick a --kind.");
+                var all = PipelineScheduleKinds.Select(k => ScheduleSimulator.Run(ScheduleGenerators.Build(k, stages, m), times)).ToArray();
+                if (parse.GetValue(json)) CliRunner.WriteJson(all.Select(r => Summary(r)));
+                else PlanReport.PrintComparison(all);
+                return 0;
+            }
+            var k = ScheduleGenerators.ParseKind(parse.GetValue(kind)!);
             var schedule = ScheduleGenerators.Build(k, stages, m);
             schedule.Validate();
             var sim = ScheduleSimulator.Run(schedule, times);
             double closed = ClosedForm.Bubble(k, stages, times);
-            string? why = ClosedForm.WhyNotExact(k, times);
+            string? why = times.Comm > 0 ? "transfer latency (--comm) is outside the closed forms" : ClosedForm.WhyNotExact(k, times);
             string? file = parse.GetValue(png);
             if (file is not null)
             {
@@ -183,25 +216,28 @@ public static class PlanCommands
                                $"F={times.F:g} B={times.B:g} W={times.W:g} F&B={times.FB:g}; bubble {sim.Bubble:g} (closed form {ClosedForm.BubbleFormula(k)} = {closed:g})";
                 ScheduleFigure.SavePng(sim, file, title);
             }
-            if (parse.GetValue(json)) CliRunner.WriteJson(ScheduleJson(sim, closed, why));
+            if (parse.GetValue(json)) CliRunner.WriteJson(new { summary = Summary(sim), devices_ops = DeviceOpsJson(sim) });
             else PlanReport.PrintSchedule(sim, closed, why, file);
             return 0;
         });
         return cmd;
     }
 
-    private static object ScheduleJson(SimulationResult sim, double closed, string? why)
+    private static readonly ScheduleKind[] PipelineScheduleKinds = [ScheduleKind.OneFOneB, ScheduleKind.Zb1p, ScheduleKind.DualPipe, ScheduleKind.DualPipeV];
+
+    private static object Summary(SimulationResult sim)
     {
         var s = sim.Schedule;
+        string? why = sim.Times.Comm > 0 ? "transfer latency (--comm) is outside the closed forms" : ClosedForm.WhyNotExact(s.Kind, sim.Times);
         return new
         {
             kind = ScheduleGenerators.Name(s.Kind),
             stages = s.Stages,
             devices = s.Devices,
             micro_batches = s.MicroBatches,
-            times = new { f = sim.Times.F, b = sim.Times.B, w = sim.Times.W, fb = sim.Times.FB },
+            times = new { f = sim.Times.F, b = sim.Times.B, w = sim.Times.W, fb = sim.Times.FB, comm = sim.Times.Comm },
             bubble = sim.Bubble,
-            closed_form_bubble = closed,
+            closed_form_bubble = ClosedForm.Bubble(s.Kind, s.Stages, sim.Times),
             closed_form = ClosedForm.BubbleFormula(s.Kind),
             closed_form_exact = why is null,
             closed_form_note = why,
@@ -209,17 +245,20 @@ public static class PlanCommands
             idle_per_device = sim.Idle,
             peak_activations_per_device = sim.PeakActivations,
             stages_per_device = s.StagesPerDevice,
-            devices_ops = sim.Timeline.Select(ops => ops.Select(t => new
-            {
-                kind = t.Op.Kind.ToString(),
-                works = t.Op.Works.Select(x => new { pass = x.Pass.ToString(), micro_batch = x.MicroBatch, stage = x.Stage }),
-                receives = t.Op.Receives.Select(x => new { from = x.Peer, kind = x.Kind.ToString(), micro_batch = x.MicroBatch, from_stage = x.FromStage }),
-                sends = t.Op.Sends.Select(x => new { to = x.Peer, kind = x.Kind.ToString(), micro_batch = x.MicroBatch, from_stage = x.FromStage }),
-                start = t.Start,
-                end = t.End,
-            })),
         };
     }
+
+    /// <summary>Each device's program with its timing: what the pipeline executor will run.</summary>
+    private static object DeviceOpsJson(SimulationResult sim) =>
+        sim.Timeline.Select(ops => ops.Select(t => new
+        {
+            kind = t.Op.Kind.ToString(),
+            works = t.Op.Works.Select(x => new { pass = x.Pass.ToString(), micro_batch = x.MicroBatch, stage = x.Stage }),
+            receives = t.Op.Receives.Select(x => new { from = x.Peer, kind = x.Kind.ToString(), micro_batch = x.MicroBatch, from_stage = x.FromStage }),
+            sends = t.Op.Sends.Select(x => new { to = x.Peer, kind = x.Kind.ToString(), micro_batch = x.MicroBatch, from_stage = x.FromStage }),
+            start = t.Start,
+            end = t.End,
+        }));
 }
 
 /// <summary>The human-readable tables of <c>sharpseek plan</c> and <c>plan schedule</c>.</summary>
@@ -227,6 +266,8 @@ internal static class PlanReport
 {
     private static string B(double v) => Quantity.Format(v);
     private static string GB(double bytes) => bytes >= 1e9 ? $"{bytes / 1e9:F1} GB" : $"{bytes / 1e6:F1} MB";
+
+    private static string Num(double v) => v.ToString("0.###");
 
     private static string Hours(double h) => h >= 100 ? h.ToString("N0") : h.ToString("G3");
 
@@ -271,6 +312,7 @@ internal static class PlanReport
         Row($"pre-training GPU-hours ({B(r.Tokens)} tokens)", Hours(e.PretrainGpuHours), "2,664,000");
         Row("days per 10^12 tokens", e.DaysPerTrillion.ToString("G3"), "3.7");
         Row("pre-training days", e.PretrainDays.ToString("G3"), "< 2 months");
+        Row("all stages, days on this cluster", (e.TotalGpuHours / r.Gpus / 24).ToString("G3"), "");
         Row("context extension GPU-hours", $"{Hours(e.ContextExtensionGpuHours)} (first principles at this MFU: {Hours(e.ContextExtensionFirstPrinciplesGpuHours)})", "119,000");
         Row("post-training GPU-hours", Hours(e.PostTrainingGpuHours), "5,000");
         Row("[bold]total GPU-hours[/]", $"[bold]{Hours(e.TotalGpuHours)}[/]", "2,788,000");
@@ -313,19 +355,39 @@ internal static class PlanReport
                                "Compute bound at 100% of the FP8 peak; the decode memory bound reads all weights and KV once per step; prefill is compute-bound.[/]");
     }
 
+    public static void PrintComparison(SimulationResult[] all)
+    {
+        var t0 = all[0].Times;
+        var t = new Table().Title($"[bold]{all[0].Schedule.Stages} PP stages, {all[0].Schedule.MicroBatches} micro-batches, F={t0.F:g} B={t0.B:g} W={t0.W:g} F&B={t0.FB:g} comm={t0.Comm:g}[/]")
+            .AddColumn("schedule").AddColumn(new TableColumn("devices").RightAligned()).AddColumn(new TableColumn("bubble").RightAligned())
+            .AddColumn("closed form").AddColumn(new TableColumn("step").RightAligned()).AddColumn(new TableColumn("params/device").RightAligned())
+            .AddColumn(new TableColumn("activations/device").RightAligned());
+        foreach (var r in all)
+        {
+            var s = r.Schedule;
+            bool exact = r.Times.Comm == 0 && ClosedForm.WhyNotExact(s.Kind, r.Times) is null;
+            t.AddRow(ScheduleGenerators.Name(s.Kind), s.Devices.ToString(), Num(r.Bubble),
+                $"{ClosedForm.BubbleFormula(s.Kind)} = {Num(ClosedForm.Bubble(s.Kind, s.Stages, r.Times))}{(exact ? "" : "*")}",
+                Num(r.Makespan), $"{s.StagesPerDevice}x", r.PeakActivations.Max().ToString());
+        }
+        AnsiConsole.Write(t);
+        AnsiConsole.MarkupLine("[grey]bubble = max idle time of a device in the step; params in stages (1/PP of the layers); activations in " +
+                               "micro-batch-stages; * closed form not exact for these times (see plan schedule --kind K for why).[/]");
+    }
+
     public static void PrintSchedule(SimulationResult sim, double closed, string? why, string? png)
     {
         var s = sim.Schedule;
         AnsiConsole.MarkupLine($"[bold]{ScheduleGenerators.Name(s.Kind)}[/]: {s.Stages} stages on {s.Devices} devices, {s.MicroBatches} micro-batches, " +
-                               $"F={sim.Times.F:g} B={sim.Times.B:g} W={sim.Times.W:g} F&B={sim.Times.FB:g}");
-        AnsiConsole.MarkupLine($"bubble (max idle per device): [bold]{sim.Bubble:g}[/]   closed form {ClosedForm.BubbleFormula(s.Kind)} = {closed:g}" +
+                               $"F={sim.Times.F:g} B={sim.Times.B:g} W={sim.Times.W:g} F&B={sim.Times.FB:g} comm={sim.Times.Comm:g}");
+        AnsiConsole.MarkupLine($"bubble (max idle per device): [bold]{Num(sim.Bubble)}[/]   closed form {ClosedForm.BubbleFormula(s.Kind)} = {Num(closed)}" +
                                (why is null ? " (exact here)" : $" (not exact: {Markup.Escape(why)})"));
-        AnsiConsole.MarkupLine($"step time {sim.Makespan:g}; parameters per device {s.StagesPerDevice}x a stage; peak activations per device {sim.PeakActivations.Max()} micro-batch-stages " +
+        AnsiConsole.MarkupLine($"step time {Num(sim.Makespan)}; parameters per device {s.StagesPerDevice}x a stage; peak activations per device {sim.PeakActivations.Max()} micro-batch-stages " +
                                $"(README: {ClosedForm.Activations(s.Kind, s.Stages)})");
         var t = new Table().AddColumn("device").AddColumn(new TableColumn("ops").RightAligned()).AddColumn(new TableColumn("busy").RightAligned())
             .AddColumn(new TableColumn("idle").RightAligned()).AddColumn(new TableColumn("peak act.").RightAligned());
         for (int d = 0; d < s.Devices; d++)
-            t.AddRow(d.ToString(), s.DeviceOps[d].Count.ToString(), sim.Busy[d].ToString("g"), sim.Idle[d].ToString("g"), sim.PeakActivations[d].ToString());
+            t.AddRow(d.ToString(), s.DeviceOps[d].Count.ToString(), Num(sim.Busy[d]), Num(sim.Idle[d]), sim.PeakActivations[d].ToString());
         AnsiConsole.Write(t);
         if (png is not null) AnsiConsole.MarkupLine($"timeline written to [bold]{Markup.Escape(png)}[/]");
     }

@@ -3,6 +3,9 @@
 // (the `linear()` of the official inference/model.py).
 //
 //   y (M, N) = x (M, K) · W_gᵀ          W_g (N, K) = weight of group g, row-major as in the checkpoint
+// Backward (FP32 weights only, training; the partial file LinearWeight.Backward.cs):
+//   dx (M, K) (+)= dy (M, N) · W_g      (BackwardInput, "B": Gemm NN)
+//   dW_g (N, K) += dy (M, N)ᵀ · x (M, K)  (BackwardWeights, "W": Gemm TN, accumulated into Grad (G, N, K))
 //
 // Storage per dtype:
 //   F32  : values (G, N, K) float                         -> Gemm.F32 NT, Gemm.GroupedF32 NT for all groups
@@ -21,7 +24,7 @@ public enum WeightDType
     Fp8,
 }
 
-public sealed unsafe class LinearWeight : IDisposable
+public sealed unsafe partial class LinearWeight : IDisposable
 {
     /// <summary>FP8 weight block edge (DESIGN §2): scale_inv per 128x128 block, partial edge blocks.</summary>
     public const int Block = 128;
@@ -184,5 +187,6 @@ public sealed unsafe class LinearWeight : IDisposable
         _bf16?.Dispose();
         _fp8?.Dispose();
         _scaleInv?.Dispose();
+        _grad?.Dispose();
     }
 }

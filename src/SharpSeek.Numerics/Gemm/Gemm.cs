@@ -10,6 +10,7 @@
 // Each method has an overload taking a SimdLevel (the default is Simd.Active, capped by SHARPSEEK_SIMD) so tests
 // run every micro-kernel in-process. Every kernel here has a naive twin in GemmReference (the test oracle). Spans may be longer than the shape
 // needs; the extra elements are ignored.
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 
@@ -17,6 +18,8 @@ namespace SharpSeek.Numerics;
 
 public static unsafe partial class Gemm
 {
+    private const int MaxStackGroups = 256;
+
     /// <summary>C (M,N) = op(A)·op(B) in the given layout (see <see cref="GemmLayout"/>), overwriting or adding into C.</summary>
     public static void F32(WorkerPool pool, GemmLayout layout, int m, int n, int k, ReadOnlySpan<float> a,
         ReadOnlySpan<float> b, Span<float> c, GemmOutput output = GemmOutput.Overwrite) =>
@@ -98,7 +101,10 @@ public static unsafe partial class Gemm
                 B = new GemmOperand { Data = pb, Ld = k },
                 AScales = psa, BScales = psb, ScaleCols = GemmArgs.Blocks(k),
             };
-            Dispatch<RowsPacker<E4M3Element>, RowsPacker<E4M3Element>>(pool, kernel, &p, 1);
+            if (GemmFormats.HasNaNCode(pa, (long)m * k) || GemmFormats.HasNaNCode(pb, (long)n * k))
+                Dispatch<RowsPacker<E4M3Element>, RowsPacker<E4M3Element>>(pool, kernel, &p, 1);
+            else
+                Dispatch<RowsPacker<E4M3FiniteElement>, RowsPacker<E4M3FiniteElement>>(pool, kernel, &p, 1);
         }
     }
 
@@ -130,7 +136,10 @@ public static unsafe partial class Gemm
                 A = new GemmOperand { Data = px, Ld = k },
                 B = new GemmOperand { Data = pw, Ld = k, Scales = ps, ScaleCols = GemmArgs.Blocks(k) },
             };
-            Dispatch<RowsPacker<F32Element>, RowsPacker<E4M3Element>>(pool, kernel, &p, 1);
+            if (GemmFormats.HasNaNCode(pw, (long)n * k))
+                Dispatch<RowsPacker<F32Element>, RowsPacker<E4M3Element>>(pool, kernel, &p, 1);
+            else
+                Dispatch<RowsPacker<F32Element>, RowsPacker<E4M3FiniteElement>>(pool, kernel, &p, 1);
         }
     }
 
@@ -148,6 +157,7 @@ public static unsafe partial class Gemm
         ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, GemmOutput output = GemmOutput.Overwrite) =>
         GroupedF32(pool, layout, n, k, rowOffsets, a, b, c, output, Simd.Active);
 
+    [SkipLocalsInit]
     public static void GroupedF32(WorkerPool pool, GemmLayout layout, int n, int k, ReadOnlySpan<int> rowOffsets,
         ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, GemmOutput output, SimdLevel level)
     {
@@ -158,8 +168,12 @@ public static unsafe partial class Gemm
         if (groups == 0) return;
         // Forward groups with at most GemvNT.MaxRows tokens (decode) stream their expert weights through the GEMV;
         // the rest go through the packed driver. Each kind runs all of its groups as one task list.
-        var problems = (GemmProblem*)NativeMemory.Alloc((nuint)groups, (nuint)sizeof(GemmProblem));
-        var gemvs = (GemvProblem*)NativeMemory.Alloc((nuint)groups, (nuint)sizeof(GemvProblem));
+        // Descriptors live on the stack up to DeepSeek-V3's 256 experts (≈40 KB); more groups use native memory.
+        bool onStack = groups <= MaxStackGroups;
+        GemmProblem* stackProblems = stackalloc GemmProblem[onStack ? groups : 0];
+        GemvProblem* stackGemvs = stackalloc GemvProblem[onStack ? groups : 0];
+        GemmProblem* problems = onStack ? stackProblems : (GemmProblem*)NativeMemory.Alloc((nuint)groups, (nuint)sizeof(GemmProblem));
+        GemvProblem* gemvs = onStack ? stackGemvs : (GemvProblem*)NativeMemory.Alloc((nuint)groups, (nuint)sizeof(GemvProblem));
         try
         {
             fixed (float* pa = a, pb = b, pc = c)
@@ -183,8 +197,11 @@ public static unsafe partial class Gemm
         }
         finally
         {
-            NativeMemory.Free(problems);
-            NativeMemory.Free(gemvs);
+            if (!onStack)
+            {
+                NativeMemory.Free(problems);
+                NativeMemory.Free(gemvs);
+            }
         }
     }
 

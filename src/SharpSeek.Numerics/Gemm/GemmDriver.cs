@@ -9,9 +9,11 @@
 //           for ir in mc step MR
 //             micro-kernel: C[ir.., jr..] (+)= Ap_ir · Bp_jr  (· rowScale for FP8 block)
 //
-// Parallelism: a problem is cut into row chunks × column chunks (multiples of MR / NR), about one per thread,
-// each a task with its own packing buffers. The cut depends only on the shape and the thread count and never
-// splits K, so every C element is reduced in the same order whatever the thread count: bits are identical.
+// Parallelism: a large single problem (M ≥ Threads·MC) packs each B block once, shared by all threads (two pool
+// runs per (jc, pc): pack, then compute row chunks). Otherwise a problem is cut into row chunks × column chunks
+// (multiples of MR / NR), about one per thread, each a task with its own packing buffers. The cut depends only on
+// the shape and the thread count and never splits K, so every C element is reduced in the same order whatever the
+// thread count or path: bits are identical.
 // Grouped GEMMs put every group's chunks into one task list of one Run.
 using System.Runtime.CompilerServices;
 
@@ -52,6 +54,11 @@ internal static unsafe class GemmDriver
             tasks += p.RowChunks * p.ColChunks;
         }
         GemmScratch scratch = pool.GetScratch(static pool => new GemmScratch(pool.Threads));
+        if (count == 1 && pool.Threads > 1 && problems->K > 0 && problems->M >= pool.Threads * MC)
+        {
+            RunSharedB<TA, TB, TK>(pool, problems, scratch);
+            return;
+        }
         var job = new Job<TA, TB, TK> { Problems = problems, Count = count, Scratch = scratch };
         pool.Run(tasks, ref job);
     }
@@ -93,14 +100,9 @@ internal static unsafe class GemmDriver
         }
     }
 
-    [SkipLocalsInit]
     private static void Tile<TA, TB, TK>(in GemmProblem p, int m0, int m1, int n0, int n1, int kcMax, float* ap, float* bp)
         where TA : IPanelPacker where TB : IPanelPacker where TK : IMicroKernel
     {
-        int mr = TK.MR, nr = TK.NR;
-        bool vector = TK.VectorPacking;
-        float* edge = stackalloc float[mr * nr];
-        float* rowScale = stackalloc float[mr];
         if (p.K == 0)
         {
             if (!p.Accumulate)
@@ -113,38 +115,101 @@ internal static unsafe class GemmDriver
             for (int pc = 0; pc < p.K; pc += kcMax)
             {
                 int kc = Math.Min(kcMax, p.K - pc);
-                bool accumulate = p.Accumulate || pc > 0;
-                TB.Pack(p.B, jc, nc, pc, kc, nr, bp, vector);
-                for (int ic = m0; ic < m1; ic += MC)
+                TB.Pack(p.B, jc, nc, pc, kc, TK.NR, bp, TK.VectorPacking);
+                Macro<TA, TK>(p, m0, m1, jc, nc, pc, kc, ap, bp);
+            }
+        }
+    }
+
+    /// <summary>Rows [m0, m1) of C's (jc.., nc) block for one K block, from a packed B block: the ic, jr, ir loops.</summary>
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
+    private static void Macro<TA, TK>(in GemmProblem p, int m0, int m1, int jc, int nc, int pc, int kc, float* ap, float* bp)
+        where TA : IPanelPacker where TK : IMicroKernel
+    {
+        int mr = TK.MR, nr = TK.NR;
+        float* edge = stackalloc float[mr * nr];
+        float* rowScale = stackalloc float[mr];
+        bool accumulate = p.Accumulate || pc > 0;
+        for (int ic = m0; ic < m1; ic += MC)
+        {
+            int mc = Math.Min(MC, m1 - ic);
+            TA.Pack(p.A, ic, mc, pc, kc, mr, ap, TK.VectorPacking);
+            for (int jr = 0; jr < nc; jr += nr)
+            {
+                int nw = Math.Min(nr, nc - jr);
+                float* bPanel = bp + (long)jr * kc;
+                for (int ir = 0; ir < mc; ir += mr)
                 {
-                    int mc = Math.Min(MC, m1 - ic);
-                    TA.Pack(p.A, ic, mc, pc, kc, mr, ap, vector);
-                    for (int jr = 0; jr < nc; jr += nr)
+                    int mw = Math.Min(mr, mc - ir);
+                    float* aPanel = ap + (long)ir * kc;
+                    float* c = p.C + (ic + ir) * p.Ldc + jc + jr;
+                    float* scale = null;
+                    if (p.AScales != null)
                     {
-                        int nw = Math.Min(nr, nc - jr);
-                        float* bPanel = bp + (long)jr * kc;
-                        for (int ir = 0; ir < mc; ir += mr)
-                        {
-                            int mw = Math.Min(mr, mc - ir);
-                            float* aPanel = ap + (long)ir * kc;
-                            float* c = p.C + (ic + ir) * p.Ldc + jc + jr;
-                            float* scale = null;
-                            if (p.AScales != null)
-                            {
-                                scale = rowScale;
-                                BlockScales(p, ic + ir, mw, jc + jr, pc / GemmArgs.ScaleBlock, mr, scale);
-                            }
-                            if (mw == mr && nw == nr)
-                                TK.Run(kc, aPanel, bPanel, c, (nint)p.Ldc, scale, accumulate);
-                            else
-                            {
-                                TK.Run(kc, aPanel, bPanel, edge, nr, scale, false);
-                                MergeEdge(edge, nr, c, p.Ldc, mw, nw, accumulate);
-                            }
-                        }
+                        scale = rowScale;
+                        BlockScales(p, ic + ir, mw, jc + jr, pc / GemmArgs.ScaleBlock, mr, scale);
+                    }
+                    if (mw == mr && nw == nr)
+                        TK.Run(kc, aPanel, bPanel, c, (nint)p.Ldc, scale, accumulate);
+                    else
+                    {
+                        TK.Run(kc, aPanel, bPanel, edge, nr, scale, false);
+                        MergeEdge(edge, nr, c, p.Ldc, mw, nw, accumulate);
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>One large problem on several threads: per (jc, pc) block, all threads pack one shared B block
+    /// (one run), then each computes its row chunk against it (a second run). B is packed once instead of once
+    /// per thread and sits in L3 once; the run boundary is the barrier.</summary>
+    private static void RunSharedB<TA, TB, TK>(WorkerPool pool, GemmProblem* p, GemmScratch scratch)
+        where TA : IPanelPacker where TB : IPanelPacker where TK : IMicroKernel
+    {
+        int kcMax = p->AScales != null ? GemmArgs.ScaleBlock : KC;
+        float* shared = scratch.SharedB();
+        for (int jc = 0; jc < p->N; jc += NC)
+        {
+            int nc = Math.Min(NC, p->N - jc);
+            for (int pc = 0; pc < p->K; pc += kcMax)
+            {
+                int kc = Math.Min(kcMax, p->K - pc);
+                var pack = new PackBJob<TB, TK> { P = p, Jc = jc, Nc = nc, Pc = pc, Kc = kc, Tasks = pool.Threads, B = shared };
+                pool.Run(pool.Threads, ref pack);
+                var compute = new MacroJob<TA, TK> { P = p, Jc = jc, Nc = nc, Pc = pc, Kc = kc, Tasks = pool.Threads, B = shared, Scratch = scratch };
+                pool.Run(pool.Threads, ref compute);
+            }
+        }
+    }
+
+    private struct PackBJob<TB, TK> : IParallelJob where TB : IPanelPacker where TK : IMicroKernel
+    {
+        public GemmProblem* P;
+        public int Jc, Nc, Pc, Kc, Tasks;
+        public float* B;
+
+        public readonly void Execute(int task, int worker)
+        {
+            // Whole NR panels per task; NR-wide panels are written exactly (no slack spills into a neighbour's).
+            int first = ChunkStart(task, Tasks, Nc, TK.NR), last = ChunkStart(task + 1, Tasks, Nc, TK.NR);
+            if (last > first) TB.Pack(P->B, Jc + first, last - first, Pc, Kc, TK.NR, B + (long)first * Kc, TK.VectorPacking);
+        }
+    }
+
+    private struct MacroJob<TA, TK> : IParallelJob where TA : IPanelPacker where TK : IMicroKernel
+    {
+        public GemmProblem* P;
+        public int Jc, Nc, Pc, Kc, Tasks;
+        public float* B;
+        public GemmScratch Scratch;
+
+        public readonly void Execute(int task, int worker)
+        {
+            int m0 = ChunkStart(task, Tasks, P->M, TK.MR), m1 = ChunkStart(task + 1, Tasks, P->M, TK.MR);
+            Scratch.Buffers(worker, out float* ap, out _);
+            if (m1 > m0) Macro<TA, TK>(*P, m0, m1, Jc, Nc, Pc, Kc, ap, B);
         }
     }
 
@@ -168,6 +233,7 @@ internal static unsafe class GemmDriver
 internal sealed unsafe class GemmScratch : IDisposable
 {
     private readonly NativeBuffer<float>?[] _a, _b;
+    private NativeBuffer<float>? _shared;
 
     public GemmScratch(int threads)
     {
@@ -185,8 +251,13 @@ internal sealed unsafe class GemmScratch : IDisposable
         b = _b[worker]!.Pointer;
     }
 
+    /// <summary>The pool's shared packed B block (KC, NC), filled by all workers in RunSharedB.</summary>
+    public float* SharedB() => (_shared ??= new NativeBuffer<float>((long)(GemmDriver.NC + 16) * GemmDriver.KC + 64)).Pointer;
+
     public void Dispose()
     {
+        _shared?.Dispose();
+        _shared = null;
         for (int w = 0; w < _a.Length; w++)
         {
             _a[w]?.Dispose();

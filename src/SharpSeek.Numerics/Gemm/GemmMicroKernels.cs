@@ -29,6 +29,7 @@ internal readonly unsafe struct MicroKernel6x16Avx : IMicroKernel
     public static int NR => 16;
     public static bool VectorPacking => true;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, float* rowScale, bool accumulate)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
@@ -116,6 +117,7 @@ internal readonly unsafe struct MicroKernel6x8V128 : IMicroKernel
     public static int NR => 8;
     public static bool VectorPacking => false;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, float* rowScale, bool accumulate)
     {
         Vector128<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
@@ -171,6 +173,7 @@ internal readonly unsafe struct MicroKernel4x4Scalar : IMicroKernel
     public static int NR => 4;
     public static bool VectorPacking => false;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, float* rowScale, bool accumulate)
     {
         float* acc = stackalloc float[16];

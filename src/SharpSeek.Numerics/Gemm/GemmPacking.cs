@@ -56,9 +56,18 @@ internal readonly unsafe struct E4M3Element : IGemmElement
     public static Vector256<float> Load8(void* data, long index) => GemmFormats.E4M3ToFloat8((sbyte*)data + index);
 }
 
+/// <summary>E4M3 from an operand known to hold no NaN code (GemmFormats.HasNaNCode): three fewer instructions
+/// per 8 values.</summary>
+internal readonly unsafe struct E4M3FiniteElement : IGemmElement
+{
+    public static float Load(void* data, long index) => Fp8E4M3.ToFloat(((byte*)data)[index]);
+    public static Vector256<float> Load8(void* data, long index) => GemmFormats.E4M3ToFloat8IgnoringNaN((sbyte*)data + index);
+}
+
 [SkipLocalsInit]
 internal readonly unsafe struct RowsPacker<TElem> : IPanelPacker where TElem : IGemmElement
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
     public static void Pack(in GemmOperand src, int line0, int lines, int k0, int kc, int width, float* dst, bool vector)
     {
         Vector256<float>* t = stackalloc Vector256<float>[8];
@@ -123,6 +132,7 @@ internal readonly unsafe struct RowsPacker<TElem> : IPanelPacker where TElem : I
 [SkipLocalsInit]
 internal readonly unsafe struct ColumnsPacker : IPanelPacker
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
     public static void Pack(in GemmOperand src, int line0, int lines, int k0, int kc, int width, float* dst, bool vector)
     {
         float* data = (float*)src.Data;

@@ -51,6 +51,7 @@ internal static unsafe class GemvNT
         public float* Scales;
         public bool Accumulate, Vector;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
         public readonly void Execute(int task, int worker)
         {
             GemvProblem p = Problems[task / Chunks];
@@ -133,7 +134,7 @@ internal readonly unsafe struct E4M3ScaledRowDot : IRowDot
     }
 
     /// <summary>The full 128-wide blocks. No calls inside, so nothing forces the JIT to spill the accumulators.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static float DotAvx2(float* x, byte* w, float* scales, int fullBlocks)
     {
         Vector256<float> total = Vector256<float>.Zero;

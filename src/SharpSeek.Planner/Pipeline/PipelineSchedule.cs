@@ -31,7 +31,12 @@ public enum TransferKind : byte { Activation, Gradient }
 
 /// <summary>A point-to-point message: the activation leaving stage <see cref="FromStage"/> forward, or the input
 /// gradient leaving it backward, for micro-batch <see cref="MicroBatch"/>; <see cref="Peer"/> is the other device.</summary>
-public readonly record struct Transfer(int Peer, TransferKind Kind, int MicroBatch, int FromStage);
+public readonly record struct Transfer(int Peer, TransferKind Kind, int MicroBatch, int FromStage)
+{
+    /// <summary>A message tag unique within one step of a schedule with <paramref name="stages"/> stages
+    /// (MPI matches a receive to its send by source, tag and communicator).</summary>
+    public int Tag(int stages) => (MicroBatch * stages + FromStage) * 2 + (int)Kind;
+}
 
 /// <summary>One operation of a device's program.</summary>
 public sealed record PipelineOp(OpKind Kind, Work[] Works, Transfer[] Receives, Transfer[] Sends)

@@ -14,13 +14,17 @@ public static class ScheduleFigure
     private static readonly Color BackwardInputColor = Color.FromHex("#9ADE7B");
     private static readonly Color WeightColor = Color.FromHex("#6FB7F2");
     private static readonly Color Border = Colors.Black;
+    private const string FontName = "DejaVu Sans";
 
     /// <summary>Renders <paramref name="sim"/> to a PNG at <paramref name="path"/>; returns (width, height) in pixels.</summary>
     public static (int Width, int Height) SavePng(SimulationResult sim, string path, string title)
     {
         var s = sim.Schedule;
         double makespan = sim.Makespan;
-        double unitPx = Math.Clamp(3200 / makespan * Math.Min(sim.Times.F, 1.0), 12, 40) / Math.Min(sim.Times.F, 1.0);
+        // Pixels per time unit: fill ~3200 px, but keep the shortest cell between 20 and 40 px wide.
+        var t = sim.Times;
+        double shortest = new[] { t.F, t.BInput, t.W, t.B, t.FB }.Where(x => x > 0).Min();
+        double unitPx = Math.Clamp(3200 / makespan, 20 / shortest, 40 / shortest);
         double labelUnits = (12 + 9.5 * $"Device {s.Devices - 1}".Length) / unitPx; // room for the row labels
         double rowPx = 30;
         int legendRows = 2, titleRows = 1;
@@ -36,7 +40,7 @@ public static class ScheduleFigure
         plt.FigureBackground.Color = Colors.White;
         plt.DataBackground.Color = Colors.White;
 
-        float numberFont = (float)Math.Clamp(unitPx * 0.55, 9, 14);
+        float numberFont = (float)Math.Clamp(unitPx * shortest * 0.55, 9, 14);
         for (int d = 0; d < s.Devices; d++)
         {
             double top = -d, bottom = -d - 1;
@@ -98,7 +102,7 @@ public static class ScheduleFigure
                 Cell(plt, x + i * segment, x + (i + 1) * segment, y - h / 2, y + h / 2, parts[i], parts.Length == 1 ? Border : null);
             if (parts.Length > 1) Cell(plt, x, x + w, y - h / 2, y + h / 2, Colors.Transparent, Border, 2f);
             AddText(plt, label, x + w + gap / 2, y, 13, Alignment.MiddleLeft);
-            x += w + gap + label.Length * 8.2 / unitPx + gap;
+            x += w + gap + label.Length * 7.4 / unitPx + gap;
         }
         if (used.Contains(OpKind.Forward)) Item("Forward", ForwardColor);
         if (used.Contains(OpKind.Backward)) Item("Backward", BackwardColor);
@@ -123,6 +127,7 @@ public static class ScheduleFigure
         t.LabelAlignment = align;
         t.LabelBold = bold;
         t.LabelFontColor = Colors.Black;
+        t.LabelFontName = FontName; // a sans face like the README's; Skia falls back to its default if missing
     }
 
     /// <summary>The micro-batch number a cell shows; reverse-direction micro-batches get a prime.</summary>

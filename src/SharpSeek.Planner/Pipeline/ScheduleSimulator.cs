@@ -1,8 +1,9 @@
 // ScheduleSimulator — runs a PipelineSchedule against op times and returns every device's timeline.
 //
-// Each device runs its ops in order; an op starts when the device is free and every work it depends on (on any
-// device) has finished — communication is taken as fully overlapped (zero latency), as in the DualPipe and
-// zero-bubble analyses. An op's works all complete when the op ends (DualPipe sends after the compute chunk).
+// Each device runs its ops in order; an op starts when the device is free and every work it depends on has
+// finished — plus `Comm` when that work ran on another device (a point-to-point transfer that nothing hides).
+// Comm = 0 is the DualPipe and zero-bubble analyses' assumption (communication fully overlapped); the closed
+// forms hold there. An op's works all complete when the op ends (DualPipe sends after the compute chunk).
 //
 // Times follow the DualPipe README: F = forward chunk, B = *full* backward chunk (inputs + weights),
 // W = backward-for-weights chunk (so backward-for-inputs takes B − W), F&B = a forward and a full backward chunk
@@ -11,7 +12,7 @@
 // Bubble = the largest idle time of any device over the step: max_d (makespan − busy_d).
 namespace SharpSeek.Planner.Pipeline;
 
-public sealed record OpTimes(double F, double B, double W, double FB)
+public sealed record OpTimes(double F, double B, double W, double FB, double Comm = 0)
 {
     /// <summary>Backward for inputs: the full backward minus its weight-gradient part.</summary>
     public double BInput => B - W;
@@ -27,8 +28,8 @@ public sealed record OpTimes(double F, double B, double W, double FB)
 
     public void Validate()
     {
-        if (!(F > 0) || !(B > 0) || !(W >= 0) || !(FB > 0))
-            throw new ArgumentException($"op times must be positive (got F {F}, B {B}, W {W}, F&B {FB}).");
+        if (!(F > 0) || !(B > 0) || !(W >= 0) || !(FB > 0) || !(Comm >= 0))
+            throw new ArgumentException($"op times must be positive (got F {F}, B {B}, W {W}, F&B {FB}, comm {Comm}).");
         if (W > B) throw new ArgumentException($"W ({W}) is part of the full backward B ({B}) and cannot exceed it.");
     }
 
@@ -71,7 +72,7 @@ public static class ScheduleSimulator
             for (int d = 0; d < devices; d++)
             {
                 var ops = schedule.DeviceOps[d];
-                while (next[d] < ops.Count && ReadyAt(schedule, ops[next[d]], finish) is double ready)
+                while (next[d] < ops.Count && ReadyAt(schedule, d, ops[next[d]], finish, times.Comm) is double ready)
                 {
                     var op = ops[next[d]];
                     double start = Math.Max(clock[d], ready), end = start + times.Duration(op.Kind);
@@ -93,8 +94,9 @@ public static class ScheduleSimulator
         return new SimulationResult(schedule, times, timeline, makespan, busy, idle, schedule.PeakActivations());
     }
 
-    /// <summary>The time all of <paramref name="op"/>'s outside dependencies are done, or null if one is not yet.</summary>
-    private static double? ReadyAt(PipelineSchedule schedule, PipelineOp op, Dictionary<Work, double> finish)
+    /// <summary>The time all of <paramref name="op"/>'s outside dependencies are done and, from other devices,
+    /// delivered; null if one is not done yet.</summary>
+    private static double? ReadyAt(PipelineSchedule schedule, int device, PipelineOp op, Dictionary<Work, double> finish, double comm)
     {
         double ready = 0;
         foreach (var w in op.Works)
@@ -102,6 +104,7 @@ public static class ScheduleSimulator
             {
                 if (Array.IndexOf(op.Works, dep) >= 0) continue; // satisfied inside this op (full backward)
                 if (!finish.TryGetValue(dep, out double t)) return null;
+                if (comm > 0 && schedule.StageDevice(dep.MicroBatch, dep.Stage) != device) t += comm;
                 ready = Math.Max(ready, t);
             }
         return ready;

@@ -1,0 +1,79 @@
+// DecodeBenchmark — decode tokens/s at a batch size and the fraction of the memory-bandwidth roofline.
+//
+//   bytes/step  = weights a decode step reads: every attention / dense / shared-expert / router / norm tensor of
+//                 the main layers, the absorbed-MLA kv_b copy (FP32), the LM head, the embedding rows, and the
+//                 routed experts actually chosen in the step (distinct experts over the batch, per layer)
+//   roofline    = bytes/step ÷ measured read bandwidth (STREAM-style, same pool, same run)
+//   fraction    = roofline time ÷ measured step time         (1.0 = decode runs at the memory bandwidth)
+// The KV-cache bytes read per step are reported beside it, not counted as weights.
+using System.Diagnostics;
+using SharpSeek.Model;
+using SharpSeek.Model.Layers;
+
+namespace SharpSeek.Inference;
+
+public sealed record DecodeBenchResult(int Batch, int Steps, int Context, double Seconds, double TokensPerSecond,
+    double WeightBytesPerStep, double KvBytesPerStep, double ReadGbps, double RooflineFraction);
+
+public static class DecodeBenchmark
+{
+    public static DecodeBenchResult Run(ModelWeights weights, ForwardContext ctx, int batch, int promptLength, int steps,
+        double readGbps, int seed = 0)
+    {
+        var c = weights.Config;
+        int maxSeq = promptLength + steps + 4;
+        using var engine = new InferenceEngine(weights, ctx, batch, maxSeq, maxPrefillTokens: Math.Max(promptLength, batch));
+        var rng = new Random(seed);
+        var prompts = Enumerable.Range(0, batch)
+            .Select(s => (s, Enumerable.Range(0, promptLength).Select(_ => rng.Next(c.VocabSize)).ToArray())).ToList();
+        var logits = new float[batch * engine.Vocab];
+        engine.Prefill(prompts, logits);
+        int[] slots = Enumerable.Range(0, batch).ToArray(), tokens = new int[batch];
+        void Step()
+        {
+            for (int s = 0; s < batch; s++) tokens[s] = Sampler.ArgMax(logits.AsSpan(s * engine.Vocab, engine.Vocab));
+            engine.Decode(slots, tokens, logits);
+        }
+        for (int i = 0; i < 2; i++) Step();   // warm-up: JIT tiers, pool spin-up
+        double weightBytes = 0;
+        long t0 = Stopwatch.GetTimestamp();
+        for (int i = 0; i < steps; i++)
+        {
+            Step();
+            weightBytes += WeightBytesOfLastStep(engine.Model, batch);
+        }
+        double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        weightBytes /= steps;
+        int context = promptLength + 2 + steps / 2;
+        double kvBytes = (double)engine.KvBytesPerToken * context * batch;
+        double stepSeconds = seconds / steps;
+        double fraction = weightBytes / (readGbps * 1e9) / stepSeconds;
+        return new DecodeBenchResult(batch, steps, context, seconds, batch * steps / seconds, weightBytes, kvBytes, readGbps, fraction);
+    }
+
+    /// <summary>Weight bytes a decode step of <paramref name="batch"/> tokens reads (routed experts: those chosen).</summary>
+    public static double WeightBytesOfLastStep(DeepSeekV3 model, int batch)
+    {
+        var c = model.Config;
+        double bytes = model.Head.Head.Bytes + (double)batch * model.Embed.Table.BytesPerGroup / model.Embed.Vocab;
+        bytes += model.Head.Norm.Weight.ByteLength;
+        Span<bool> used = stackalloc bool[Math.Max(1, c.NRoutedExperts)];
+        foreach (var block in model.Blocks)
+        {
+            var a = block.Attention;
+            bytes += (a.QA?.Bytes ?? 0) + a.Q.Bytes + a.KvA.Bytes + a.KvB.GroupElements * 4L + a.O.Bytes;
+            bytes += block.AttnNorm.Weight.ByteLength + block.FfnNorm.Weight.ByteLength + a.KvNorm.Weight.ByteLength + (a.QNorm?.Weight.ByteLength ?? 0);
+            if (block.Mlp is { } mlp) { bytes += mlp.Gate.Bytes + mlp.Up.Bytes + mlp.Down.Bytes; continue; }
+            var moe = block.Moe!;
+            bytes += moe.Router.Gate.Bytes + moe.Router.Bias.ByteLength;
+            if (moe.Shared is { } sh) bytes += sh.Gate.Bytes + sh.Up.Bytes + sh.Down.Bytes;
+            used.Clear();
+            int distinct = 0;
+            for (int i = 0; i < batch * moe.Router.TopK; i++)
+                if (!used[moe.Router.Experts[i]]) { used[moe.Router.Experts[i]] = true; distinct++; }
+            var ex = moe.Experts;
+            bytes += (double)distinct * (ex.Gate.BytesPerGroup + ex.Up.BytesPerGroup + ex.Down.BytesPerGroup);
+        }
+        return bytes;
+    }
+}

@@ -1,0 +1,67 @@
+using SharpSeek.Inference;
+using SharpSeek.Inference.RefCheck;
+using SharpSeek.Model.Checkpoints;
+using SharpSeek.Model.Layers;
+using SharpSeek.Numerics;
+
+namespace SharpSeek.Model.Tests;
+
+public class InferenceTests
+{
+    private static (ModelConfig, ModelWeights) Tiny() => CheckpointLoader.Load(Path.Combine(RefCheckTests.Fixture("tiny"), "checkpoint"));
+
+    [Fact]
+    public void GreedyGeneration_ReproducesTheOfficialDecodeTokens_AndStopsAtEos()
+    {
+        var (config, weights) = Tiny();
+        using var _ = weights;
+        var (req, _) = RefCheckRequest.Load(Path.Combine(RefCheckTests.Fixture("tiny"), "request.json"));
+        using var pool = new WorkerPool(2);
+        using var engine = new InferenceEngine(weights, new ForwardContext(pool), 1, 32, 16);
+        int[] official = [464, 236, 263, 499, 359, 291, 295, 434];   // golden.json decode.token_ids
+        var streamed = new List<int>();
+        var result = Generator.Generate(engine, req.PromptIds, 8, new SamplingOptions(), eosTokenId: null, streamed.Add);
+        Assert.Equal(official, result.Tokens);
+        Assert.Equal(official, streamed);
+        Assert.False(result.StoppedAtEos);
+        Assert.Equal(480, result.KvBytesPerToken);   // (32 + 8) × 3 layers × 4 bytes
+        Assert.Equal(480L * (12 + 7), result.KvBytesUsed);
+
+        var stopped = Generator.Generate(engine, req.PromptIds, 8, new SamplingOptions(), eosTokenId: 263);
+        Assert.Equal(official[..3], stopped.Tokens);
+        Assert.True(stopped.StoppedAtEos);
+    }
+
+    [Fact]
+    public void DecodeStep_AllocatesNothing()
+    {
+        var (_, weights) = Tiny();
+        using var _w = weights;
+        using var pool = new WorkerPool(1);
+        using var engine = new InferenceEngine(weights, new ForwardContext(pool), 2, 32, 16);
+        var logits = new float[2 * engine.Vocab];
+        engine.Prefill([(0, [1, 2, 3]), (1, [4, 5])], logits);
+        int[] slots = [0, 1], tokens = [7, 8];
+        engine.Decode(slots, tokens, logits);   // warm-up (JIT, lazily created pool scratch)
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 4; i++) engine.Decode(slots, tokens, logits);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Sampler_GreedyAtZeroTemperature_SeededOtherwise_RespectsTopK()
+    {
+        float[] logits = [0.1f, 2.0f, 1.9f, -1f, 0.5f];
+        Assert.Equal(1, new Sampler(new SamplingOptions()).Next(logits));
+        var a = new Sampler(new SamplingOptions(1.0, 1.0, 0, Seed: 42));
+        var b = new Sampler(new SamplingOptions(1.0, 1.0, 0, Seed: 42));
+        var drawsA = Enumerable.Range(0, 50).Select(_ => a.Next(logits)).ToArray();
+        Assert.Equal(drawsA, Enumerable.Range(0, 50).Select(_ => b.Next(logits)).ToArray());
+        Assert.True(drawsA.Distinct().Count() > 2);
+        var topK = new Sampler(new SamplingOptions(5.0, 1.0, TopK: 2, Seed: 1));
+        Assert.All(Enumerable.Range(0, 200).Select(_ => topK.Next(logits)), t => Assert.Contains(t, new[] { 1, 2 }));
+        var topP = new Sampler(new SamplingOptions(1.0, TopP: 0.01, Seed: 1));
+        Assert.All(Enumerable.Range(0, 50).Select(_ => topP.Next(logits)), t => Assert.Equal(1, t));
+        Assert.Throws<ArgumentException>(() => new Sampler(new SamplingOptions(TopP: 0)));
+    }
+}
