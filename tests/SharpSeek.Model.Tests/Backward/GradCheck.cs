@@ -71,8 +71,14 @@ public static class SampledCheck
     public static void Check(string what, double[] theta, ReadOnlySpan<float> analytic, Func<double> loss, Random rng, int count, double tol)
     {
         Assert.Equal(theta.Length, analytic.Length);
+        // half of the entries where the analytic gradient is non-zero (sparse gradients such as embedding rows),
+        // half anywhere (zeros must be right too)
+        var nonZero = new List<int>();
+        for (int i = 0; i < analytic.Length; i++) if (analytic[i] != 0) nonZero.Add(i);
         int[] at = theta.Length <= count ? Enumerable.Range(0, theta.Length).ToArray()
-            : Enumerable.Range(0, theta.Length).OrderBy(_ => rng.Next()).Take(count).Order().ToArray();
+            : nonZero.OrderBy(_ => rng.Next()).Take(count / 2)
+                .Concat(Enumerable.Range(0, theta.Length).OrderBy(_ => rng.Next()).Take(count - count / 2))
+                .Distinct().Order().ToArray();
         var numeric = new double[at.Length];
         var picked = new float[at.Length];
         for (int i = 0; i < at.Length; i++)
