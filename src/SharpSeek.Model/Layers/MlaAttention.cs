@@ -20,7 +20,7 @@ using SharpSeek.Numerics;
 
 namespace SharpSeek.Model.Layers;
 
-public sealed unsafe class MlaAttention : IDisposable
+public sealed unsafe partial class MlaAttention : IDisposable
 {
     private readonly int _d, _h, _dn, _dr, _dv, _dq, _rkv, _rq;
     private readonly float _scale;
@@ -66,7 +66,7 @@ public sealed unsafe class MlaAttention : IDisposable
         if (c.HasQLora)
         {
             QA = w.Linear(prefix + "q_a_proj.weight");
-            QNorm = new RmsNormLayer(w.Vector(prefix + "q_a_layernorm.weight"), c.RmsNormEps, T);
+            QNorm = new RmsNormLayer(w, prefix + "q_a_layernorm.weight", T);
             Q = w.Linear(prefix + "q_b_proj.weight");
         }
         else
@@ -74,7 +74,7 @@ public sealed unsafe class MlaAttention : IDisposable
             Q = w.Linear(prefix + "q_proj.weight");
         }
         KvA = w.Linear(prefix + "kv_a_proj_with_mqa.weight");
-        KvNorm = new RmsNormLayer(w.Vector(prefix + "kv_a_layernorm.weight"), c.RmsNormEps, T);
+        KvNorm = new RmsNormLayer(w, prefix + "kv_a_layernorm.weight", T);
         KvB = w.Linear(prefix + "kv_b_proj.weight");
         O = w.Linear(prefix + "o_proj.weight");
         _kvbF32 = new NativeBuffer<float>(KvB.GroupElements);
@@ -108,6 +108,7 @@ public sealed unsafe class MlaAttention : IDisposable
     {
         int T = batch.Tokens;
         _cap.Check(batch);
+        _backwardReady = path == MlaPath.Naive && cache is null ? T : -1;
         if (cache is null)
             foreach (var seq in batch.Sequences)
                 if (seq.StartPos != 0)
@@ -185,27 +186,35 @@ public sealed unsafe class MlaAttention : IDisposable
     {
         public void Execute(int h, int worker)
         {
-            int dq = m._dq, dn = m._dn, dr = m._dr, dv = m._dv, kvw = m._h * (dn + dv);
+            int dn = m._dn, dv = m._dv, kvw = m._h * (dn + dv);
             Span<float> scores = new(m._scores.Pointer + (long)h * m._cap.MaxContext, seq.StartPos + seq.Rows);
             for (int i = 0; i < seq.Rows; i++)
             {
                 int t = seq.FirstRow + i, len = seq.StartPos + i + 1;
-                var qn = new ReadOnlySpan<float>(m.QOut.Pointer + ((long)t * m._h + h) * dq, dn);
-                var qp = new ReadOnlySpan<float>(m.QOut.Pointer + ((long)t * m._h + h) * dq + dn, dr);
-                for (int j = 0; j < len; j++)
-                {
-                    var kn = new ReadOnlySpan<float>(kvExp + (long)j * kvw + h * (dn + dv), dn);
-                    var kp = new ReadOnlySpan<float>(kpeCtx + (long)j * dr, dr);
-                    scores[j] = (TensorPrimitives.Dot(qn, kn) + TensorPrimitives.Dot(qp, kp)) * m._scale;
-                }
                 Span<float> p = scores[..len];
-                Softmax.Forward(1, p.Length, p, p);
+                m.NaiveProbabilities(h, t, kvExp, kpeCtx, p);
                 var o = new Span<float>(attn + ((long)t * m._h + h) * dv, dv);
                 o.Clear();
                 for (int j = 0; j < len; j++)
                     TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(kvExp + (long)j * kvw + h * (dn + dv) + dn, dv), p[j], o, o);
             }
         }
+    }
+
+    /// <summary>p (len) = softmax_j((q_nope_t,h · k_nope_j,h + q_pe_t,h · k_pe_j) · scale), j &lt; len = p.Length:
+    /// the attention row of token t, head h, over the expanded context (L, H, Dn + Dv) and k_pe (L, Dr).</summary>
+    private void NaiveProbabilities(int h, int t, float* kvExp, float* kpeCtx, Span<float> p)
+    {
+        int dn = _dn, dr = _dr, kvw = _h * (_dn + _dv);
+        var qn = new ReadOnlySpan<float>(QOut.Pointer + ((long)t * _h + h) * _dq, dn);
+        var qp = new ReadOnlySpan<float>(QOut.Pointer + ((long)t * _h + h) * _dq + dn, dr);
+        for (int j = 0; j < p.Length; j++)
+        {
+            var kn = new ReadOnlySpan<float>(kvExp + (long)j * kvw + h * (dn + _dv), dn);
+            var kp = new ReadOnlySpan<float>(kpeCtx + (long)j * dr, dr);
+            p[j] = (TensorPrimitives.Dot(qn, kn) + TensorPrimitives.Dot(qp, kp)) * _scale;
+        }
+        Softmax.Forward(1, p.Length, p, p);
     }
 
     // ---- absorbed: attend over the latent directly ----
@@ -266,6 +275,7 @@ public sealed unsafe class MlaAttention : IDisposable
 
     public void Dispose()
     {
+        DisposeBackward();
         QNorm?.Dispose();
         KvNorm.Dispose();
         foreach (var b in new[] { _kvbF32, QAOut, QANorm, QOut, KvAOut, CkvIn, Ckv, Kpe, Attn, _kvExp, _qc, _oc, _headIn, _headOut, _scores })
