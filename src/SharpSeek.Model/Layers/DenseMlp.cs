@@ -70,7 +70,7 @@ public sealed unsafe class DenseMlp : IDisposable
         var dg = new Span<float>(_dG!.Pointer, ti);
         var du = new Span<float>(_dU!.Pointer, ti);
         Down.BackwardInput(ctx.Pool, 0, dyKept, tokens, da, GemmOutput.Overwrite);
-        Activations.SwiGluBackward(da, new ReadOnlySpan<float>(G.Pointer, ti), new ReadOnlySpan<float>(U.Pointer, ti), dg, du);
+        Activations.SwiGluBackward(da, new ReadOnlySpan<float>(G.Pointer, ti), new ReadOnlySpan<float>(U.Pointer, ti), dg, du, ctx.Pool);
         Gate.BackwardInput(ctx.Pool, 0, dg, tokens, dx, output);
         Up.BackwardInput(ctx.Pool, 0, du, tokens, dx, GemmOutput.Accumulate);
     }

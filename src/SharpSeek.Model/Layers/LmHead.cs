@@ -86,7 +86,7 @@ public sealed unsafe class LmHead : IDisposable
         NormedGradOf(tokens).Clear();
         var z = new Span<float>(_logits.Pointer, tokens * Vocab);
         Head.Forward(ctx.Pool, 0, NormedRows(tokens), tokens, z);
-        return CrossEntropy.Forward(tokens, Vocab, z, targets, new Span<float>(_losses!.Pointer, tokens));
+        return CrossEntropy.Forward(tokens, Vocab, z, targets, new Span<float>(_losses!.Pointer, tokens), ctx.Pool);
     }
 
     /// <summary>dn (T, D) accumulator: zeroed by <see cref="Loss"/>; MTP adds ∂L_mtp/∂n here before BackwardInput.</summary>
@@ -102,7 +102,7 @@ public sealed unsafe class LmHead : IDisposable
     {
         RequireLoss(tokens);
         var z = new Span<float>(_logits!.Pointer, tokens * Vocab);
-        CrossEntropy.Backward(tokens, Vocab, z, _targets.AsSpan(0, tokens), lossGradient, z);   // in place: z → dz
+        CrossEntropy.Backward(tokens, Vocab, z, _targets.AsSpan(0, tokens), lossGradient, z, ctx.Pool);   // in place: z → dz
         Span<float> dn = NormedGradOf(tokens);
         Head.BackwardInput(ctx.Pool, 0, z, tokens, dn, GemmOutput.Accumulate);
         Norm.BackwardInput(dn, h, tokens, dh);

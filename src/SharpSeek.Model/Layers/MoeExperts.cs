@@ -104,7 +104,7 @@ public sealed unsafe class MoeExperts : IDisposable
         var du = new Span<float>(_dU!.Pointer, rows * _im);
         var dxs = new Span<float>(_dXs!.Pointer, rows * _d);
         Down.BackwardInputGrouped(ctx.Pool, Offsets, dys, da, GemmOutput.Overwrite);
-        Activations.SwiGluBackward(da, new ReadOnlySpan<float>(G.Pointer, rows * _im), new ReadOnlySpan<float>(U.Pointer, rows * _im), dg, du);
+        Activations.SwiGluBackward(da, new ReadOnlySpan<float>(G.Pointer, rows * _im), new ReadOnlySpan<float>(U.Pointer, rows * _im), dg, du, ctx.Pool);
         Gate.BackwardInputGrouped(ctx.Pool, Offsets, dg, dxs, GemmOutput.Overwrite);
         Up.BackwardInputGrouped(ctx.Pool, Offsets, du, dxs, GemmOutput.Accumulate);
         for (int r = 0; r < rows; r++)

@@ -117,7 +117,7 @@ public sealed unsafe class MoeRouter : IDisposable
     {
         _dLogits ??= new NativeBuffer<float>(Scores.Length);
         var dz = new Span<float>(_dLogits.Pointer, tokens * _e);
-        ScoreGradients(tokens, dz);
+        ScoreGradients(ctx, tokens, dz);
         Gate.BackwardInput(ctx.Pool, 0, dz, tokens, dx, GemmOutput.Accumulate);
     }
 
@@ -135,7 +135,7 @@ public sealed unsafe class MoeRouter : IDisposable
     }
 
     /// <summary>dz (T, E) = ∂L/∂logits from the weight gradients and the extra score gradient.</summary>
-    private void ScoreGradients(int tokens, Span<float> dz)
+    private void ScoreGradients(ForwardContext ctx, int tokens, Span<float> dz)
     {
         ReadOnlySpan<float> extra = ExtraScoreGradOf(tokens);
         for (int t = 0; t < tokens; t++)
@@ -160,7 +160,7 @@ public sealed unsafe class MoeRouter : IDisposable
                 for (int e = 0; e < _e; e++) ds[e] *= s[e] * (1 - s[e]);
             }
         }
-        if (!_sigmoid) Softmax.Backward(tokens, _e, ScoresOf(tokens), dz, dz);
+        if (!_sigmoid) Softmax.Backward(tokens, _e, ScoresOf(tokens), dz, dz, ctx.Pool);
     }
 
     public void Dispose()

@@ -193,6 +193,38 @@ public class MoeBackwardTests
     }
 
     [Fact]
+    public void MoeAndHeadTrainingStep_AfterWarmUp_AllocatesNoManagedMemory()
+    {
+        var c = Config("{}");
+        using var w = TrainableWeights(c);
+        using var pool = new WorkerPool(2);
+        var ctx = new ForwardContext(pool);
+        using var moe = new MoeLayer(c, w, "model.layers.1.mlp.", Tokens);
+        using var head = new LmHead(w, "model.norm.weight", "lm_head.weight", Tokens);
+        var embed = new Embedding(w.Linear("model.embed_tokens.weight"));
+        int d = c.HiddenSize;
+        int[] ids = [1, 5, 9, 5, 2, 7], targets = [5, 9, 5, 2, 7, 3];
+        float[] x = new float[Tokens * d], y = new float[Tokens * d], dy = new float[Tokens * d], dx = new float[Tokens * d];
+
+        void Step()
+        {
+            embed.Forward(ids, x);
+            moe.Forward(ctx, x, Tokens, y);
+            head.Forward(ctx, y, Tokens);
+            head.Loss(ctx, targets, Tokens);
+            head.Backward(ctx, y, Tokens, 1f, dy);
+            moe.Backward(ctx, x, dy, Tokens, dx);
+            embed.Backward(ids, dx);
+        }
+
+        Step();   // warm-up: backward scratch, loss buffers, pool scratch
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Step();
+        Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void MoeLayer_BackwardOnBf16Weights_ThrowsNotSupported()
     {
         var c = Config("{}");
