@@ -29,11 +29,14 @@ public static class TestConfigs
         ["two_shared_no_dense"] = """{"n_shared_experts": 2, "first_k_dense_replace": 0}""",
     };
 
-    public static ModelConfig Make(string variant)
+    public static ModelConfig Make(string variant) => With(Variants[variant], $"test config '{variant}'");
+
+    /// <summary>The base config with the JSON fields of <paramref name="overrides"/> replaced.</summary>
+    public static ModelConfig With(string overrides, string source = "test config")
     {
         var node = JsonNode.Parse(Base)!.AsObject();
-        foreach (var (k, v) in JsonNode.Parse(Variants[variant])!.AsObject()) node[k] = v?.DeepClone();
-        return ModelConfig.Parse(node.ToJsonString(), $"test config '{variant}'");
+        foreach (var (k, v) in JsonNode.Parse(overrides)!.AsObject()) node[k] = v?.DeepClone();
+        return ModelConfig.Parse(node.ToJsonString(), source);
     }
 
     /// <summary>Random weights; biasStd > 0 gives negative biased scores at the router.</summary>

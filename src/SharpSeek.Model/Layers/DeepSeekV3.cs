@@ -9,7 +9,7 @@ using SharpSeek.Numerics;
 
 namespace SharpSeek.Model.Layers;
 
-public sealed unsafe class DeepSeekV3 : IDisposable
+public sealed unsafe partial class DeepSeekV3 : IDisposable
 {
     private readonly int _d;
     public ModelConfig Config { get; }
@@ -24,8 +24,9 @@ public sealed unsafe class DeepSeekV3 : IDisposable
     public MtpModule[] Mtp { get; }
     public NativeBuffer<float>[] Residual { get; }   // (L + 1) × (T, D)
 
-    private readonly ForwardBatch _mtpBatch;
-    private readonly NativeBuffer<float> _mtpIn;     // (T, D)
+    // MTP row bookkeeping: _mtpFirst[k][s] = first row of sequence s at depth k (k = 0: the main batch),
+    // _mtpRows[k][s] = its row count; depth k's row i of sequence s reads depth k-1's row _mtpFirst[k-1][s] + i.
+    private readonly int[][] _mtpFirst, _mtpRows;
 
     public DeepSeekV3(ModelWeights weights, ForwardContext context, ForwardCapacity capacity)
     {
@@ -40,13 +41,20 @@ public sealed unsafe class DeepSeekV3 : IDisposable
         Rope = new RotaryEmbedding(c, Math.Max(capacity.MaxContext, T));
         Blocks = new DecoderBlock[c.NumHiddenLayers];
         for (int l = 0; l < Blocks.Length; l++) Blocks[l] = new DecoderBlock(c, weights, l, Rope, capacity);
-        Head = new LmHead(c, weights.Vector("model.norm.weight"), weights.Linear("lm_head.weight"), T);
+        Head = new LmHead(weights, "model.norm.weight", "lm_head.weight", T);
         Mtp = new MtpModule[c.NumNextnPredictLayers];
         for (int k = 0; k < Mtp.Length; k++) Mtp[k] = new MtpModule(c, weights, k + 1, Rope, capacity);
         Residual = new NativeBuffer<float>[Blocks.Length + 1];
         for (int l = 0; l < Residual.Length; l++) Residual[l] = new NativeBuffer<float>((long)T * _d);
-        _mtpBatch = new ForwardBatch(T, capacity.MaxSequences);
-        _mtpIn = new NativeBuffer<float>((long)T * _d);
+        _mtpFirst = new int[Mtp.Length + 1][];
+        _mtpRows = new int[Mtp.Length + 1][];
+        for (int k = 0; k <= Mtp.Length; k++)
+        {
+            _mtpFirst[k] = new int[capacity.MaxSequences];
+            _mtpRows[k] = new int[capacity.MaxSequences];
+        }
+        _mtpTargets = new int[T];
+        _mtpLosses = new double[Mtp.Length];
     }
 
     public int Vocab => Head.Vocab;
@@ -83,44 +91,42 @@ public sealed unsafe class DeepSeekV3 : IDisposable
         if (Mtp.Length == 0) throw new InvalidOperationException("this checkpoint has no MTP modules (num_nextn_predict_layers = 0).");
         var counts = new int[Mtp.Length];
         int written = 0;
-        // depth 1 reads the main model's normalised hidden states
-        NativeBuffer<float> prevNormed = Head.Normed;
-        ForwardBatch prevBatch = batch;
-        var prevRows = new int[batch.SequenceCount];
-        var prevFirst = new int[batch.SequenceCount];
-        for (int s = 0; s < batch.SequenceCount; s++) { prevRows[s] = batch.Sequences[s].Rows; prevFirst[s] = batch.Sequences[s].FirstRow; }
         for (int k = 1; k <= Mtp.Length; k++)
         {
-            _mtpBatch.Clear();
-            var hIn = new Span<float>(_mtpIn.Pointer, Capacity.MaxTokens * _d);
-            int row = 0;
-            for (int s = 0; s < batch.SequenceCount; s++)
-            {
-                var seq = batch.Sequences[s];
-                int n = seq.Rows - k;                       // rows i = 0 .. n-1 use t[i+k] and h_prev[i]
-                int first = row;
-                if (n > 0)
-                {
-                    _mtpBatch.Add(seq.Slot, 0, batch.TokenIds.Slice(seq.FirstRow + k, n));
-                    new ReadOnlySpan<float>(prevNormed.Pointer + (long)prevFirst[s] * _d, n * _d).CopyTo(hIn.Slice(row * _d, n * _d));
-                    row += n;
-                }
-                prevFirst[s] = first;
-                prevRows[s] = Math.Max(n, 0);
-            }
+            int row = RunMtpDepth(k, batch);
             counts[k - 1] = row;
             if (row == 0) continue;
-            var module = Mtp[k - 1];
-            module.Forward(Context, _mtpBatch, hIn[..(row * _d)]);
             var all = new int[row];
             for (int i = 0; i < row; i++) all[i] = i;
-            module.Head.Logits(Context, all, logitsAllDepths.Slice(written * Vocab, row * Vocab));
+            Mtp[k - 1].Head.Logits(Context, all, logitsAllDepths.Slice(written * Vocab, row * Vocab));
             written += row;
-            prevNormed = module.Head.Normed;
-            prevBatch = _mtpBatch;
         }
-        _ = prevBatch;
         return counts;
+    }
+
+    /// <summary>Depth k over <paramref name="batch"/> (after Forward and depths 1..k-1): builds its shifted rows
+    /// (ids t[i+k], h = the previous depth's normalised rows), runs it, returns its row count R_k.</summary>
+    private int RunMtpDepth(int k, ForwardBatch batch)
+    {
+        var module = Mtp[k - 1];
+        NativeBuffer<float> prevNormed = k == 1 ? Head.Normed : Mtp[k - 2].Head.Normed;
+        module.Batch.Clear();
+        var hIn = new Span<float>(module.PrevHidden.Pointer, Capacity.MaxTokens * _d);
+        int row = 0;
+        for (int s = 0; s < batch.SequenceCount; s++)
+        {
+            var seq = batch.Sequences[s];
+            if (k == 1) { _mtpFirst[0][s] = seq.FirstRow; _mtpRows[0][s] = seq.Rows; }
+            int n = Math.Max(seq.Rows - k, 0);           // rows i = 0 .. n-1 use t[i+k] and h_prev[i]
+            _mtpFirst[k][s] = row;
+            _mtpRows[k][s] = n;
+            if (n == 0) continue;
+            module.Batch.Add(seq.Slot, 0, batch.TokenIds.Slice(seq.FirstRow + k, n));
+            new ReadOnlySpan<float>(prevNormed.Pointer + (long)_mtpFirst[k - 1][s] * _d, n * _d).CopyTo(hIn.Slice(row * _d, n * _d));
+            row += n;
+        }
+        if (row > 0) module.Forward(Context, module.Batch, hIn[..(row * _d)]);
+        return row;
     }
 
     public void Dispose()
@@ -129,6 +135,6 @@ public sealed unsafe class DeepSeekV3 : IDisposable
         Head.Dispose();
         foreach (var m in Mtp) m.Dispose();
         foreach (var r in Residual) r.Dispose();
-        _mtpIn.Dispose();
+        _dResidual?.Dispose();
     }
 }

@@ -1,7 +1,10 @@
 // Embedding — token ids to vectors.
 //
 //   h[t] = E[ids[t]]        ids (T)   E (V, D)   h (T, D)
-// Backward (training): dE[ids[t]] += dh[t].
+// Backward (training): dE[ids[t]] += dh[t]   dE (V, D) FP32, only the used rows change. No input gradient (ids
+// are discrete), so W is the whole backward. Rows are added in token order: deterministic for repeated ids.
+using System.Numerics.Tensors;
+
 namespace SharpSeek.Model.Layers;
 
 public sealed class Embedding
@@ -23,4 +26,19 @@ public sealed class Embedding
             Table.ReadRow(0, id, h.Slice(t * d, d));
         }
     }
+
+    /// <summary>W: dE[ids[t]] += dh[t] for every token t; dh (T, D).</summary>
+    public void BackwardWeights(ReadOnlySpan<int> ids, ReadOnlySpan<float> dh /* (T, D) */)
+    {
+        Span<float> grad = Table.Gradient.Span;   // (V, D)
+        int d = Dim;
+        for (int t = 0; t < ids.Length; t++)
+        {
+            Span<float> row = grad.Slice(ids[t] * d, d);
+            TensorPrimitives.Add(row, dh.Slice(t * d, d), row);
+        }
+    }
+
+    /// <summary>The whole backward of the embedding (= <see cref="BackwardWeights"/>).</summary>
+    public void Backward(ReadOnlySpan<int> ids, ReadOnlySpan<float> dh) => BackwardWeights(ids, dh);
 }

@@ -5,6 +5,13 @@
 //   g, u (R, Im) = grouped(xs, W_gate / W_up)     a = silu(g) ⊙ u     ys (R, D) = grouped(a, W_down)
 //   y[token(r)] += weight(r) · ys[r]             (in row order: per token, by ascending expert, deterministic)
 // W_gate, W_up (E, Im, D), W_down (E, D, Im): one LinearWeight with E groups each (Gemm.GroupedF32 for F32).
+//
+// Backward, dy (T, D) = ∂L/∂y:
+//   dw(r)  = dy[token(r)] · ys[r]                 → router.WeightGrads[slot(r)]  (combine-weight gradient, (T, K))
+//   dys[r] = weight(r) · dy[token(r)]             (R, D)
+//   da = grouped_NN(dys, W_down)  (R, Im)     dg, du = swiglu'(da; g, u)  (R, Im)
+//   dxs = grouped_NN(dg, W_gate) + grouped_NN(du, W_up)  (R, D)     dx[token(r)] += dxs[r]  (row order: deterministic)
+//   W: dW_down += grouped_TN(dys, a)   dW_gate += grouped_TN(dg, xs)   dW_up += grouped_TN(du, xs)
 using SharpSeek.Numerics;
 
 namespace SharpSeek.Model.Layers;
@@ -26,6 +33,8 @@ public sealed unsafe class MoeExperts : IDisposable
     public NativeBuffer<float> A { get; }    // (R, Im)
     public NativeBuffer<float> Ys { get; }   // (R, D)
     private readonly int[] _cursor;
+    private NativeBuffer<float>? _dYs, _dA, _dG, _dU, _dXs;   // (R, D), (R, Im) ×3, (R, D): allocated by the first backward
+    private int _rows;                                        // R of the last Forward
 
     public MoeExperts(ModelConfig c, ModelWeights w, string prefix, int maxTokens)
     {
@@ -49,6 +58,7 @@ public sealed unsafe class MoeExperts : IDisposable
     public void Forward(ForwardContext ctx, ReadOnlySpan<float> x, int tokens, ReadOnlySpan<int> experts, ReadOnlySpan<float> weights, Span<float> y)
     {
         int rows = tokens * _k;
+        _rows = rows;
         SortByExpert(experts, tokens);
         var xs = new Span<float>(Xs.Pointer, rows * _d);
         for (int r = 0; r < rows; r++) x.Slice(RowToken[r] * _d, _d).CopyTo(xs.Slice(r * _d, _d));
@@ -71,6 +81,60 @@ public sealed unsafe class MoeExperts : IDisposable
         }
     }
 
+    // ---- backward ----
+
+    /// <summary>B: dx (T, D) += ∂L/∂x through the routed experts; dWeights (T, K) = ∂L/∂(combine weights) (overwritten).
+    /// Keeps dys, dg, du for <see cref="BackwardWeights"/>.</summary>
+    public void BackwardInput(ForwardContext ctx, ReadOnlySpan<float> dy /* (T, D) */, int tokens,
+        ReadOnlySpan<float> weights /* (T, K) */, Span<float> dWeights /* (T, K) */, Span<float> dx /* (T, D) */)
+    {
+        int rows = tokens * _k;
+        if (rows != _rows) throw new InvalidOperationException($"experts backward for {tokens} tokens after a forward of {_rows / _k}.");
+        EnsureBackwardBuffers();
+        var ys = new ReadOnlySpan<float>(Ys.Pointer, rows * _d);
+        var dys = new Span<float>(_dYs!.Pointer, rows * _d);
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<float> dyt = dy.Slice(RowToken[r] * _d, _d);
+            dWeights[RowSlot[r]] = System.Numerics.Tensors.TensorPrimitives.Dot(dyt, ys.Slice(r * _d, _d));
+            System.Numerics.Tensors.TensorPrimitives.Multiply(dyt, weights[RowSlot[r]], dys.Slice(r * _d, _d));
+        }
+        var da = new Span<float>(_dA!.Pointer, rows * _im);
+        var dg = new Span<float>(_dG!.Pointer, rows * _im);
+        var du = new Span<float>(_dU!.Pointer, rows * _im);
+        var dxs = new Span<float>(_dXs!.Pointer, rows * _d);
+        Down.BackwardInputGrouped(ctx.Pool, Offsets, dys, da, GemmOutput.Overwrite);
+        Activations.SwiGluBackward(da, new ReadOnlySpan<float>(G.Pointer, rows * _im), new ReadOnlySpan<float>(U.Pointer, rows * _im), dg, du, ctx.Pool);
+        Gate.BackwardInputGrouped(ctx.Pool, Offsets, dg, dxs, GemmOutput.Overwrite);
+        Up.BackwardInputGrouped(ctx.Pool, Offsets, du, dxs, GemmOutput.Accumulate);
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> dst = dx.Slice(RowToken[r] * _d, _d);
+            System.Numerics.Tensors.TensorPrimitives.Add(dst, dxs.Slice(r * _d, _d), dst);
+        }
+    }
+
+    /// <summary>W: expert weight gradients from the activations of Forward and the gradients kept by BackwardInput.</summary>
+    public void BackwardWeights(ForwardContext ctx, int tokens)
+    {
+        int rows = tokens * _k;
+        if (_dYs is null || rows != _rows) throw new InvalidOperationException("experts BackwardWeights needs Forward and BackwardInput of the same batch first.");
+        var xs = new ReadOnlySpan<float>(Xs.Pointer, rows * _d);
+        Down.BackwardWeightsGrouped(ctx.Pool, Offsets, new ReadOnlySpan<float>(A.Pointer, rows * _im), new ReadOnlySpan<float>(_dYs.Pointer, rows * _d));
+        Gate.BackwardWeightsGrouped(ctx.Pool, Offsets, xs, new ReadOnlySpan<float>(_dG!.Pointer, rows * _im));
+        Up.BackwardWeightsGrouped(ctx.Pool, Offsets, xs, new ReadOnlySpan<float>(_dU!.Pointer, rows * _im));
+    }
+
+    private void EnsureBackwardBuffers()
+    {
+        if (_dYs is not null) return;
+        _dYs = new NativeBuffer<float>(Ys.Length);
+        _dA = new NativeBuffer<float>(A.Length);
+        _dG = new NativeBuffer<float>(A.Length);
+        _dU = new NativeBuffer<float>(A.Length);
+        _dXs = new NativeBuffer<float>(Xs.Length);
+    }
+
     /// <summary>Counting sort of the (t, k) pairs by expert, stable in t.</summary>
     private void SortByExpert(ReadOnlySpan<int> experts, int tokens)
     {
@@ -89,5 +153,6 @@ public sealed unsafe class MoeExperts : IDisposable
     public void Dispose()
     {
         Xs.Dispose(); G.Dispose(); U.Dispose(); A.Dispose(); Ys.Dispose();
+        _dYs?.Dispose(); _dA?.Dispose(); _dG?.Dispose(); _dU?.Dispose(); _dXs?.Dispose();
     }
 }

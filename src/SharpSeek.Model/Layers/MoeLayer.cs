@@ -2,6 +2,11 @@
 //
 //   y = Σ_k w_tk · expert_{e_tk}(x_t) + shared(x_t)      x, y (T, D)
 // The routed sum is kept in Routed (T, D) for backward; shared experts are never scaled.
+//
+// Backward, dy (T, D):  dx = shared'ᵀ dy + Σ routed experts' dx + router dx (through the combine weights)
+//   B order: shared B (overwrites dx), experts B (adds dx, writes ∂L/∂weights into Router.WeightGrads),
+//            router B (adds dx through the gate logits, plus Router.ExtraScoreGrad).
+//   W: shared W, experts W, router W — any time after B (they read only this layer's buffers and x).
 using SharpSeek.Numerics;
 
 namespace SharpSeek.Model.Layers;
@@ -38,6 +43,29 @@ public sealed unsafe class MoeLayer : IDisposable
         Shared.Forward(ctx, x, tokens, y);
         System.Numerics.Tensors.TensorPrimitives.Add(y[..(tokens * _d)], routed, y[..(tokens * _d)]);
         ctx.Round(y[..(tokens * _d)]);
+    }
+
+    /// <summary>B: dx (T, D) = ∂L/∂x (overwritten).</summary>
+    public void BackwardInput(ForwardContext ctx, ReadOnlySpan<float> dy /* (T, D) */, int tokens, Span<float> dx /* (T, D) */)
+    {
+        if (Shared is not null) Shared.BackwardInput(ctx, dy, tokens, dx);
+        else dx[..(tokens * _d)].Clear();
+        Experts.BackwardInput(ctx, dy, tokens, Router.Weights, Router.WeightGrads, dx);
+        Router.BackwardInput(ctx, tokens, dx);
+    }
+
+    /// <summary>W: all weight gradients of the layer (+=); x (T, D) is the input given to Forward.</summary>
+    public void BackwardWeights(ForwardContext ctx, ReadOnlySpan<float> x /* (T, D) */, int tokens)
+    {
+        Shared?.BackwardWeights(ctx, x, tokens);
+        Experts.BackwardWeights(ctx, tokens);
+        Router.BackwardWeights(ctx, x, tokens);
+    }
+
+    public void Backward(ForwardContext ctx, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int tokens, Span<float> dx)
+    {
+        BackwardInput(ctx, dy, tokens, dx);
+        BackwardWeights(ctx, x, tokens);
     }
 
     public void Dispose()

@@ -6,8 +6,15 @@
 //   keep the topk_group best groups, set the other groups' biased scores to -inf (not 0: biased scores may be < 0)
 //   experts = top-K of the masked biased scores                                             (T, K)
 //   weights = s[experts] (unbiased), normalised to sum 1 (sigmoid), × routed_scaling_factor  (T, K)
-// As the official inference/model.py: normalisation follows the scoring function (sigmoid), the scaling factor
-// applies to the routed experts only. Ties pick the lower expert / group index.
+// As the official inference/model.py: normalisation follows the scoring function (sigmoid) and norm_topk_prob
+// (HF), the scaling factor applies to the routed experts only. Ties pick the lower expert / group index.
+//
+// Backward (training; no gradient through the top-k choice, the group mask or the bias):
+//   normalised:  w_i = c · s_i / S,  S = Σ_{j∈topK} s_j  →  ds_j = (c · dw_j − Σ_i dw_i · w_i) / S   (j ∈ topK)
+//   otherwise:   w_i = c · s_i                          →  ds_j = c · dw_j
+//   ds += ExtraScoreGrad (T, E)   (the trainer adds ∂L_balance/∂s there between Forward and Backward)
+//   sigmoid: dz = ds ⊙ s ⊙ (1 − s)        softmax: dz = s ⊙ (ds − Σ ds ⊙ s)                       z, dz (T, E)
+//   B: dx (T, D) += dz · W_gate          W: dW_gate (E, D) += dzᵀ · x
 using SharpSeek.Numerics;
 
 namespace SharpSeek.Model.Layers;
@@ -15,8 +22,9 @@ namespace SharpSeek.Model.Layers;
 public sealed unsafe class MoeRouter : IDisposable
 {
     private readonly int _e, _k, _groups, _keepGroups;
-    private readonly bool _sigmoid;
+    private readonly bool _sigmoid, _normalise;
     private readonly float _routeScale;
+    private NativeBuffer<float>? _dLogits;          // (T, E) dz, kept from B for W
 
     public LinearWeight Gate { get; }              // (E, D) F32
     public NativeBuffer<float> Bias { get; }       // (E)  e_score_correction_bias
@@ -24,12 +32,16 @@ public sealed unsafe class MoeRouter : IDisposable
     public NativeBuffer<float> Biased { get; }     // (T, E) masked biased scores (scratch)
     public int[] Experts { get; }                  // (T, K)
     public float[] Weights { get; }                // (T, K)
+    public NativeBuffer<float> ExtraScoreGrad { get; }   // (T, E) extra ∂L/∂s added by the trainer; Forward zeroes it
+    public float[] WeightGrads { get; }            // (T, K) ∂L/∂weights, written by MoeExperts' BackwardInput
     public int TopK => _k;
+    public int ExpertCount => _e;
 
     public MoeRouter(ModelConfig c, ModelWeights w, string prefix, int maxTokens)
     {
         _e = c.NRoutedExperts; _k = c.NumExpertsPerTok; _groups = c.NGroup; _keepGroups = c.TopkGroup;
         _sigmoid = c.ScoringFunc == "sigmoid";
+        _normalise = _sigmoid && c.NormTopkProb;
         _routeScale = (float)c.RoutedScalingFactor;
         Gate = w.Linear(prefix + "gate.weight");
         Bias = w.Vector(prefix + "gate.e_score_correction_bias");
@@ -37,12 +49,21 @@ public sealed unsafe class MoeRouter : IDisposable
         Biased = new NativeBuffer<float>((long)maxTokens * _e);
         Experts = new int[maxTokens * _k];
         Weights = new float[maxTokens * _k];
+        ExtraScoreGrad = new NativeBuffer<float>((long)maxTokens * _e);
+        WeightGrads = new float[maxTokens * _k];
     }
+
+    /// <summary>The unbiased scores s (T, E) of the last Forward (the balance loss reads them).</summary>
+    public ReadOnlySpan<float> ScoresOf(int tokens) => new(Scores.Pointer, tokens * _e);
+
+    /// <summary>The extra score gradient (T, E) the trainer may add into between Forward and BackwardInput.</summary>
+    public Span<float> ExtraScoreGradOf(int tokens) => new(ExtraScoreGrad.Pointer, tokens * _e);
 
     public void Forward(ForwardContext ctx, ReadOnlySpan<float> x /* (T, D) */, int tokens)
     {
         var s = new Span<float>(Scores.Pointer, tokens * _e);
         Gate.Forward(ctx.Pool, 0, x, tokens, s);                   // logits, FP32 whatever the activation precision
+        ExtraScoreGradOf(tokens).Clear();
         var bias = new ReadOnlySpan<float>(Bias.Pointer, _e);
         Span<bool> keep = stackalloc bool[_groups];
         Span<float> topValues = stackalloc float[_k];
@@ -59,7 +80,7 @@ public sealed unsafe class MoeRouter : IDisposable
             Numerics.TopK.Select(b, _k, topValues, chosen);
             float sum = 0;
             for (int i = 0; i < _k; i++) sum += wts[i] = row[chosen[i]];
-            float norm = _sigmoid ? _routeScale / sum : _routeScale;
+            float norm = _normalise ? _routeScale / sum : _routeScale;
             for (int i = 0; i < _k; i++) wts[i] *= norm;
         }
     }
@@ -88,9 +109,65 @@ public sealed unsafe class MoeRouter : IDisposable
             if (!keep[g]) b.Slice(g * per, per).Fill(float.NegativeInfinity);
     }
 
+    // ---- backward ----
+
+    /// <summary>B: dx (T, D) += ∂L/∂x through the gate logits, from <see cref="WeightGrads"/> (T, K) (filled by the
+    /// experts' BackwardInput) and <see cref="ExtraScoreGrad"/> (T, E). Keeps dz (T, E) for <see cref="BackwardWeights"/>.</summary>
+    public void BackwardInput(ForwardContext ctx, int tokens, Span<float> dx /* (T, D) */)
+    {
+        _dLogits ??= new NativeBuffer<float>(Scores.Length);
+        var dz = new Span<float>(_dLogits.Pointer, tokens * _e);
+        ScoreGradients(ctx, tokens, dz);
+        Gate.BackwardInput(ctx.Pool, 0, dz, tokens, dx, GemmOutput.Accumulate);
+    }
+
+    /// <summary>W: dW_gate (E, D) += dzᵀ · x, x (T, D) the input given to Forward.</summary>
+    public void BackwardWeights(ForwardContext ctx, ReadOnlySpan<float> x /* (T, D) */, int tokens)
+    {
+        if (_dLogits is null) throw new InvalidOperationException("router BackwardWeights needs BackwardInput to run first.");
+        Gate.BackwardWeights(ctx.Pool, 0, x, new ReadOnlySpan<float>(_dLogits.Pointer, tokens * _e), tokens);
+    }
+
+    public void Backward(ForwardContext ctx, ReadOnlySpan<float> x, int tokens, Span<float> dx)
+    {
+        BackwardInput(ctx, tokens, dx);
+        BackwardWeights(ctx, x, tokens);
+    }
+
+    /// <summary>dz (T, E) = ∂L/∂logits from the weight gradients and the extra score gradient.</summary>
+    private void ScoreGradients(ForwardContext ctx, int tokens, Span<float> dz)
+    {
+        ReadOnlySpan<float> extra = ExtraScoreGradOf(tokens);
+        for (int t = 0; t < tokens; t++)
+        {
+            ReadOnlySpan<float> s = ScoresOf(tokens).Slice(t * _e, _e);
+            Span<float> ds = dz.Slice(t * _e, _e);
+            extra.Slice(t * _e, _e).CopyTo(ds);
+            ReadOnlySpan<int> chosen = Experts.AsSpan(t * _k, _k);
+            ReadOnlySpan<float> w = Weights.AsSpan(t * _k, _k), dw = WeightGrads.AsSpan(t * _k, _k);
+            if (_normalise)
+            {
+                float sum = 0, dot = 0;
+                for (int i = 0; i < _k; i++) { sum += s[chosen[i]]; dot += dw[i] * w[i]; }
+                for (int i = 0; i < _k; i++) ds[chosen[i]] += (_routeScale * dw[i] - dot) / sum;
+            }
+            else
+            {
+                for (int i = 0; i < _k; i++) ds[chosen[i]] += _routeScale * dw[i];
+            }
+            if (_sigmoid)
+            {
+                for (int e = 0; e < _e; e++) ds[e] *= s[e] * (1 - s[e]);
+            }
+        }
+        if (!_sigmoid) Softmax.Backward(tokens, _e, ScoresOf(tokens), dz, dz, ctx.Pool);
+    }
+
     public void Dispose()
     {
         Scores.Dispose();
         Biased.Dispose();
+        ExtraScoreGrad.Dispose();
+        _dLogits?.Dispose();
     }
 }

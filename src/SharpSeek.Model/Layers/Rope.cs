@@ -49,13 +49,20 @@ public sealed class RotaryEmbedding
     }
 
     /// <summary>Rotates, for every token t and head h, the Dr values at x[(t·heads + h)·stride ..] by positions[t].</summary>
-    public void Apply(Span<float> x, ReadOnlySpan<int> positions, int heads, int stride)
+    public void Apply(Span<float> x, ReadOnlySpan<int> positions, int heads, int stride) =>
+        Numerics.Rope.Forward(positions.Length, heads, stride, positions, Table, Rows(x, positions, heads, stride));
+
+    /// <summary>Backward of <see cref="Apply"/> on a gradient in place: rotation by −θ (the transpose).</summary>
+    public void ApplyBackward(Span<float> dx, ReadOnlySpan<int> positions, int heads, int stride) =>
+        Numerics.Rope.Backward(positions.Length, heads, stride, positions, Table, Rows(dx, positions, heads, stride));
+
+    private Span<float> Rows(Span<float> x, ReadOnlySpan<int> positions, int heads, int stride)
     {
         foreach (int p in positions)
             if ((uint)p >= (uint)MaxPositions)
                 throw new ArgumentException($"position {p} is beyond the RoPE table ({MaxPositions} positions).");
-        int tokens = positions.Length;
-        int needed = ((tokens - 1) * heads + heads - 1) * stride + Dim;
-        Numerics.Rope.Forward(tokens, heads, stride, positions, Table, x[..needed]);
+        if (positions.IsEmpty) return x[..0];
+        int needed = ((positions.Length - 1) * heads + heads - 1) * stride + Dim;
+        return x[..needed];
     }
 }

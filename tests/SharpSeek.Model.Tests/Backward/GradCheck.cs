@@ -64,3 +64,34 @@ public static class GradCheck
         return d;
     }
 }
+
+public static class SampledCheck
+{
+    /// <summary>Compares analytic ∂L/∂θ with central differences at up to <paramref name="count"/> random entries.</summary>
+    public static void Check(string what, double[] theta, ReadOnlySpan<float> analytic, Func<double> loss, Random rng, int count, double tol)
+    {
+        Assert.Equal(theta.Length, analytic.Length);
+        // half of the entries where the analytic gradient is non-zero (sparse gradients such as embedding rows),
+        // half anywhere (zeros must be right too)
+        var nonZero = new List<int>();
+        for (int i = 0; i < analytic.Length; i++) if (analytic[i] != 0) nonZero.Add(i);
+        int[] at = theta.Length <= count ? Enumerable.Range(0, theta.Length).ToArray()
+            : nonZero.OrderBy(_ => rng.Next()).Take(count / 2)
+                .Concat(Enumerable.Range(0, theta.Length).OrderBy(_ => rng.Next()).Take(count - count / 2))
+                .Distinct().Order().ToArray();
+        var numeric = new double[at.Length];
+        var picked = new float[at.Length];
+        for (int i = 0; i < at.Length; i++)
+        {
+            double keep = theta[at[i]];
+            theta[at[i]] = keep + GradCheck.Step;
+            double up = loss();
+            theta[at[i]] = keep - GradCheck.Step;
+            double down = loss();
+            theta[at[i]] = keep;
+            numeric[i] = (up - down) / (2 * GradCheck.Step);
+            picked[i] = analytic[at[i]];
+        }
+        GradCheck.AssertClose(picked, numeric, tol, what);
+    }
+}
