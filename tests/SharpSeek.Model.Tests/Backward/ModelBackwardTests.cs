@@ -8,7 +8,7 @@ namespace SharpSeek.Model.Tests.Backward;
 /// naive FP64 forward of the same model; and DecoderBlock's B/W split.</summary>
 public class ModelBackwardTests
 {
-    private const float Lambda = 0.3f;
+    internal const float Lambda = 0.3f;
 
     /// <summary>All layers dense (first_k_dense_replace beyond every layer, MTP blocks included), two MTP depths.</summary>
     private static ModelConfig DenseConfig() => TestConfigs.With(
@@ -23,22 +23,17 @@ public class ModelBackwardTests
         return h;
     }
 
-    private static double[] Block(ModelConfig c, Params64 p, int layer, double[] x, ForwardBatch batch)
+    private static double[] Block(ModelConfig c, Params64 p, int layer, double[] x, ForwardBatch batch, ReadOnlySpan<int> experts)
     {
-        int T = batch.Tokens, D = c.HiddenSize, I = c.IntermediateSize;
+        int T = batch.Tokens, D = c.HiddenSize;
         string pre = $"model.layers.{layer}.";
         double[] attn = Ref64.Mla(c, p, pre + "self_attn.", Ref64.RmsNorm(x, T, p[pre + "input_layernorm.weight"], c.RmsNormEps), batch);
         var m = new double[T * D];
         for (int i = 0; i < m.Length; i++) m[i] = x[i] + attn[i];
         double[] f = Ref64.RmsNorm(m, T, p[pre + "post_attention_layernorm.weight"], c.RmsNormEps);
-        var y = new double[T * D];
-        for (int t = 0; t < T; t++)
-        {
-            double[] o = Reference64.Mlp(p[pre + "mlp.gate_proj.weight"], p[pre + "mlp.up_proj.weight"], p[pre + "mlp.down_proj.weight"],
-                0, D, I, f.AsSpan(t * D, D));
-            for (int e = 0; e < D; e++) y[t * D + e] = m[t * D + e] + o[e];
-        }
-        return y;
+        double[] o = Reference64.Ffn(c, p, pre + "mlp.", c.IsMoeLayer(layer), f, T, experts);
+        for (int i = 0; i < m.Length; i++) o[i] += m[i];
+        return o;
     }
 
     private static double MeanCe(double[] n, int rows, double[] head, int vocab, int d, ReadOnlySpan<int> targets)
@@ -58,12 +53,13 @@ public class ModelBackwardTests
         return sum / valid;
     }
 
-    private static double ReferenceLoss(ModelConfig c, Params64 p, ForwardBatch batch, int[] targets)
+    /// <summary>The model's loss in FP64; MoE layers use the experts (T, K) the FP32 forward chose (expertsOf(layer)).</summary>
+    internal static double ReferenceLoss(ModelConfig c, Params64 p, ForwardBatch batch, int[] targets, Func<int, int[]>? expertsOf = null)
     {
         int D = c.HiddenSize, V = c.VocabSize, T = batch.Tokens, L = c.NumHiddenLayers, depths = c.NumNextnPredictLayers;
         double eps = c.RmsNormEps;
         double[] h = Embed(p["model.embed_tokens.weight"], D, batch.TokenIds);
-        for (int l = 0; l < L; l++) h = Block(c, p, l, h, batch);
+        for (int l = 0; l < L; l++) h = Block(c, p, l, h, batch, expertsOf?.Invoke(l) ?? []);
         double[] n = Ref64.RmsNorm(h, T, p["model.norm.weight"], eps);
         double loss = MeanCe(n, T, p["lm_head.weight"], V, D, targets);
         // MTP: depth k row i of sequence s uses t[i+k] and the previous depth's row i of s
@@ -94,7 +90,7 @@ public class ModelBackwardTests
                 Array.Copy(e, r * D, concat, r * 2 * D, D);
                 Array.Copy(hn, r * D, concat, r * 2 * D + D, D);
             }
-            double[] hk = Block(c, p, L + k - 1, Ref64.Linear(concat, R, p[pre + "eh_proj.weight"], D, 2 * D), kb);
+            double[] hk = Block(c, p, L + k - 1, Ref64.Linear(concat, R, p[pre + "eh_proj.weight"], D, 2 * D), kb, expertsOf?.Invoke(L + k - 1) ?? []);
             n = Ref64.RmsNorm(hk, R, p[pre + "shared_head.norm.weight"], eps);
             loss += Lambda / depths * MeanCe(n, R, p[pre + "shared_head.head.weight"], V, D, kTargets.ToArray());
             prevFirst = first;
@@ -102,7 +98,7 @@ public class ModelBackwardTests
         return loss;
     }
 
-    private static (ForwardBatch Batch, int[] Targets) Data(int vocab)
+    internal static (ForwardBatch Batch, int[] Targets) Data(int vocab)
     {
         var b = new ForwardBatch(9, 2);
         b.Add(0, 0, [3, 17, 42, 8, 61]);

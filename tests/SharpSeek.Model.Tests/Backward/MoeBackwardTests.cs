@@ -1,6 +1,5 @@
 // Backward of the MoE side (router, routed experts, shared experts, dense MLP) against FP64 finite differences of
 // naive reference forwards, plus the B/W split contract the pipeline schedules rely on.
-using System.Text.Json.Nodes;
 using SharpSeek.Model.Layers;
 using SharpSeek.Numerics;
 
@@ -10,13 +9,6 @@ public class MoeBackwardTests
 {
     private const int Tokens = 6;
     private const int Samples = 40;
-
-    internal static ModelConfig Config(string overrides)
-    {
-        var node = JsonNode.Parse(TestConfigs.Base)!.AsObject();
-        foreach (var (k, v) in JsonNode.Parse(overrides)!.AsObject()) node[k] = v?.DeepClone();
-        return ModelConfig.Parse(node.ToJsonString(), "backward test config");
-    }
 
     internal static ModelWeights TrainableWeights(ModelConfig c, int seed = 3)
     {
@@ -37,7 +29,7 @@ public class MoeBackwardTests
     [MemberData(nameof(RouterVariants))]
     public void MoeLayer_Backward_MatchesFiniteDifferences(string name, string overrides)
     {
-        var c = Config(overrides);
+        var c = TestConfigs.With(overrides);
         using var w = TrainableWeights(c);
         using var pool = new WorkerPool(2);
         var ctx = new ForwardContext(pool);
@@ -45,8 +37,8 @@ public class MoeBackwardTests
         using var layer = new MoeLayer(c, w, prefix, Tokens);
         int d = c.HiddenSize, e = c.NRoutedExperts, k = c.NumExpertsPerTok;
         var rng = new Random(11);
-        float[] x = SampledGrad.Gaussian(rng, Tokens * d), gy = SampledGrad.Gaussian(rng, Tokens * d);
-        float[] gs = SampledGrad.Gaussian(rng, Tokens * e, 0.5);   // stands in for the balance-loss gradient on s
+        float[] x = Reference64.Gaussian(rng, Tokens * d), gy = Reference64.Gaussian(rng, Tokens * d);
+        float[] gs = Reference64.Gaussian(rng, Tokens * e, 0.5);   // stands in for the balance-loss gradient on s
 
         var y = new float[Tokens * d];
         layer.Forward(ctx, x, Tokens, y);
@@ -57,96 +49,75 @@ public class MoeBackwardTests
         // FP64 reference with the FP32 forward's expert choice held fixed (no gradient flows through top-k)
         int[] chosen = layer.Router.Experts.AsSpan(0, Tokens * k).ToArray();
         double[] xd = GradCheck.ToDouble(x);
-        double[] router = SampledGrad.Read(layer.Router.Gate);
-        double[] eg = SampledGrad.Read(layer.Experts.Gate), eu = SampledGrad.Read(layer.Experts.Up), ed = SampledGrad.Read(layer.Experts.Down);
-        DenseMlp? sh = layer.Shared;
-        double[] sg = sh is null ? [] : SampledGrad.Read(sh.Gate), su = sh is null ? [] : SampledGrad.Read(sh.Up), sd = sh is null ? [] : SampledGrad.Read(sh.Down);
-        bool sigmoid = c.ScoringFunc == "sigmoid", normalise = sigmoid && c.NormTopkProb;
-        double scale = c.RoutedScalingFactor;
-        int im = c.MoeIntermediateSize, si = sh?.Inter ?? 0;
-
+        var p = new Params64(w);
+        var scores = new double[Tokens * e];
         double Loss()
         {
-            double l = 0;
-            for (int t = 0; t < Tokens; t++)
-            {
-                var xt = new ReadOnlySpan<double>(xd, t * d, d);
-                double[] s = Reference64.Linear(router, 0, e, d, xt);
-                if (sigmoid) for (int i = 0; i < e; i++) s[i] = Reference64.Sigmoid(s[i]);
-                else
-                {
-                    double m = s.Max(), z = s.Sum(v => Math.Exp(v - m));
-                    for (int i = 0; i < e; i++) s[i] = Math.Exp(s[i] - m) / z;
-                }
-                double sum = 0;
-                for (int j = 0; j < k; j++) sum += s[chosen[t * k + j]];
-                var yt = new double[d];
-                for (int j = 0; j < k; j++)
-                {
-                    int ex = chosen[t * k + j];
-                    double wt = scale * s[ex] / (normalise ? sum : 1);
-                    double[] o = Reference64.Mlp(eg, eu, ed, ex, d, im, xt);
-                    for (int i = 0; i < d; i++) yt[i] += wt * o[i];
-                }
-                if (sh is not null)
-                {
-                    double[] o = Reference64.Mlp(sg, su, sd, 0, d, si, xt);
-                    for (int i = 0; i < d; i++) yt[i] += o[i];
-                }
-                l += SampledGrad.Dot(yt, gy.AsSpan(t * d, d)) + SampledGrad.Dot(s, gs.AsSpan(t * e, e));
-            }
-            return l;
+            double[] yd = Reference64.Ffn(c, p, prefix, moe: true, xd, Tokens, chosen, scores);
+            return Reference64.Dot(yd, gy) + Reference64.Dot(scores, gs);
         }
 
-        // the reference forward reproduces the layer's output (sanity of the reference itself)
-        double lossFromLayer = 0;
-        for (int i = 0; i < y.Length; i++) lossFromLayer += (double)y[i] * gy[i];
-        for (int i = 0; i < gs.Length; i++) lossFromLayer += (double)layer.Router.ScoresOf(Tokens)[i] * gs[i];
-        Assert.Equal(Loss(), lossFromLayer, 1e-3);
+        // the reference reproduces the layer's output (a check of the reference itself)
+        double lossFromLayer = Reference64.Dot(GradCheck.ToDouble(y), gy) + Reference64.Dot(GradCheck.ToDouble(layer.Router.ScoresOf(Tokens)), gs);
+        Assert.True(Math.Abs(Loss() - lossFromLayer) < 1e-4 * Math.Abs(lossFromLayer), $"reference {Loss()} vs layer {lossFromLayer}");
 
-        Check($"{name} dx", xd, dx);
-        Check($"{name} dW router", router, layer.Router.Gate.Gradient.Span);
-        Check($"{name} dW expert gate", eg, layer.Experts.Gate.Gradient.Span);
-        Check($"{name} dW expert up", eu, layer.Experts.Up.Gradient.Span);
-        Check($"{name} dW expert down", ed, layer.Experts.Down.Gradient.Span);
-        if (sh is not null)
+        SampledCheck.Check($"{name} dx", xd, dx, Loss, rng, Samples, Reference64.Tolerance);
+        foreach (var param in w.TrainableParameters().Where(t => t.Name.StartsWith(prefix, StringComparison.Ordinal)))
+            SampledCheck.Check($"{name} {param.Name}", p[param.Name], param.GradientSpan, Loss, rng, Samples, Reference64.Tolerance);
+    }
+
+    [Fact]
+    public void WholeModel_WithMoeLayers_MatchesFiniteDifferences()
+    {
+        // a dense layer, a MoE layer and a MoE MTP block: router, routed and shared experts inside the real wiring
+        var c = TestConfigs.With("""{"num_hidden_layers": 2, "first_k_dense_replace": 1, "num_nextn_predict_layers": 1}""");
+        using var w = TestConfigs.RandomWeights(c, seed: 41);
+        MlaBackwardTests.RandomizeNorms(w, 42);
+        w.EnableGradients();
+        var (batch, targets) = ModelBackwardTests.Data(c.VocabSize);
+        using var pool = new WorkerPool(2);
+        using var model = new DeepSeekV3(w, new ForwardContext(pool), new ForwardCapacity(batch.Tokens, 2, 16));
+        const float lambda = ModelBackwardTests.Lambda;
+        double total = model.ForwardLoss(batch, targets) + lambda * model.MtpLosses[0];
+        model.Backward(lambda);
+        Assert.NotNull(model.Blocks[1].Moe);
+        Assert.NotNull(model.Mtp[0].Block.Moe);
+
+        var chosen = new Dictionary<int, int[]>
         {
-            Check($"{name} dW shared gate", sg, sh.Gate.Gradient.Span);
-            Check($"{name} dW shared up", su, sh.Up.Gradient.Span);
-            Check($"{name} dW shared down", sd, sh.Down.Gradient.Span);
-        }
-
-        void Check(string what, double[] theta, ReadOnlySpan<float> analytic) => SampledGrad.Check(what, theta, analytic, Loss, rng, Samples);
+            [1] = model.Blocks[1].Moe!.Router.Experts.ToArray(),
+            [2] = model.Mtp[0].Block.Moe!.Router.Experts.ToArray(),
+        };
+        var p = new Params64(w);
+        double Loss() => ModelBackwardTests.ReferenceLoss(c, p, batch, targets, l => chosen.GetValueOrDefault(l, []));
+        Assert.True(Math.Abs(Loss() - total) < 1e-4 * Math.Abs(total), $"FP64 reference loss {Loss()} vs model {total}");
+        var rng = new Random(43);
+        foreach (var param in w.TrainableParameters())
+            SampledCheck.Check(param.Name, p[param.Name], param.GradientSpan, Loss, rng, 8, Reference64.Tolerance);
     }
 
     [Fact]
     public void DenseMlp_Backward_MatchesFiniteDifferences()
     {
-        var c = Config("{}");
+        var c = TestConfigs.With("{}");
         using var w = TrainableWeights(c);
         using var pool = new WorkerPool(2);
         var ctx = new ForwardContext(pool);
         using var mlp = new DenseMlp(w, "model.layers.0.mlp.", Tokens);
         int d = c.HiddenSize, inter = mlp.Inter;
         var rng = new Random(5);
-        float[] x = SampledGrad.Gaussian(rng, Tokens * d), gy = SampledGrad.Gaussian(rng, Tokens * d);
+        float[] x = Reference64.Gaussian(rng, Tokens * d), gy = Reference64.Gaussian(rng, Tokens * d);
         var y = new float[Tokens * d];
         mlp.Forward(ctx, x, Tokens, y);
         var dx = new float[Tokens * d];
         mlp.Backward(ctx, x, gy, Tokens, dx);
 
-        double[] xd = GradCheck.ToDouble(x), g = SampledGrad.Read(mlp.Gate), u = SampledGrad.Read(mlp.Up), dn = SampledGrad.Read(mlp.Down);
-        double Loss()
-        {
-            double l = 0;
-            for (int t = 0; t < Tokens; t++)
-                l += SampledGrad.Dot(Reference64.Mlp(g, u, dn, 0, d, inter, new ReadOnlySpan<double>(xd, t * d, d)), gy.AsSpan(t * d, d));
-            return l;
-        }
-        foreach (var (what, theta, analytic) in new (string, double[], float[])[]
-                 { ("dx", xd, dx), ("dW gate", g, mlp.Gate.Gradient.Span.ToArray()), ("dW up", u, mlp.Up.Gradient.Span.ToArray()),
-                   ("dW down", dn, mlp.Down.Gradient.Span.ToArray()) })
-            SampledGrad.Check(what, theta, analytic, Loss, rng, Samples);
+        double[] xd = GradCheck.ToDouble(x);
+        var p = new Params64(w);
+        double Loss() => Reference64.Dot(Reference64.Ffn(c, p, "model.layers.0.mlp.", moe: false, xd, Tokens, []), gy);
+        SampledCheck.Check("dense dx", xd, dx, Loss, rng, Samples, Reference64.Tolerance);
+        foreach (var param in w.TrainableParameters().Where(t => t.Name.StartsWith("model.layers.0.mlp.", StringComparison.Ordinal)))
+            SampledCheck.Check(param.Name, p[param.Name], param.GradientSpan, Loss, rng, Samples, Reference64.Tolerance);
     }
 
     /// <summary>Runs two stacked MoE layers forward and backward, either with B and W interleaved per layer
@@ -154,7 +125,7 @@ public class MoeBackwardTests
     /// returns dx and every weight gradient.</summary>
     private static float[] TwoLayerGradients(bool deferWeights)
     {
-        var c = Config("{}");
+        var c = TestConfigs.With("{}");
         using var w = TrainableWeights(c);
         using var pool = new WorkerPool(2);
         var ctx = new ForwardContext(pool);
@@ -162,7 +133,7 @@ public class MoeBackwardTests
         using var l2 = new MoeLayer(c, w, "model.layers.2.mlp.", Tokens);
         int d = c.HiddenSize;
         var rng = new Random(2);
-        float[] x = SampledGrad.Gaussian(rng, Tokens * d), gy = SampledGrad.Gaussian(rng, Tokens * d);
+        float[] x = Reference64.Gaussian(rng, Tokens * d), gy = Reference64.Gaussian(rng, Tokens * d);
         float[] h = new float[Tokens * d], y = new float[Tokens * d], dh = new float[Tokens * d], dx = new float[Tokens * d];
         l1.Forward(ctx, x, Tokens, h);
         l2.Forward(ctx, h, Tokens, y);
@@ -195,7 +166,7 @@ public class MoeBackwardTests
     [Fact]
     public void MoeAndHeadTrainingStep_AfterWarmUp_AllocatesNoManagedMemory()
     {
-        var c = Config("{}");
+        var c = TestConfigs.With("{}");
         using var w = TrainableWeights(c);
         using var pool = new WorkerPool(2);
         var ctx = new ForwardContext(pool);
@@ -227,12 +198,12 @@ public class MoeBackwardTests
     [Fact]
     public void MoeLayer_BackwardOnBf16Weights_ThrowsNotSupported()
     {
-        var c = Config("{}");
+        var c = TestConfigs.With("{}");
         using var w = TestConfigs.RandomWeights(c, WeightDType.Bf16);
         using var pool = new WorkerPool(1);
         var ctx = new ForwardContext(pool);
         using var layer = new MoeLayer(c, w, "model.layers.1.mlp.", Tokens);
-        var x = SampledGrad.Gaussian(new Random(1), Tokens * c.HiddenSize);
+        var x = Reference64.Gaussian(new Random(1), Tokens * c.HiddenSize);
         var y = new float[x.Length];
         layer.Forward(ctx, x, Tokens, y);
         Assert.Throws<NotSupportedException>(() => layer.BackwardInput(ctx, y, Tokens, new float[x.Length]));
