@@ -4,6 +4,7 @@
 //   swiglu(g, u) = silu(g) · u                       DeepSeek-V3 MLP / expert: w2(silu(w1 x) · w3 x)
 // Backward:  dx = dy · silu'(x);   dg = dh · u · silu'(g),  du = dh · silu(g).
 // Written as 1 / (1 + e^-x) the forms are stable at both ends: e^-x = inf gives 0, e^-x = 0 gives 1.
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace SharpSeek.Numerics;
@@ -94,6 +95,8 @@ public static unsafe class Activations
 
         public static void Run(WorkerPool? pool, SimdLevel level, ref Elementwise job) =>
             RowsDispatch.Run(pool, level, (job.N + Block - 1) / Block, Block, ref job);
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
 
         public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {

@@ -124,6 +124,8 @@ public static unsafe class BlockQuant
             RowsDispatch.Run(pool, level, units, perUnit, ref this);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+
         public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {
             switch (Kind)
@@ -136,6 +138,7 @@ public static unsafe class BlockQuant
     }
 
     // Tiles of `rowsPerTile` rows x 128 columns (1 for activations, 128 for weights) over a row-major (rows, k) matrix.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     [SkipLocalsInit]
     private static void QuantizeBlocks<V>(int rows, int k, int rowsPerTile, int tileRowBegin, int tileRowEnd, float* x, byte* q, float* scales)
         where V : unmanaged, IVec<V>
@@ -180,6 +183,7 @@ public static unsafe class BlockQuant
 
     // 128x1 tiles: for each block of 128 tokens, column amax by vertical vector max over the block's rows, then
     // encode row by row into a 128-byte staging column per channel chunk and write each channel's run contiguously.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     [SkipLocalsInit]
     private static void QuantizeTransposed<V>(int m, int k, int tileBegin, int tileEnd, float* x, byte* qT, float* scalesT) where V : unmanaged, IVec<V>
     {
@@ -212,6 +216,8 @@ public static unsafe class BlockQuant
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+
     private static void ColumnAbsMax<V>(float* x, int stride, int height, int width, float* amax) where V : unmanaged, IVec<V>
     {
         V mask = V.Bits(0x7FFF_FFFF);
@@ -237,6 +243,8 @@ public static unsafe class BlockQuant
         for (; i <= n - V.Count; i += V.Count) V.StoreBytes(Fp8E4M3.Codec.Encode(V.Mul(V.Load(x + i), V.Load(multiplier + i))), q + i);
         for (; i < n; i++) q[i] = Fp8E4M3.FromFloat(x[i] * multiplier[i]);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
 
     private static void DequantizeCore<V>(int k, int rowsPerTile, int rowBegin, int rowEnd, byte* q, float* scales, float* x) where V : unmanaged, IVec<V>
     {

@@ -73,6 +73,8 @@ internal static unsafe class ConversionDriver
         public T* Destination;
         public long Count;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+
         public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {
             float* s = Source;
@@ -88,6 +90,8 @@ internal static unsafe class ConversionDriver
         public T* Source;
         public float* Destination;
         public long Count;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
 
         public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {

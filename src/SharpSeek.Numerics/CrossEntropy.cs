@@ -2,6 +2,8 @@
 //   loss_r = logsumexp(x_r) − x_r[t_r] = m + log Σ exp(x − m) − x[t],   m = max(x_r)        (FP32 per row)
 //   L = (1 / valid) · Σ_r loss_r                                                          (FP64 over rows)
 // Backward:  dlogits_r = (softmax(x_r) − onehot(t_r)) · dL / valid;  ignored rows get zeros.
+using System.Runtime.CompilerServices;
+
 namespace SharpSeek.Numerics;
 
 public static unsafe class CrossEntropy
@@ -67,6 +69,8 @@ public static unsafe class CrossEntropy
         public int* Targets;    // (rows)
         public float* Losses;   // (rows)
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+
         public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {
             for (long r = begin; r < end; r++)
@@ -86,6 +90,8 @@ public static unsafe class CrossEntropy
         public float* Logits, DLogits;   // (rows, Vocab)
         public int* Targets;             // (rows)
         public float Scale;              // dL / valid
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
 
         public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {

@@ -4,6 +4,8 @@
 //   dx = r · (g − x̂ · mean(g ⊙ x̂))      dw += Σ_rows dy ⊙ x̂
 // Shapes: x, y, dy, dx (rows, dim); weight, dweight (dim); rstd (rows) — saved by Forward for Backward.
 // dx is overwritten; dweight is accumulated (+=) so micro-batches and rows add up without a scratch buffer.
+using System.Runtime.CompilerServices;
+
 namespace SharpSeek.Numerics;
 
 public static unsafe class RmsNorm
@@ -57,6 +59,8 @@ public static unsafe class RmsNorm
         public float Eps;
         public float* X, Weight, Y, Rstd;   // X, Y (rows, Dim); Weight (Dim); Rstd (rows)
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+
         public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {
             int dim = Dim;
@@ -77,6 +81,8 @@ public static unsafe class RmsNorm
     {
         public int Dim;
         public float* Dy, X, Weight, Rstd, Dx;   // Dy, X, Dx (rows, Dim); Weight (Dim); Rstd (rows)
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
 
         public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {
@@ -106,6 +112,8 @@ public static unsafe class RmsNorm
         public const int Columns = 256;   // columns per unit
         public int Rows, Dim;
         public float* Dy, X, Rstd, DWeight;   // Dy, X (Rows, Dim); Rstd (Rows); DWeight (Dim)
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
 
         public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {

@@ -5,6 +5,8 @@
 // The table is built from inverse frequencies (YaRN-corrected by the model when rope_scaling is set) and stores
 // per position cos duplicated [c₀ c₀ c₁ c₁ …] and sin signed [−s₀ s₀ −s₁ s₁ …] so a vector step is
 //   out = x ⊙ cos + swap_pairs(x) ⊙ sin.
+using System.Runtime.CompilerServices;
+
 namespace SharpSeek.Numerics;
 
 public sealed class RopeTable
@@ -96,6 +98,8 @@ public static unsafe class Rope
         public float* Cos, Sin;     // (MaxPositions, Dim)
         public float* X;            // rows (tokens · Heads) at Stride
         public float SinSign;       // +1 forward, −1 backward
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
 
         public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {

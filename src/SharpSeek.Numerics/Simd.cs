@@ -23,8 +23,11 @@ public static class Simd
     /// <summary>Every level this CPU accelerates, narrowest first (Scalar is always supported).</summary>
     public static IReadOnlyList<SimdLevel> Supported { get; } = DetectSupported();
 
-    /// <summary>The widest supported level, capped by SHARPSEEK_SIMD when it is set.</summary>
-    public static SimdLevel Active { get; } = ChooseActive(Environment.GetEnvironmentVariable(EnvironmentVariable));
+    private static SimdLevel? s_active;
+
+    /// <summary>The widest supported level, capped by SHARPSEEK_SIMD when it is set. An invalid SHARPSEEK_SIMD
+    /// throws ArgumentException here (not a TypeInitializationException), so the CLI reports it as a usage error.</summary>
+    public static SimdLevel Active => s_active ??= ChooseActive(Environment.GetEnvironmentVariable(EnvironmentVariable));
 
     /// <summary>The widest supported level.</summary>
     public static SimdLevel Best => Supported[^1];
@@ -38,8 +41,7 @@ public static class Simd
         "v128" or "vector128" => SimdLevel.Vector128,
         "v256" or "vector256" => SimdLevel.Vector256,
         "v512" or "vector512" => SimdLevel.Vector512,
-        _ => throw new ArgumentException(
-            $"{EnvironmentVariable}='{value}' is not a SIMD level; use scalar, v128, v256 or v512.", nameof(value)),
+        _ => throw new ArgumentException($"{EnvironmentVariable}='{value}' is not a SIMD level; use scalar, v128, v256 or v512."),
     };
 
     /// <summary>Short name as used in SHARPSEEK_SIMD (scalar, v128, v256, v512).</summary>

@@ -3,6 +3,8 @@
 // Backward:  dx = y ⊙ (dy − Σ (dy ⊙ y))
 // Three passes over a row (max, exp+sum into y, scale) instead of TensorPrimitives' separate calls.
 // y may alias x (in place); dx may alias dy. A row of all −inf has no maximum to shift by and gives NaN (as PyTorch).
+using System.Runtime.CompilerServices;
+
 namespace SharpSeek.Numerics;
 
 public static unsafe class Softmax
@@ -41,6 +43,8 @@ public static unsafe class Softmax
         public int N;
         public float* X, Y;   // (rows, N)
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+
         public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {
             for (long row = begin; row < end; row++)
@@ -57,6 +61,8 @@ public static unsafe class Softmax
     {
         public int N;
         public float* Y, Dy, Dx;   // (rows, N)
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
 
         public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {

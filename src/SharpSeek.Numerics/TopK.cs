@@ -40,6 +40,7 @@ public static unsafe class TopK
         public int* TopIndices;     // (rows, K)
 
         [SkipLocalsInit]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {
             int n = N, k = K;

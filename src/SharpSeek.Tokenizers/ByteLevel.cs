@@ -25,14 +25,15 @@ public static class ByteLevel
         });
     }
 
-    /// <summary>Appends the bytes a byte-level token stands for; false (and nothing appended) when some char of it
-    /// is outside the alphabet — Hugging Face then uses the token's own UTF-8 bytes.</summary>
-    public static bool TryDecode(string token, List<byte> output)
+    /// <summary>The bytes a token decodes to: one byte per char when every char is in the alphabet, otherwise the
+    /// token's own UTF-8 bytes (what Hugging Face's ByteLevel decoder does for such tokens, e.g. "<｜User｜>").</summary>
+    public static byte[] DecodeToken(string token)
     {
         foreach (char c in token)
-            if (CharToByteTable[c] < 0) return false;
-        foreach (char c in token) output.Add((byte)CharToByteTable[c]);
-        return true;
+            if (CharToByteTable[c] < 0) return System.Text.Encoding.UTF8.GetBytes(token);
+        var bytes = new byte[token.Length];
+        for (int i = 0; i < token.Length; i++) bytes[i] = (byte)CharToByteTable[token[i]];
+        return bytes;
     }
 
     private static char[] BuildByteToChar()

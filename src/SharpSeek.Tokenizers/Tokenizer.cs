@@ -38,12 +38,7 @@ public sealed class Tokenizer
         _isSpecial = new bool[_idToToken.Length];
         foreach (AddedToken a in parts.AddedTokens) _isSpecial[a.Id] = a.Special;
         _idToBytes = new byte[_idToToken.Length][];
-        var buffer = new List<byte>();
-        for (int id = 0; id < _idToToken.Length; id++)
-        {
-            buffer.Clear();
-            _idToBytes[id] = ByteLevel.TryDecode(_idToToken[id], buffer) ? buffer.ToArray() : Encoding.UTF8.GetBytes(_idToToken[id]);
-        }
+        for (int id = 0; id < _idToToken.Length; id++) _idToBytes[id] = ByteLevel.DecodeToken(_idToToken[id]);
         _added = new AddedTokenMatcher(parts.AddedTokens);
         _preTokenizer = new PreTokenizer(parts.PreTokenizerSteps);
         _bpe = BuildBpe(parts.Vocab, parts.Merges);
@@ -65,7 +60,7 @@ public sealed class Tokenizer
             throw new FileNotFoundException($"No tokenizer.json at '{file}'. Pass a directory holding tokenizer.json " +
                 "(and tokenizer_config.json), e.g. a Hugging Face model directory or one written by `sharpseek tokenizer train`.", file);
         string config = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, "tokenizer_config.json");
-        return FromJson(File.ReadAllText(file), File.Exists(config) ? File.ReadAllText(config) : null, file);
+        return new Tokenizer(TokenizerJson.Parse(File.ReadAllBytes(file), File.Exists(config) ? File.ReadAllText(config) : null, file));
     }
 
     public static Tokenizer FromJson(string tokenizerJson, string? configJson, string source = "tokenizer.json") =>
@@ -184,24 +179,20 @@ public sealed class Tokenizer
         return Encoding.UTF8.GetString(buffer, 0, n);
     }
 
-    private byte[] BytesOf(int id)
+    /// <summary>The bytes <paramref name="id"/> decodes to; throws <see cref="UnknownTokenIdException"/>.</summary>
+    internal byte[] BytesOf(int id)
     {
         if ((uint)id >= (uint)_idToToken.Length || _idToToken[id].Length == 0) throw new UnknownTokenIdException(id, VocabSize);
         return _idToBytes[id];
     }
 
-    private static BpeModel BuildBpe(Dictionary<string, int> vocab, List<(string Left, string Right)> merges)
+    private static BpeModel BuildBpe(Dictionary<string, int> vocab, List<(int Left, int Right, int Merged)> merges)
     {
         var byteIds = new int[256];
         for (int b = 0; b < 256; b++) byteIds[b] = vocab.TryGetValue(ByteLevel.ByteToChar[b].ToString(), out int id) ? id : -1;
         var table = new PairTable(merges.Count);
         for (int rank = 0; rank < merges.Count; rank++)
-        {
-            var (l, r) = merges[rank];
-            if (!vocab.TryGetValue(l, out int left) || !vocab.TryGetValue(r, out int right) || !vocab.TryGetValue(l + r, out int merged))
-                throw new InvalidDataException($"Merge #{rank} '{l} {r}' refers to a token missing from the vocabulary.");
-            table.TryAdd(BpeModel.PairKey(left, right), rank, merged); // first (lowest) rank wins
-        }
+            table.TryAdd(BpeModel.PairKey(merges[rank].Left, merges[rank].Right), rank, merges[rank].Merged); // lowest rank wins
         return new BpeModel(byteIds, table);
     }
 

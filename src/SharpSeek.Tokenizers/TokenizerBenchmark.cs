@@ -9,8 +9,8 @@ public static class TokenizerBenchmark
     /// <summary>MB/s figures are wall-clock; the <c>Cpu</c> ones divide by this process's CPU time instead, which
     /// stays meaningful when other processes compete for the cores (1-thread runs only).</summary>
     public sealed record Result(double Megabytes, long Tokens, double BytesPerToken, int Threads,
-        double EncodeMBpsCold, double EncodeMBps1, double EncodeMBps1Cpu, double EncodeMBpsAll,
-        double DecodeMBps1, double DecodeMBps1Cpu, double DecodeMBpsAll);
+        double EncodeMbpsColdCache, double EncodeMbpsSingleThread, double EncodeMbpsSingleThreadCpu, double EncodeMbpsAllThreads,
+        double DecodeMbpsSingleThread, double DecodeMbpsSingleThreadCpu, double DecodeMbpsAllThreads);
 
     public static Result Run(Tokenizer tokenizer, IReadOnlyList<string> lines)
     {

@@ -15,7 +15,7 @@ public static class TokenizerJson
     public sealed record Parts(
         string[] IdToToken,            // (vocab + added) token string of each id; null-free, "" for holes
         Dictionary<string, int> Vocab,
-        List<(string Left, string Right)> Merges,
+        List<(int Left, int Right, int Merged)> Merges, // in rank order
         bool IgnoreMerges,
         List<AddedToken> AddedTokens,
         List<PreTokenizerStep> PreTokenizerSteps,
@@ -23,7 +23,11 @@ public static class TokenizerJson
         string? BosToken, string? EosToken,
         string? ChatTemplate);
 
-    public static Parts Parse(string tokenizerJson, string? configJson, string source)
+    public static Parts Parse(string tokenizerJson, string? configJson, string source) =>
+        Parse(System.Text.Encoding.UTF8.GetBytes(tokenizerJson), configJson, source);
+
+    /// <summary>Parses UTF-8 tokenizer.json bytes (no transcoding of the multi-megabyte file).</summary>
+    public static Parts Parse(ReadOnlyMemory<byte> tokenizerJson, string? configJson, string source)
     {
         using var doc = JsonDocument.Parse(tokenizerJson, new JsonDocumentOptions { MaxDepth = 256 });
         JsonElement root = doc.RootElement;
@@ -38,9 +42,19 @@ public static class TokenizerJson
 
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (JsonProperty p in Required(model, "vocab", source).EnumerateObject()) vocab[p.Name] = p.Value.GetInt32();
-        var merges = new List<(string, string)>();
+        var merges = new List<(int, int, int)>();
+        var lookup = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         foreach (JsonElement m in Required(model, "merges", source).EnumerateArray())
-            merges.Add(m.ValueKind == JsonValueKind.Array ? (m[0].GetString()!, m[1].GetString()!) : SplitMerge(m.GetString()!, source));
+        {
+            if (m.ValueKind == JsonValueKind.Array) merges.Add(ResolveMerge(lookup, m[0].GetString()!, m[1].GetString()!, merges.Count, source));
+            else
+            {
+                string merge = m.GetString()!;
+                int space = merge.IndexOf(' ', 1); // a merge half is never empty; byte-level halves contain no spaces
+                if (space < 0) throw new InvalidDataException($"{source}: merge '{merge}' is not two tokens separated by a space.");
+                merges.Add(ResolveMerge(lookup, merge.AsSpan(0, space), merge.AsSpan(space + 1), merges.Count, source));
+            }
+        }
         bool ignoreMerges = model.TryGetProperty("ignore_merges", out var im) && im.ValueKind == JsonValueKind.True;
 
         var added = new List<AddedToken>();
@@ -81,11 +95,15 @@ public static class TokenizerJson
         return new Parts(idToToken, vocab, merges, ignoreMerges, added, steps, prefix, suffix, bos, eos, chatTemplate);
     }
 
-    private static (string, string) SplitMerge(string merge, string source)
+    private static (int, int, int) ResolveMerge(Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> vocab,
+        ReadOnlySpan<char> left, ReadOnlySpan<char> right, int rank, string source)
     {
-        int space = merge.IndexOf(' ', 1); // a merge half is never empty; byte-level halves contain no spaces
-        if (space < 0) throw new InvalidDataException($"{source}: merge '{merge}' is not two tokens separated by a space.");
-        return (merge[..space], merge[(space + 1)..]);
+        Span<char> both = left.Length + right.Length <= 256 ? stackalloc char[left.Length + right.Length] : new char[left.Length + right.Length];
+        left.CopyTo(both);
+        right.CopyTo(both[left.Length..]);
+        if (!vocab.TryGetValue(left, out int l) || !vocab.TryGetValue(right, out int r) || !vocab.TryGetValue(both, out int merged))
+            throw new InvalidDataException($"{source}: merge #{rank} '{left} {right}' refers to a token missing from the vocabulary.");
+        return (l, r, merged);
     }
 
     private static void CheckNormalizer(JsonElement root, string source)

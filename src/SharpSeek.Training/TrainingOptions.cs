@@ -15,8 +15,8 @@ public sealed record TrainingOptions
     public string? Data { get; init; }
     /// <summary>A directory with tokenizer.json; null = train a byte-level BPE on the corpus.</summary>
     public string? Tokenizer { get; init; }
-    /// <summary>Run directory: checkpoints, metrics.jsonl, plots.</summary>
-    public string Out { get; init; } = "runs/tiny";
+    /// <summary>Run directory: checkpoints, metrics.jsonl, plots; null = runs/&lt;preset or config name&gt;.</summary>
+    public string? Out { get; init; }
     public long Steps { get; init; } = 2000;
     /// <summary>Sequences per optimizer step (B), split into <see cref="MicroBatches"/> micro-batches.</summary>
     public int Batch { get; init; } = 8;
@@ -56,6 +56,34 @@ public sealed record TrainingOptions
     public int Threads { get; init; }
     public bool Resume { get; init; }
     public bool Json { get; init; }
+
+    /// <summary>The run directory: <see cref="Out"/>, else runs/&lt;preset&gt; (a config path contributes its file or directory name).</summary>
+    public string EffectiveOut => Out ?? Path.Combine("runs", Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(Preset)));
+
+    /// <summary>Settings a resumed run must share with the checkpoint's to continue bit-exactly, by flag.</summary>
+    private static readonly (string Flag, Func<TrainingOptions, object?> Value)[] ResumeInvariants =
+    [
+        ("--preset", o => o.Preset), ("--data", o => o.Data), ("--tokenizer", o => o.Tokenizer), ("--steps", o => o.Steps),
+        ("--batch", o => o.Batch), ("--seq", o => o.Seq), ("--micro-batches", o => o.MicroBatches), ("--lr", o => o.Lr),
+        ("--min-lr-ratio", o => o.MinLrRatio), ("--warmup-steps", o => o.WarmupSteps), ("--decay-steps", o => o.EffectiveDecaySteps),
+        ("--mtp-depth", o => o.MtpDepth), ("--mtp-weight", o => o.MtpWeight), ("--bias-gamma", o => o.BiasGamma),
+        ("--aux-alpha", o => o.AuxAlpha), ("--weight-decay", o => o.WeightDecay), ("--beta1", o => o.Beta1), ("--beta2", o => o.Beta2),
+        ("--epsilon", o => o.Epsilon), ("--grad-clip", o => o.GradClip), ("--init-std", o => o.InitStd), ("--seed", o => o.Seed),
+        ("--eval-interval", o => o.EvalInterval), ("--eval-batches", o => o.EvalBatches), ("--threads", o => o.Threads),
+    ];
+
+    /// <summary>Throws when a setting that changes the computation differs from the checkpoint's
+    /// (<paramref name="saved"/>): resume is only bit-exact with the same settings (and the same thread count,
+    /// DESIGN §2). Display-only settings (--json, --save-interval, --out) may change.</summary>
+    public void CheckResumableFrom(TrainingOptions saved)
+    {
+        foreach (var (flag, value) in ResumeInvariants)
+        {
+            object? now = value(this), then = value(saved);
+            if (!Equals(now, then))
+                Fail(flag, $"is {now ?? "unset"} but the checkpoint was trained with {then ?? "unset"}; resume with the same value, or start a new run with another --out.");
+        }
+    }
 
     /// <summary>The effective MTP depth for <paramref name="config"/>.</summary>
     public int EffectiveMtpDepth(ModelConfig config) => MtpDepth ?? config.NumNextnPredictLayers;
@@ -100,7 +128,7 @@ public sealed record TrainingOptions
         Positive("--eval-batches", EvalBatches);
         NonNegative("--save-interval", SaveInterval);
         if (Threads < 0) Fail("--threads", $"must be >= 0 (0 = all cores; got {Threads}).");
-        if (string.IsNullOrWhiteSpace(Out)) Fail("--out", "must name a directory.");
+        if (Out is not null && string.IsNullOrWhiteSpace(Out)) Fail("--out", "must name a directory.");
         if (Data is { } data && !File.Exists(data) && !Directory.Exists(data))
             Fail("--data", $"'{data}' is neither a file nor a directory; pass a .txt file or a directory of .txt files.");
         if (Tokenizer is { } tok && !File.Exists(Path.Combine(tok, "tokenizer.json")))

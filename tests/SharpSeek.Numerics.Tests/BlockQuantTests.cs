@@ -18,45 +18,41 @@ public class BlockQuantTests
         return x;
     }
 
-    [Theory, MemberData(nameof(TestSupport.SupportedLevels), MemberType = typeof(TestSupport))]
-    public void QuantizeRows1x128_EqualsTheReferenceBitForBit(SimdLevel level)
+    private delegate void Quantizer(int rows, int cols, float[] x, byte[] q, float[] scales, SimdLevel level);
+    private delegate void Dequantizer(int rows, int cols, byte[] q, float[] scales, float[] x, SimdLevel level);
+
+    /// <summary>Quantize and dequantize every shape with the fast kernel and with the reference (tiles of
+    /// tileRows x 128); codes, scales and dequantized values must be identical.</summary>
+    private static void AssertEqualsReference(SimdLevel level, int tileRows, Quantizer quantize, Dequantizer dequantize)
     {
-        foreach (var (m, k) in Shapes)
+        foreach (var (rows, cols) in Shapes)
         {
-            float[] x = Matrix(m, k, m * 1000 + k);
-            int tiles = BlockQuant.TileCount(k);
-            byte[] q = new byte[m * k], qRef = new byte[m * k];
-            float[] s = new float[m * tiles], sRef = new float[m * tiles];
-            BlockQuant.QuantizeRows1x128(m, k, x, q, s, level);
-            BlockQuantReference.Quantize(m, k, 1, 128, x, qRef, sRef);
+            float[] x = Matrix(rows, cols, rows * 1000 + cols + tileRows);
+            int scales = (rows + tileRows - 1) / tileRows * BlockQuant.TileCount(cols);
+            byte[] q = new byte[rows * cols], qRef = new byte[rows * cols];
+            float[] s = new float[scales], sRef = new float[scales];
+            quantize(rows, cols, x, q, s, level);
+            BlockQuantReference.Quantize(rows, cols, tileRows, 128, x, qRef, sRef);
             Assert.Equal(qRef, q);
             Assert.Equal(sRef, s);
-            float[] back = new float[m * k], backRef = new float[m * k];
-            BlockQuant.DequantizeRows1x128(m, k, q, s, back, level);
-            BlockQuantReference.Dequantize(m, k, 1, 128, q, s, backRef);
+            float[] back = new float[rows * cols], backRef = new float[rows * cols];
+            dequantize(rows, cols, q, s, back, level);
+            BlockQuantReference.Dequantize(rows, cols, tileRows, 128, q, s, backRef);
             Assert.Equal(backRef, back);
         }
     }
 
     [Theory, MemberData(nameof(TestSupport.SupportedLevels), MemberType = typeof(TestSupport))]
-    public void QuantizeBlocks128x128_EqualsTheReferenceBitForBit(SimdLevel level)
-    {
-        foreach (var (n, k) in Shapes)
-        {
-            float[] w = Matrix(n, k, n * 7 + k);
-            int scales = BlockQuant.TileCount(n) * BlockQuant.TileCount(k);
-            byte[] q = new byte[n * k], qRef = new byte[n * k];
-            float[] s = new float[scales], sRef = new float[scales];
-            BlockQuant.QuantizeBlocks128x128(n, k, w, q, s, level);
-            BlockQuantReference.Quantize(n, k, 128, 128, w, qRef, sRef);
-            Assert.Equal(qRef, q);
-            Assert.Equal(sRef, s);
-            float[] back = new float[n * k], backRef = new float[n * k];
-            BlockQuant.DequantizeBlocks128x128(n, k, q, s, back, level);
-            BlockQuantReference.Dequantize(n, k, 128, 128, q, s, backRef);
-            Assert.Equal(backRef, back);
-        }
-    }
+    public void QuantizeRows1x128_EqualsTheReferenceBitForBit(SimdLevel level) =>
+        AssertEqualsReference(level, 1,
+            (m, k, x, q, s, l) => BlockQuant.QuantizeRows1x128(m, k, x, q, s, l),
+            (m, k, q, s, x, l) => BlockQuant.DequantizeRows1x128(m, k, q, s, x, l));
+
+    [Theory, MemberData(nameof(TestSupport.SupportedLevels), MemberType = typeof(TestSupport))]
+    public void QuantizeBlocks128x128_EqualsTheReferenceBitForBit(SimdLevel level) =>
+        AssertEqualsReference(level, 128,
+            (n, k, w, q, s, l) => BlockQuant.QuantizeBlocks128x128(n, k, w, q, s, l),
+            (n, k, q, s, w, l) => BlockQuant.DequantizeBlocks128x128(n, k, q, s, w, l));
 
     [Theory, MemberData(nameof(TestSupport.SupportedLevels), MemberType = typeof(TestSupport))]
     public void QuantizeTransposed128x1_IsTheRowQuantizationOfTheTranspose(SimdLevel level)

@@ -42,6 +42,10 @@ public class Fp8ConversionTests
     {
         Assert.Equal(0x7E, Fp8E4M3.FromFloat(448f));
         Assert.Equal(0x7E, Fp8E4M3.FromFloat(1e30f));
+        Assert.Equal(0x7E, Fp8E4M3.FromFloat(464f));                                     // midpoint 448|480: saturates
+        Assert.Equal(0xFE, Fp8E4M3.FromFloat(-MathF.BitIncrement(480f)));
+        Assert.Equal(0x7B, Fp8E5M2.FromFloat(61440f));                                   // midpoint 57344|65536
+        Assert.Equal(0xFB, Fp8E5M2.FromFloat(-1e38f));
         Assert.Equal(0xFE, Fp8E4M3.FromFloat(float.NegativeInfinity));
         Assert.Equal(0x7F, Fp8E4M3.FromFloat(float.NaN) & 0x7F);
         Assert.Equal(0x38, Fp8E4M3.FromFloat(1f));

@@ -141,6 +141,21 @@ public class GemmQuantizedTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(ThreadsAndLevels))]
+    public void Fp8Block_NaNCode_GivesNaNInItsRowAndColumnOnly(int threads, SimdLevel level)
+    {
+        int m = 20, n = 40, k = 300, kb = 3;
+        byte[] a = Fp8(m * k, 1), b = Fp8(n * k, 2);
+        a[3 * k + 17] = 0x7F;                // row 3 of A
+        b[11 * k + 290] = 0xFF;              // row 11 of B = column 11 of C
+        float[] aScales = PositiveScales(m * kb, 3), bScales = PositiveScales(kb, 4), c = new float[m * n];
+        Gemm.Fp8Block(Pool(threads), m, n, k, a, aScales, b, bScales, c, level);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+                Assert.Equal(i == 3 || j == 11, float.IsNaN(c[i * n + j]));
+    }
+
     [Fact]
     public void Fp8Block_WrongScaleShape_ThrowsArgumentException()
     {

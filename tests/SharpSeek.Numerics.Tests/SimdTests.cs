@@ -36,6 +36,7 @@ public class SimdTests
         // v512 on a CPU without AVX-512 resolves to the best supported width below it.
         Assert.Equal(Simd.Best, Simd.ChooseActive("v512"));
         Assert.True(Simd.IsSupported(Simd.Active));
+        Assert.Throws<ArgumentException>(() => Simd.ChooseActive("avx512"));
     }
 
     [Fact]

@@ -25,6 +25,23 @@ public class PipelineScheduleTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(7)]
+    public void OneFOneB_And_Zb1p_FewerMicroBatchesThanStages_StillValid(int m)
+    {
+        foreach (var kind in new[] { ScheduleKind.OneFOneB, ScheduleKind.Zb1p })
+        {
+            var s = ScheduleGenerators.Build(kind, 8, m);
+            s.Validate();
+            Assert.True(s.PeakActivations().Max() <= m);
+        }
+        // One micro-batch is a plain sequential pass: 8 forwards then 8 backwards.
+        var one = ScheduleSimulator.Run(ScheduleGenerators.OneFOneB(8, 1), new OpTimes(1, 2, 1, 3));
+        Assert.Equal(8 * 3, one.Makespan, 9);
+    }
+
+    [Theory]
     [InlineData(1.0, 2.0, 1.0)]
     [InlineData(1.0, 2.0, 0.5)]
     [InlineData(1.0, 3.0, 1.0)]

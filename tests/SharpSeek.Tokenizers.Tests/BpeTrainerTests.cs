@@ -7,7 +7,9 @@ public sealed class BpeTrainerTests
 {
     private static readonly BpeTrainerOptions Options600 = new() { VocabSize = 600 };
 
-    private static BpeTrainingResult Train600() => BpeTrainer.TrainFiles([TestFiles.Path("trainer/train.txt")], Options600);
+    private static readonly Lazy<BpeTrainingResult> Trained600 = new(() => BpeTrainer.TrainFiles([TestFiles.Path("trainer/train.txt")], Options600));
+
+    private static BpeTrainingResult Train600() => Trained600.Value; // trained once; the result is immutable
 
     [Fact]
     public void TrainedTokenizer_EncodesLikeHuggingFaceReadingTheSameFile()
@@ -37,6 +39,34 @@ public sealed class BpeTrainerTests
         {
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Theory]
+    [InlineData("bytelevel_gpt2")]
+    [InlineData("merged_with_next")]
+    [InlineData("merged_with_previous_literal")]
+    [InlineData("removed")]
+    [InlineData("contiguous_inverted")]
+    public void PreTokenizerVariants_EncodeLikeHuggingFace(string variant)
+    {
+        // The trained vocabulary with another pre_tokenizer swapped in: exercises ByteLevel use_regex and
+        // add_prefix_space, String patterns, and every Split behaviour with and without invert against HF.
+        var json = System.Text.Json.Nodes.JsonNode.Parse(Train600().ToTokenizerJson())!;
+        var variants = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(TestFiles.Path("trainer/pre-tokenizer-variants.json")))!;
+        json["pre_tokenizer"] = variants[variant]!.DeepClone();
+        Tokenizer tok = Tokenizer.FromJson(json.ToJsonString(), null, variant);
+        int n = 0;
+        foreach (string line in File.ReadLines(TestFiles.Path("trainer/pre-tokenizer-variants-golden.jsonl")))
+        {
+            using var doc = JsonDocument.Parse(line);
+            var root = doc.RootElement;
+            if (root.GetProperty("variant").GetString() != variant) continue;
+            string text = root.GetProperty("text").GetString()!;
+            int[] ids = root.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+            Assert.True(ids.SequenceEqual(tok.Encode(text)), $"{variant}: '{text}'\n expected {string.Join(",", ids)}\n actual   {string.Join(",", tok.Encode(text))}");
+            n++;
+        }
+        Assert.Equal(60, n);
     }
 
     [Fact]

@@ -51,6 +51,28 @@ public sealed class TokenizerBehaviourTests(DeepSeekTokenizerFixture fixture)
         Assert.Equal("\uFFFD", _tok.Decode(bytes[..1]).Substring(0, 1));
     }
 
+    [Theory]
+    [InlineData("Hello 😀 world 👨‍👩‍👧 中文 𠀀𪜀 done")]
+    [InlineData("<｜User｜>Grüße 🇯🇵<｜Assistant｜>ok")]
+    public void StreamingDecoder_PiecesAreValidText_AndConcatenateToDecode(string text)
+    {
+        int[] ids = _tok.Encode(text);
+        var stream = new StreamingDecoder(_tok);
+        var pieces = ids.Select(stream.Add).Append(stream.Flush()).ToList();
+        Assert.Equal(_tok.Decode(ids), string.Concat(pieces));
+        Assert.DoesNotContain(pieces, p => p.Contains('\uFFFD'));
+        Assert.Contains(pieces, p => p.Length == 0); // some emoji span several tokens: held back, then released
+    }
+
+    [Fact]
+    public void StreamingDecoder_UnfinishedSequence_FlushesAsReplacementCharacter()
+    {
+        int[] ids = _tok.Encode("😀");
+        var stream = new StreamingDecoder(_tok);
+        Assert.Equal("", stream.Add(ids[0]));
+        Assert.Equal("\uFFFD", stream.Flush());
+    }
+
     [Fact]
     public void Encode_LoneSurrogate_IsEncodedAsReplacementCharacter()
     {

@@ -133,6 +133,19 @@ public class AdamWTests
     }
 
     [Fact]
+    public void SquaredSum_MatchesNaiveFp64_AtEveryLength0To256()
+    {
+        var x = new float[256];
+        Fill(x, 3, 10f);
+        for (int n = 0; n <= 256; n++)
+        {
+            double naive = 0;
+            for (int i = 0; i < n; i++) naive += (double)x[i] * x[i];
+            Assert.Equal(naive, AdamW.SquaredSum(x.AsSpan(0, n)), 1e-12 * Math.Max(1, naive));
+        }
+    }
+
+    [Fact]
     public void Step_SameInputs_SameBits()
     {
         float[] Run()
@@ -150,7 +163,7 @@ public class AdamWTests
     public void Update_Vectorised_EqualsScalarReference_BitForBit_AtEveryLength()
     {
         var k = new AdamW.UpdateConstants(0.7f, 0.9f, 0.95f, 0.01f, 1.3f, 1e-8f, 0.999f);
-        for (int n = 0; n <= 40; n++)
+        for (int n = 0; n <= 256; n++)
         {
             float[] p = new float[n], g = new float[n], m = new float[n], v = new float[n];
             Fill(p, n, 1); Fill(g, n + 100, 2); Fill(m, n + 200, 0.1f);

@@ -37,3 +37,21 @@ public class TokenizerSourceTests
         Assert.Throws<ArgumentException>(() => TokenizerSource.Resolve(dir, docs, 300, tmp.Path, out _));
     }
 }
+
+public class TokenizerEncoderTests
+{
+    [Fact]
+    public void Fingerprint_ChangesWhenTokenizerJsonChanges()
+    {
+        using var tmp = new TempDir();
+        var docs = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "TestData", "brown-ca01-head.txt"))
+            .Select((l, i) => new CorpusDocument($"d{i}", l + "\n")).ToArray();
+        var (enc, dir) = TokenizerSource.Resolve(null, docs, 300, tmp.Path, out _);
+        string copy = Directory.CreateDirectory(Path.Combine(tmp.Path, "copy")).FullName;
+        foreach (string f in Directory.GetFiles(dir)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+        Assert.Equal(enc.Fingerprint, TokenizerEncoder.Load(copy).Fingerprint);
+        var (other, _) = TokenizerSource.Resolve(null, docs, 310, tmp.Path, out _);
+        Assert.NotEqual(enc.Fingerprint, other.Fingerprint);
+        Assert.Equal(enc.Tokenizer.EosId, enc.EndOfDocumentId);
+    }
+}

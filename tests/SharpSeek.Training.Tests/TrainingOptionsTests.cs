@@ -60,4 +60,41 @@ public class TrainingOptionsTests
     {
         new TrainingOptions { MtpDepth = 0 }.Validate(Tiny);
     }
+
+    [Fact]
+    public void EffectiveOut_DefaultsToRunsPreset()
+    {
+        Assert.Equal(Path.Combine("runs", "small"), new TrainingOptions { Preset = "small" }.EffectiveOut);
+        Assert.Equal(Path.Combine("runs", "my"), new TrainingOptions { Preset = "/x/my.json" }.EffectiveOut);
+        Assert.Equal("o", new TrainingOptions { Out = "o" }.EffectiveOut);
+    }
+
+    [Fact]
+    public void Resume_WithSameSettings_IsAllowed_DisplayFlagsMayChange()
+    {
+        var saved = new TrainingOptions { Batch = 4, Seed = 3 };
+        new TrainingOptions { Batch = 4, Seed = 3, Json = true, SaveInterval = 7, Out = "elsewhere", Resume = true }.CheckResumableFrom(saved);
+    }
+
+    [Theory]
+    [InlineData("--batch")]
+    [InlineData("--seed")]
+    [InlineData("--steps")]
+    [InlineData("--bias-gamma")]
+    [InlineData("--threads")]
+    public void Resume_WithChangedComputation_ThrowsNamingTheFlag(string flag)
+    {
+        var saved = new TrainingOptions();
+        TrainingOptions now = flag switch
+        {
+            "--batch" => saved with { Batch = 16 },
+            "--seed" => saved with { Seed = 1 },
+            "--steps" => saved with { Steps = 3000 },
+            "--bias-gamma" => saved with { BiasGamma = 0 },
+            "--threads" => saved with { Threads = 1 },
+            _ => throw new InvalidOperationException(flag),
+        };
+        var e = Assert.Throws<TrainingOptionsException>(() => now.CheckResumableFrom(saved));
+        Assert.StartsWith(flag, e.Message);
+    }
 }

@@ -137,6 +137,7 @@ public static class PlanCommands
             post_training_gpu_hours = e.PostTrainingGpuHours,
             gpu_hours = e.TotalGpuHours,
             days = e.PretrainDays,
+            total_days = e.TotalGpuHours / r.Gpus / 24,
             days_per_trillion_tokens = e.DaysPerTrillion,
             cost_usd = e.CostUsd,
             mfu = e.Mfu,
@@ -311,6 +312,7 @@ internal static class PlanReport
         Row($"pre-training GPU-hours ({B(r.Tokens)} tokens)", Hours(e.PretrainGpuHours), "2,664,000");
         Row("days per 10^12 tokens", e.DaysPerTrillion.ToString("G3"), "3.7");
         Row("pre-training days", e.PretrainDays.ToString("G3"), "< 2 months");
+        Row("all stages, days on this cluster", (e.TotalGpuHours / r.Gpus / 24).ToString("G3"), "");
         Row("context extension GPU-hours", $"{Hours(e.ContextExtensionGpuHours)} (first principles at this MFU: {Hours(e.ContextExtensionFirstPrinciplesGpuHours)})", "119,000");
         Row("post-training GPU-hours", Hours(e.PostTrainingGpuHours), "5,000");
         Row("[bold]total GPU-hours[/]", $"[bold]{Hours(e.TotalGpuHours)}[/]", "2,788,000");

@@ -117,9 +117,9 @@ public static class TokenizerCommands
             else
             {
                 Console.WriteLine($"{path}: {r.Megabytes:F2} MB, {r.Tokens:N0} tokens ({r.BytesPerToken:F2} bytes/token), load {loadSeconds:F2} s");
-                Console.WriteLine($"encode  1 thread {r.EncodeMBps1:F1} MB/s ({r.EncodeMBps1Cpu:F1} per CPU-second)   " +
-                    $"{r.Threads} threads {r.EncodeMBpsAll:F1} MB/s   (cold cache, 1 thread {r.EncodeMBpsCold:F1} MB/s)");
-                Console.WriteLine($"decode  1 thread {r.DecodeMBps1:F1} MB/s ({r.DecodeMBps1Cpu:F1} per CPU-second)   {r.Threads} threads {r.DecodeMBpsAll:F1} MB/s");
+                Console.WriteLine($"encode  1 thread {r.EncodeMbpsSingleThread:F1} MB/s ({r.EncodeMbpsSingleThreadCpu:F1} per CPU-second)   " +
+                    $"{r.Threads} threads {r.EncodeMbpsAllThreads:F1} MB/s   (cold cache, 1 thread {r.EncodeMbpsColdCache:F1} MB/s)");
+                Console.WriteLine($"decode  1 thread {r.DecodeMbpsSingleThread:F1} MB/s ({r.DecodeMbpsSingleThreadCpu:F1} per CPU-second)   {r.Threads} threads {r.DecodeMbpsAllThreads:F1} MB/s");
             }
             return 0;
         });

@@ -51,9 +51,7 @@ public sealed unsafe partial class MlaAttention : IDisposable
     private readonly NativeBuffer<float> _kvExp;  // (MaxContext, H, Dn + Dv)  naive: expanded context of one sequence
     private readonly NativeBuffer<float> _qc;     // (H, T, Rkv)    absorbed query
     private readonly NativeBuffer<float> _oc;     // (H, T, Rkv)    absorbed output in latent space
-    private readonly NativeBuffer<float> _headIn; // (T, max(Dn, Rkv))
-    private readonly NativeBuffer<float> _headOut;// (T, max(Dv, Rkv))
-    private readonly NativeBuffer<float> _scores; // (MaxSequences · H, MaxContext)
+    private readonly NativeBuffer<float> _scores; // (H, MaxContext) one row per head task
 
     public MlaAttention(ModelConfig c, ModelWeights w, string prefix, RotaryEmbedding rope, ForwardCapacity cap)
     {
@@ -91,9 +89,7 @@ public sealed unsafe partial class MlaAttention : IDisposable
         _kvExp = new NativeBuffer<float>((long)Math.Max(cap.MaxContext, T) * _h * (_dn + _dv));
         _qc = new NativeBuffer<float>((long)_h * T * _rkv);
         _oc = new NativeBuffer<float>((long)_h * T * _rkv);
-        _headIn = new NativeBuffer<float>((long)T * Math.Max(_dn, _rkv));
-        _headOut = new NativeBuffer<float>((long)T * Math.Max(_dv, _rkv));
-        _scores = new NativeBuffer<float>((long)cap.MaxSequences * _h * Math.Max(cap.MaxContext, T));
+        _scores = new NativeBuffer<float>((long)_h * cap.MaxContext);
     }
 
     /// <summary>Re-reads kv_b_proj into the FP32 copy the absorbed path uses (call after the weights change).</summary>
@@ -220,55 +216,50 @@ public sealed unsafe partial class MlaAttention : IDisposable
     // ---- absorbed: attend over the latent directly ----
     private void AbsorbedCore(ForwardContext ctx, ForwardBatch batch, LatentKvCache? cache, int layer, Span<float> attn)
     {
-        int T = batch.Tokens, blk = _dn + _dv;
-        // q_c[h] (T, Rkv) = q_nope[:, h] (T, Dn) · W_k[h] (Dn, Rkv)
-        for (int h = 0; h < _h; h++)
-        {
-            Span<float> qn = S(_headIn, (long)T * _dn);
-            for (int t = 0; t < T; t++)
-                new ReadOnlySpan<float>(QOut.Pointer + ((long)t * _h + h) * _dq, _dn).CopyTo(qn.Slice(t * _dn, _dn));
-            Span<float> qc = new(_qc.Pointer + (long)h * T * _rkv, T * _rkv);
-            Gemm.F32(ctx.Pool, GemmLayout.NN, T, _rkv, _dn, qn, new ReadOnlySpan<float>(_kvbF32.Pointer + (long)h * blk * _rkv, _dn * _rkv), qc);
-            ctx.Round(qc);
-        }
-        for (int s = 0; s < batch.SequenceCount; s++)
-        {
-            var seq = batch.Sequences[s];
-            var (ckvCtx, kpeCtx) = Context(seq, cache, layer);
-            var job = new AbsorbedJob(this, seq, T, s, (float*)ckvCtx, (float*)kpeCtx);
-            ctx.Pool.Run(_h, ref job);
-        }
-        // o[:, h] (T, Dv) = o_c[h] (T, Rkv) · W_v[h]ᵀ,  W_v[h] (Dv, Rkv)
-        for (int h = 0; h < _h; h++)
-        {
-            Span<float> oc = new(_oc.Pointer + (long)h * T * _rkv, T * _rkv);
-            ctx.Round(oc);
-            Span<float> oh = S(_headOut, (long)T * _dv);
-            Gemm.F32(ctx.Pool, GemmLayout.NT, T, _dv, _rkv, oc, new ReadOnlySpan<float>(_kvbF32.Pointer + ((long)h * blk + _dn) * _rkv, _dv * _rkv), oh);
-            for (int t = 0; t < T; t++) oh.Slice(t * _dv, _dv).CopyTo(attn.Slice((t * _h + h) * _dv, _dv));
-        }
+        // one task per head, all sequences: q_c, scores over the latent context, o_c and the value projection
+        var job = new AbsorbedJob(this, ctx, batch, cache, layer, Attn.Pointer);
+        ctx.Pool.Run(_h, ref job);
     }
 
-    private readonly struct AbsorbedJob(MlaAttention m, SequenceSpan seq, int tokens, int seqIndex, float* ckvCtx, float* kpeCtx) : IParallelJob
+    private readonly struct AbsorbedJob(MlaAttention m, ForwardContext ctx, ForwardBatch batch, LatentKvCache? cache, int layer, float* attn)
+        : IParallelJob
     {
         public void Execute(int h, int worker)
         {
-            int rkv = m._rkv, dr = m._dr, dq = m._dq, dn = m._dn;
-            Span<float> scores = new(m._scores.Pointer + ((long)seqIndex * m._h + h) * m._cap.MaxContext, seq.StartPos + seq.Rows);
-            for (int i = 0; i < seq.Rows; i++)
+            int rkv = m._rkv, dr = m._dr, dq = m._dq, dn = m._dn, dv = m._dv, tokens = batch.Tokens;
+            float* wk = m._kvbF32.Pointer + (long)h * (dn + dv) * rkv;     // W_k[h] (Dn, Rkv)
+            float* wv = wk + (long)dn * rkv;                               // W_v[h] (Dv, Rkv)
+            Span<float> scores = new(m._scores.Pointer + (long)h * m._cap.MaxContext, m._cap.MaxContext);
+            foreach (var seq in batch.Sequences)
             {
-                int t = seq.FirstRow + i, len = seq.StartPos + i + 1;
-                var qc = new ReadOnlySpan<float>(m._qc.Pointer + ((long)h * tokens + t) * rkv, rkv);
-                var qp = new ReadOnlySpan<float>(m.QOut.Pointer + ((long)t * m._h + h) * dq + dn, dr);
-                for (int j = 0; j < len; j++)
-                    scores[j] = (TensorPrimitives.Dot(qc, new ReadOnlySpan<float>(ckvCtx + (long)j * rkv, rkv))
-                               + TensorPrimitives.Dot(qp, new ReadOnlySpan<float>(kpeCtx + (long)j * dr, dr))) * m._scale;
-                Span<float> p = scores[..len];
-                Softmax.Forward(1, p.Length, p, p);
-                var oc = new Span<float>(m._oc.Pointer + ((long)h * tokens + t) * rkv, rkv);
-                oc.Clear();
-                for (int j = 0; j < len; j++)
-                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(ckvCtx + (long)j * rkv, rkv), p[j], oc, oc);
+                var (ckvPtr, kpePtr) = m.Context(seq, cache, layer);
+                float* ckvCtx = (float*)ckvPtr, kpeCtx = (float*)kpePtr;
+                for (int i = 0; i < seq.Rows; i++)
+                {
+                    int t = seq.FirstRow + i, len = seq.StartPos + i + 1;
+                    float* qrow = m.QOut.Pointer + ((long)t * m._h + h) * dq;
+                    // q_c (Rkv) = q_nope (Dn) · W_k[h] (Dn, Rkv)
+                    var qc = new Span<float>(m._qc.Pointer + ((long)h * tokens + t) * rkv, rkv);
+                    qc.Clear();
+                    for (int d = 0; d < dn; d++)
+                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(wk + (long)d * rkv, rkv), qrow[d], qc, qc);
+                    ctx.Round(qc);
+                    var qp = new ReadOnlySpan<float>(qrow + dn, dr);
+                    for (int j = 0; j < len; j++)
+                        scores[j] = (TensorPrimitives.Dot(qc, new ReadOnlySpan<float>(ckvCtx + (long)j * rkv, rkv))
+                                   + TensorPrimitives.Dot(qp, new ReadOnlySpan<float>(kpeCtx + (long)j * dr, dr))) * m._scale;
+                    Span<float> p = scores[..len];
+                    Softmax.Forward(1, len, p, p);
+                    // o_c (Rkv) = p (L) · c_kv (L, Rkv)
+                    var oc = new Span<float>(m._oc.Pointer + ((long)h * tokens + t) * rkv, rkv);
+                    oc.Clear();
+                    for (int j = 0; j < len; j++)
+                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(ckvCtx + (long)j * rkv, rkv), p[j], oc, oc);
+                    ctx.Round(oc);
+                    // o (Dv) = W_v[h] (Dv, Rkv) · o_c
+                    float* o = attn + ((long)t * m._h + h) * dv;
+                    for (int e = 0; e < dv; e++) o[e] = TensorPrimitives.Dot(new ReadOnlySpan<float>(wv + (long)e * rkv, rkv), oc);
+                }
             }
         }
     }
@@ -278,7 +269,7 @@ public sealed unsafe partial class MlaAttention : IDisposable
         DisposeBackward();
         QNorm?.Dispose();
         KvNorm.Dispose();
-        foreach (var b in new[] { _kvbF32, QAOut, QANorm, QOut, KvAOut, CkvIn, Ckv, Kpe, Attn, _kvExp, _qc, _oc, _headIn, _headOut, _scores })
+        foreach (var b in new[] { _kvbF32, QAOut, QANorm, QOut, KvAOut, CkvIn, Ckv, Kpe, Attn, _kvExp, _qc, _oc, _scores })
             b.Dispose();
     }
 }

@@ -101,7 +101,10 @@ public static unsafe partial class Gemm
                 B = new GemmOperand { Data = pb, Ld = k },
                 AScales = psa, BScales = psb, ScaleCols = GemmArgs.Blocks(k),
             };
-            Dispatch<RowsPacker<E4M3Element>, RowsPacker<E4M3Element>>(pool, kernel, &p, 1);
+            if (GemmFormats.HasNaNCode(pa, (long)m * k) || GemmFormats.HasNaNCode(pb, (long)n * k))
+                Dispatch<RowsPacker<E4M3Element>, RowsPacker<E4M3Element>>(pool, kernel, &p, 1);
+            else
+                Dispatch<RowsPacker<E4M3FiniteElement>, RowsPacker<E4M3FiniteElement>>(pool, kernel, &p, 1);
         }
     }
 
@@ -133,7 +136,10 @@ public static unsafe partial class Gemm
                 A = new GemmOperand { Data = px, Ld = k },
                 B = new GemmOperand { Data = pw, Ld = k, Scales = ps, ScaleCols = GemmArgs.Blocks(k) },
             };
-            Dispatch<RowsPacker<F32Element>, RowsPacker<E4M3Element>>(pool, kernel, &p, 1);
+            if (GemmFormats.HasNaNCode(pw, (long)n * k))
+                Dispatch<RowsPacker<F32Element>, RowsPacker<E4M3Element>>(pool, kernel, &p, 1);
+            else
+                Dispatch<RowsPacker<F32Element>, RowsPacker<E4M3FiniteElement>>(pool, kernel, &p, 1);
         }
     }
 

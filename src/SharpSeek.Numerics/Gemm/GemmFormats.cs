@@ -29,6 +29,22 @@ internal static class GemmFormats
     public static unsafe Vector256<byte> NaNCodes32(sbyte* codes) =>
         Avx2.CompareEqual(Avx.LoadVector256((byte*)codes) | Vector256.Create((byte)0x80), Vector256<byte>.AllBitsSet);
 
+    /// <summary>Whether any of <paramref name="count"/> codes is a NaN code (0x7F / 0xFF). One pass at 32 bytes per
+    /// compare, so kernels can pick the widening without per-element NaN handling when there is none.</summary>
+    public static unsafe bool HasNaNCode(byte* codes, long count)
+    {
+        long i = 0;
+        if (Avx2.IsSupported)
+        {
+            Vector256<byte> any = Vector256<byte>.Zero;
+            for (; i + 32 <= count; i += 32) any |= NaNCodes32((sbyte*)codes + i);
+            if (any != Vector256<byte>.Zero) return true;
+        }
+        for (; i < count; i++)
+            if ((codes[i] & 0x7F) == 0x7F) return true;
+        return false;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Widen(Vector256<int> signExtended) =>
         (Avx2.ShiftLeftLogical(signExtended, 20) & Vector256.Create(unchecked((int)0x87F00000))).AsSingle() * Vector256.Create(Pow2To120);

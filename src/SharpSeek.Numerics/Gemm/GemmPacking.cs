@@ -56,6 +56,14 @@ internal readonly unsafe struct E4M3Element : IGemmElement
     public static Vector256<float> Load8(void* data, long index) => GemmFormats.E4M3ToFloat8((sbyte*)data + index);
 }
 
+/// <summary>E4M3 from an operand known to hold no NaN code (GemmFormats.HasNaNCode): three fewer instructions
+/// per 8 values.</summary>
+internal readonly unsafe struct E4M3FiniteElement : IGemmElement
+{
+    public static float Load(void* data, long index) => Fp8E4M3.ToFloat(((byte*)data)[index]);
+    public static Vector256<float> Load8(void* data, long index) => GemmFormats.E4M3ToFloat8IgnoringNaN((sbyte*)data + index);
+}
+
 [SkipLocalsInit]
 internal readonly unsafe struct RowsPacker<TElem> : IPanelPacker where TElem : IGemmElement
 {
