@@ -45,7 +45,7 @@ public sealed unsafe class DenseMlp : IDisposable
         var a = new Span<float>(A.Pointer, tokens * Inter);
         ctx.Linear(Gate, x, tokens, g);
         ctx.Linear(Up, x, tokens, u);
-        Activations.SwiGluForward(g, u, a);
+        Activations.SwiGluForward(g, u, a, ctx.Pool);
         ctx.Round(a);
         ctx.Linear(Down, a, tokens, y);
     }

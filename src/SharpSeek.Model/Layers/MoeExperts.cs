@@ -70,7 +70,7 @@ public sealed unsafe class MoeExperts : IDisposable
         ctx.Round(g);
         Up.ForwardGrouped(ctx.Pool, Offsets, xs, u);
         ctx.Round(u);
-        Activations.SwiGluForward(g, u, a);
+        Activations.SwiGluForward(g, u, a, ctx.Pool);
         ctx.Round(a);
         Down.ForwardGrouped(ctx.Pool, Offsets, a, ys);
         ctx.Round(ys);

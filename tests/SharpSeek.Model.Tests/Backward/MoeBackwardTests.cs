@@ -123,32 +123,32 @@ public class MoeBackwardTests
     /// <summary>Runs two stacked MoE layers forward and backward, either with B and W interleaved per layer
     /// (Backward) or with both B steps first and the W steps afterwards in reverse (what zero-bubble schedules do);
     /// returns dx and every weight gradient.</summary>
-    private static float[] TwoLayerGradients(bool deferWeights)
+    private static float[] TwoLayerGradients(bool deferWeights, int threads = 2, int tokens = Tokens)
     {
         var c = TestConfigs.With("{}");
         using var w = TrainableWeights(c);
-        using var pool = new WorkerPool(2);
+        using var pool = new WorkerPool(threads);
         var ctx = new ForwardContext(pool);
-        using var l1 = new MoeLayer(c, w, "model.layers.1.mlp.", Tokens);
-        using var l2 = new MoeLayer(c, w, "model.layers.2.mlp.", Tokens);
+        using var l1 = new MoeLayer(c, w, "model.layers.1.mlp.", tokens);
+        using var l2 = new MoeLayer(c, w, "model.layers.2.mlp.", tokens);
         int d = c.HiddenSize;
         var rng = new Random(2);
-        float[] x = Reference64.Gaussian(rng, Tokens * d), gy = Reference64.Gaussian(rng, Tokens * d);
-        float[] h = new float[Tokens * d], y = new float[Tokens * d], dh = new float[Tokens * d], dx = new float[Tokens * d];
-        l1.Forward(ctx, x, Tokens, h);
-        l2.Forward(ctx, h, Tokens, y);
+        float[] x = Reference64.Gaussian(rng, tokens * d), gy = Reference64.Gaussian(rng, tokens * d);
+        float[] h = new float[tokens * d], y = new float[tokens * d], dh = new float[tokens * d], dx = new float[tokens * d];
+        l1.Forward(ctx, x, tokens, h);
+        l2.Forward(ctx, h, tokens, y);
         if (deferWeights)
         {
-            l2.BackwardInput(ctx, gy, Tokens, dh);
-            l1.BackwardInput(ctx, dh, Tokens, dx);
+            l2.BackwardInput(ctx, gy, tokens, dh);
+            l1.BackwardInput(ctx, dh, tokens, dx);
             Array.Clear(dh);                       // the caller may reuse its gradient buffers before W runs
-            l2.BackwardWeights(ctx, h, Tokens);
-            l1.BackwardWeights(ctx, x, Tokens);
+            l2.BackwardWeights(ctx, h, tokens);
+            l1.BackwardWeights(ctx, x, tokens);
         }
         else
         {
-            l2.Backward(ctx, h, gy, Tokens, dh);
-            l1.Backward(ctx, x, dh, Tokens, dx);
+            l2.Backward(ctx, h, gy, tokens, dh);
+            l1.Backward(ctx, x, dh, tokens, dx);
         }
         var all = new List<float>(dx);
         foreach (var p in w.TrainableParameters()) all.AddRange(p.GradientSpan.ToArray());
@@ -161,6 +161,15 @@ public class MoeBackwardTests
         float[] together = TwoLayerGradients(deferWeights: false), deferred = TwoLayerGradients(deferWeights: true);
         Assert.Contains(together, v => v != 0);
         Assert.Equal(together, deferred);
+    }
+
+    [Fact]
+    public void MoeLayer_Gradients_AreBitIdenticalForAnyThreadCount()
+    {
+        // 96 tokens: enough rows per expert for the GEMMs to split work across the pool's workers
+        float[] one = TwoLayerGradients(deferWeights: false, threads: 1, tokens: 96);
+        Assert.Equal(one, TwoLayerGradients(deferWeights: false, threads: 2, tokens: 96));
+        Assert.Equal(one, TwoLayerGradients(deferWeights: false, threads: 3, tokens: 96));
     }
 
     [Fact]
