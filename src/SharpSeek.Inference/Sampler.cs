@@ -18,7 +18,8 @@ public sealed class Sampler
     private readonly SamplingOptions _o;
     private readonly Random _rng;
     private int[] _order = [];
-    private float[] _probs = [];
+    private float[] _keys = [];
+    private double[] _weights = [];
 
     public Sampler(SamplingOptions options)
     {
@@ -27,19 +28,18 @@ public sealed class Sampler
         _rng = new Random(options.Seed);
     }
 
+    /// <summary>Next token; allocates nothing after the first call for a vocabulary size.</summary>
     public int Next(ReadOnlySpan<float> logits)
     {
         if (_o.Temperature == 0) return ArgMax(logits);
         int v = logits.Length;
-        if (_order.Length != v) { _order = new int[v]; _probs = new float[v]; }
-        for (int i = 0; i < v; i++) _order[i] = i;
-        float[] l = _probs;
-        logits.CopyTo(l);
-        Array.Sort(_order, (a, b) => l[b].CompareTo(l[a]) is var c && c != 0 ? c : a.CompareTo(b));
+        if (_order.Length != v) { _order = new int[v]; _keys = new float[v]; _weights = new double[v]; }
+        for (int i = 0; i < v; i++) { _order[i] = i; _keys[i] = -logits[i]; }
+        Array.Sort(_keys, _order);                      // descending logits (deterministic for equal inputs)
         int keep = _o.TopK > 0 ? Math.Min(_o.TopK, v) : v;
-        double max = logits[_order[0]], sum = 0;
-        var p = new double[keep];
-        for (int i = 0; i < keep; i++) sum += p[i] = Math.Exp((logits[_order[i]] - max) / _o.Temperature);
+        double max = -_keys[0], sum = 0;
+        Span<double> p = _weights.AsSpan(0, keep);
+        for (int i = 0; i < keep; i++) sum += p[i] = Math.Exp((-_keys[i] - max) / _o.Temperature);
         double cum = 0;
         int n = 0;
         while (n < keep)

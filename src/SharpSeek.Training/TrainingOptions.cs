@@ -85,6 +85,9 @@ public sealed record TrainingOptions
         }
     }
 
+    /// <summary>Worker threads to create: <see cref="Threads"/>, or every core when 0.</summary>
+    public int EffectiveThreads => Threads == 0 ? Environment.ProcessorCount : Threads;
+
     /// <summary>The effective MTP depth for <paramref name="config"/>.</summary>
     public int EffectiveMtpDepth(ModelConfig config) => MtpDepth ?? config.NumNextnPredictLayers;
 

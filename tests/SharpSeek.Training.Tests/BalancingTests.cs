@@ -104,6 +104,30 @@ public class BalancingTests
     }
 
     [Fact]
+    public void BalanceLossAndBalancer_AfterWarmUp_AllocateNothing()
+    {
+        const int B = 2, T = 8, E = 8, K = 2;
+        float[] s = Scores(B * T, E, 1).Select(x => (float)x).ToArray();
+        int[] topK = TopK(Scores(B * T, E, 1), B * T, E, K);
+        var f = new float[B * E];
+        var ds = new float[s.Length];
+        var config = AdamWTests.TinyForTests() with { NRoutedExperts = E };
+        using var store = ParameterStore.ForModel(config);
+        var balancer = ExpertBalancer.ForModel(config, 0.001);
+        void Step()
+        {
+            SequenceBalanceLoss.Forward<float>(s, topK, B, T, E, K, 1e-4, f);
+            SequenceBalanceLoss.Backward<float>(s, f, B, T, E, 1e-4, ds);
+            for (int m = 0; m < balancer.MoeLayers.Count; m++) balancer.Record(m, topK);
+            balancer.ApplyAndReset(store);
+        }
+        Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void UpdateBias_RaisesUnderloaded_LowersOverloaded_LeavesMeanAlone()
     {
         float[] bias = [0, 0, 0, 0];

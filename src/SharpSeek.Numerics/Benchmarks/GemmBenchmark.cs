@@ -67,15 +67,20 @@ public static class GemmBenchmark
         {
             (_m, _n, _k, _experts) = (m, n, k, experts);
             var rng = new Random(1234);
-            _a = Random(rng, (long)m * k);
-            _b = Random(rng, (long)k * n);
+            _a = Gaussian(rng, (long)m * k);
+            _b = Gaussian(rng, (long)k * n);
             _c = new float[(long)m * n];
-            _bf16 = Array.ConvertAll(_b, v => (ushort)(BitConverter.SingleToInt32Bits(v) >>> 16));
-            _a8 = RandomFp8(rng, (long)m * k);
-            _b8 = RandomFp8(rng, (long)n * k);
-            _aScales = Scales(m * GemmArgs.Blocks(k));
-            _bScales = Scales(GemmArgs.Blocks(n) * GemmArgs.Blocks(k));
-            _groupedB = experts > 0 ? Random(rng, (long)experts * n * k) : [];
+            _bf16 = Array.ConvertAll(_b, Bf16.FromFloat);
+            // FP8 operands as a checkpoint and the training recipe make them: activations in 1x128 tiles, weights
+            // (read as (N,K)) in 128x128 blocks, both with amax/448 scales — so the code distribution is realistic
+            // (E4M3 subnormals are rare; uniformly random codes would make 1 in 16 subnormal).
+            _a8 = new byte[(long)m * k];
+            _b8 = new byte[(long)n * k];
+            _aScales = new float[m * GemmArgs.Blocks(k)];
+            _bScales = new float[GemmArgs.Blocks(n) * GemmArgs.Blocks(k)];
+            BlockQuant.QuantizeRows1x128(m, k, _a, _a8, _aScales);
+            BlockQuant.QuantizeBlocks128x128(n, k, _b, _b8, _bScales);
+            _groupedB = experts > 0 ? Gaussian(rng, (long)experts * n * k) : [];
             // Uneven expert loads (as a router gives), summing to M rows.
             _rowOffsets = new int[experts + 1];
             for (int g = 1; g <= experts; g++) _rowOffsets[g] = (int)((long)m * g * (g + 1) / (experts * (experts + 1)));
@@ -107,25 +112,11 @@ public static class GemmBenchmark
             };
         }
 
-        private static float[] Random(Random rng, long count)
+        private static float[] Gaussian(Random rng, long count)
         {
             var v = GC.AllocateUninitializedArray<float>(checked((int)count));
-            for (int i = 0; i < v.Length; i++) v[i] = (float)(rng.NextDouble() * 2 - 1);
-            return v;
-        }
-
-        private static byte[] RandomFp8(Random rng, long count)
-        {
-            var v = new byte[checked((int)count)];
-            rng.NextBytes(v);
-            for (int i = 0; i < v.Length; i++) if ((v[i] & 0x7F) == 0x7F) v[i] ^= 1;   // no NaN codes
-            return v;
-        }
-
-        private static float[] Scales(int count)
-        {
-            var v = new float[count];
-            Array.Fill(v, 1f / 448);
+            for (int i = 0; i < v.Length; i++)
+                v[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
             return v;
         }
     }

@@ -18,6 +18,7 @@ public sealed record ExpertLoadStats(int Layer, double MaxOverMean, long[] Count
 public sealed class ExpertBalancer
 {
     private readonly long[] _counts; // (L_moe, E)
+    private readonly string[] _biasNames; // (L_moe,) built once: the step allocates nothing
 
     /// <summary>Decoder-layer indices (main and MTP) that have a MoE MLP, in order.</summary>
     public IReadOnlyList<int> MoeLayers { get; }
@@ -32,6 +33,7 @@ public sealed class ExpertBalancer
         Experts = experts;
         Gamma = gamma;
         _counts = new long[MoeLayers.Count * experts];
+        _biasNames = MoeLayers.Select(BiasName).ToArray();
     }
 
     /// <summary>A balancer for every MoE layer of <paramref name="config"/>, the MTP modules' included.</summary>
@@ -98,7 +100,7 @@ public sealed class ExpertBalancer
     {
         if (Gamma > 0)
             for (int m = 0; m < MoeLayers.Count; m++)
-                UpdateBias(store.Weights(BiasName(MoeLayers[m])), Counts(m), Gamma);
+                UpdateBias(store.Weights(_biasNames[m]), Counts(m), Gamma);
         Array.Clear(_counts);
     }
 
