@@ -42,12 +42,10 @@ public static class TrainBenchmark
             for (int s = 0; s < steps; s++) last = trainer.Step().Loss;
             double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
             PhaseTimes times = trainer.Times;
-            long trained = 0;
-            foreach (var slot in trainer.Store.Slots) if (slot.Treatment != ParameterTreatment.Frozen) trained += slot.Length;
             using var self = Process.GetCurrentProcess();
             return new TrainBenchResult(name, pool.Threads, options.Batch, options.Seq, depth, steps, seconds / steps,
                 (double)options.Batch * options.Seq * steps / seconds, times.ForwardSeconds / steps, times.BackwardSeconds / steps,
-                times.OptimizerSeconds / steps, allocated, self.PeakWorkingSet64, trained, first, last);
+                times.OptimizerSeconds / steps, allocated, self.PeakWorkingSet64, trainer.TrainedParameters, first, last);
         }
         finally
         {

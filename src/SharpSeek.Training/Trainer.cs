@@ -123,6 +123,17 @@ public sealed class Trainer : IDisposable
 
     public long StepCount => Optimizer.StepCount;
 
+    /// <summary>Elements the optimizer updates (every slot but the router biases, which the balancer owns).</summary>
+    public long TrainedParameters
+    {
+        get
+        {
+            long n = 0;
+            foreach (ParameterSlot slot in Store.Slots) if (slot.Treatment != ParameterTreatment.Frozen) n += slot.Length;
+            return n;
+        }
+    }
+
     /// <summary>Max/mean expert load of every MoE layer in the last step (order of <see cref="ExpertBalancer.MoeLayers"/>).</summary>
     public ReadOnlySpan<double> LastLoads => _loads;
 

@@ -38,7 +38,7 @@ public static class TrainingRun
             Log($"resumed from step {state.Step} ({outDir})");
         }
         else trainer.InitializeWeights();
-        Log($"model: {Path.GetFileName(options.Preset)}, {trainer.Store.ElementCount:N0} parameter slots' elements; " +
+        Log($"model: {Path.GetFileName(options.Preset)}, {trainer.TrainedParameters:N0} trained parameters; " +
             $"B={options.Batch} ({options.MicroBatches} micro-batches) × T={options.Seq}, {options.Steps} steps, {pool.Threads} thread(s)");
 
         long tokens = state.TokensSeen;
