@@ -118,4 +118,24 @@ public sealed class TrainerTests : IDisposable
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.True(allocated == 0, $"a training step after warm-up allocated {allocated} managed bytes");
     }
+
+    [Fact]
+    public void BiasUpdate_LowersMaxOverMeanLoad_AgainstGammaZero()
+    {
+        using var pool = new WorkerPool(2);
+        double Load(double gamma)
+        {
+            using var t = new Trainer(Options(40) with { AuxAlpha = 0, BiasGamma = gamma }, Micro(), _train, _val, pool);
+            t.InitializeWeights();
+            double sum = 0;
+            for (int i = 0; i < 40; i++)
+            {
+                t.Step();
+                if (i >= 30) foreach (double l in t.LastLoads) sum += l;
+            }
+            return sum / (10 * t.LastLoads.Length);
+        }
+        double off = Load(0), on = Load(0.01);
+        Assert.True(on < off - 0.2, $"max/mean expert load over the last 10 of 40 steps: γ=0 {off:F2}, γ=0.01 {on:F2}");
+    }
 }
