@@ -19,5 +19,6 @@ root.Subcommands.Add(bench);
 bench.Subcommands.Add(InferenceCommands.CreateBenchDecode());
 bench.Subcommands.Add(TokenizerCommands.CreateBench());
 bench.Subcommands.Add(TrainingCommands.CreateBenchOptimizer());
+bench.Subcommands.Add(BackwardCommands.CreateBenchModelBackward());
 bench.Subcommands.Add(BackwardCommands.CreateBenchFfnBackward());
 return CliRunner.Run(root, args);

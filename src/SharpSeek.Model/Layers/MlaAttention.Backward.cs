@@ -37,7 +37,7 @@ public sealed unsafe partial class MlaAttention
     private NativeBuffer<float>? _dKvA;           // (T, Rkv + Dr)     [dc ; dk_pe]
     private NativeBuffer<float>? _dQANorm;        // (T, Rq)           d q_a_layernorm output
     private NativeBuffer<float>? _dQAOut;         // (T, Rq)           d q_a_proj output
-    private NativeBuffer<float>? _dProbs;         // (H, MaxContext)   dp / ds row per head
+    private NativeBuffer<float>? _dProbs;         // (H, MaxContext)   dp / ds row per head (scores: _scores, same layout)
     private int _backwardTokens = -1;
 
     private void EnsureBackwardBuffers()
@@ -54,7 +54,7 @@ public sealed unsafe partial class MlaAttention
         _dKvA = new NativeBuffer<float>(T * (_rkv + _dr));
         _dQANorm = new NativeBuffer<float>(T * Math.Max(1, _rq));
         _dQAOut = new NativeBuffer<float>(T * Math.Max(1, _rq));
-        _dProbs = new NativeBuffer<float>((long)_h * Math.Max(_cap.MaxContext, _cap.MaxTokens));
+        _dProbs = new NativeBuffer<float>((long)_h * _cap.MaxContext);
     }
 
     /// <summary>B: dx (T, D) = ∂L/∂x (overwritten) from dy (T, D) = ∂L/∂out, after a naive cache-free Forward over
@@ -153,7 +153,7 @@ public sealed unsafe partial class MlaAttention
         public void Execute(int h, int worker)
         {
             int dn = m._dn, dr = m._dr, dv = m._dv, dq = m._dq, H = m._h, blk = dn + dv, kvw = H * blk;
-            int T = batch.Tokens, stride = Math.Max(m._cap.MaxContext, m._cap.MaxTokens);
+            int T = batch.Tokens, stride = m._cap.MaxContext;   // a row attends over at most MaxContext positions
             float scale = m._scale;
             float* kvExp = m._kvExp.Pointer, dKvExp = m._dKvExp!.Pointer, dKpe = m._dKpeHeads!.Pointer + (long)h * T * dr;
             foreach (var seq in batch.Sequences)
