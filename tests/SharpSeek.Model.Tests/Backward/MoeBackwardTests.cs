@@ -20,7 +20,7 @@ public class MoeBackwardTests
     public static TheoryData<string, string> RouterVariants() => new()
     {
         { "sigmoid_normalised_groups", "{}" },
-        { "sigmoid_unnormalised", """{"norm_topk_prob": false}""" },
+        { "sigmoid_norm_topk_prob_false", """{"norm_topk_prob": false}""" },   // still normalised, as the official code
         { "softmax_no_groups", """{"scoring_func": "softmax", "topk_method": "greedy", "n_group": 1, "topk_group": 1}""" },
         { "two_shared_top3", """{"n_shared_experts": 2, "num_experts_per_tok": 3, "n_group": 2, "topk_group": 1}""" },
     };
