@@ -205,6 +205,15 @@ public class MoeBackwardTests
     }
 
     [Fact]
+    public void FfnBackwardBenchmark_RunsEveryLayerKind_WithoutAllocating()
+    {
+        var r = FfnBackwardBenchmark.Run(TestConfigs.With("{}"), "test", tokens: 16, threads: 2, rounds: 2);
+        Assert.Equal(["dense_mlp", "moe_layer", "lm_head_ce"], r.Layers.Select(l => l.Layer));
+        Assert.All(r.Layers, l => Assert.True(l.GflopPerPhase > 0 && l.ForwardMs > 0 && l.BackwardInputMs > 0 && l.BackwardWeightsMs > 0));
+        Assert.Equal(0, r.AllocatedBytesPerRound);
+    }
+
+    [Fact]
     public void MoeLayer_BackwardOnBf16Weights_ThrowsNotSupported()
     {
         var c = TestConfigs.With("{}");
