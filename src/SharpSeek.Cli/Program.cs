@@ -10,6 +10,7 @@ root.Subcommands.Add(InferenceCommands.CreateGenerate());
 root.Subcommands.Add(TokenizerCommands.CreateTokenize());
 root.Subcommands.Add(TokenizerCommands.CreateTokenizer());
 root.Subcommands.Add(PlanCommands.Create());
+root.Subcommands.Add(TrainingCommands.CreateTrain());
 
 // `sharpseek bench …`: each area adds its benchmarks here.
 var bench = new Command("bench", "Measure this machine and SharpSeek's kernels, models and training.");
@@ -19,6 +20,7 @@ root.Subcommands.Add(bench);
 bench.Subcommands.Add(InferenceCommands.CreateBenchDecode());
 bench.Subcommands.Add(TokenizerCommands.CreateBench());
 bench.Subcommands.Add(TrainingCommands.CreateBenchOptimizer());
+bench.Subcommands.Add(TrainingCommands.CreateBenchTrain());
 bench.Subcommands.Add(BackwardCommands.CreateBenchModelBackward());
 bench.Subcommands.Add(BackwardCommands.CreateBenchFfnBackward());
 return CliRunner.Run(root, args);

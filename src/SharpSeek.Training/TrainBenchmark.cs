@@ -1,0 +1,57 @@
+// TrainBenchmark — `sharpseek bench train`: optimizer steps of a preset at B × T on synthetic tokens (uniform over
+// the vocabulary, so no corpus download; routing at initialisation is near-uniform either way). One warm-up step
+// (JIT, first-backward scratch), one step measured for managed allocation, then timed steps with the time split
+// into forward (+ losses), backward and optimizer (+ bias update). FLOPs and MFU are the caller's (ModelAccounting).
+using System.Diagnostics;
+using SharpSeek.Model;
+using SharpSeek.Numerics;
+using SharpSeek.Training.Data;
+
+namespace SharpSeek.Training;
+
+public sealed record TrainBenchResult(
+    string Model, int Threads, int Batch, int Seq, int MtpDepth, int Steps, double SecondsPerStep, double TokensPerSecond,
+    double ForwardSeconds, double BackwardSeconds, double OptimizerSeconds, long AllocatedBytesPerStep,
+    long PeakWorkingSetBytes, long TrainedParameters, double FirstLoss, double LastLoss);
+
+public static class TrainBenchmark
+{
+    public static TrainBenchResult Run(TrainingOptions options, ModelConfig config, string name, int steps, WorkerPool pool)
+    {
+        if (steps < 1) throw new ArgumentException($"--steps must be >= 1 (got {steps}).");
+        string dir = Directory.CreateTempSubdirectory("sharpseek-bench-train-").FullName;
+        try
+        {
+            int depth = options.EffectiveMtpDepth(config);
+            long count = Math.Max(1L << 16, 4L * options.Batch * (options.Seq + 1 + depth));
+            var rng = new Xoshiro256(options.Seed);
+            var tokens = new int[count];
+            for (long i = 0; i < count; i++) tokens[i] = (int)(rng.NextUInt64() % (ulong)config.VocabSize);
+            string path = Path.Combine(dir, "train.tokens");
+            TokenShard.Write(path, tokens, config.VocabSize, new byte[32]);
+            using var shard = TokenShard.Open(path);
+            using var trainer = new Trainer(options with { Steps = steps + 2, WarmupSteps = 1, DecaySteps = 0 }, config, shard, null, pool);
+            trainer.InitializeWeights();
+            double first = trainer.Step().Loss;                               // warm-up
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            trainer.Step();
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            trainer.ResetTimers();
+            double last = 0;
+            long t0 = Stopwatch.GetTimestamp();
+            for (int s = 0; s < steps; s++) last = trainer.Step().Loss;
+            double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            PhaseTimes times = trainer.Times;
+            long trained = 0;
+            foreach (var slot in trainer.Store.Slots) if (slot.Treatment != ParameterTreatment.Frozen) trained += slot.Length;
+            using var self = Process.GetCurrentProcess();
+            return new TrainBenchResult(name, pool.Threads, options.Batch, options.Seq, depth, steps, seconds / steps,
+                (double)options.Batch * options.Seq * steps / seconds, times.ForwardSeconds / steps, times.BackwardSeconds / steps,
+                times.OptimizerSeconds / steps, allocated, self.PeakWorkingSet64, trained, first, last);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
