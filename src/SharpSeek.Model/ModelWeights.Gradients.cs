@@ -49,11 +49,12 @@ public sealed unsafe partial class ModelWeights
             ? $"vector '{name}' has no gradient: call EnableGradients() first (router biases never have one)."
             : $"no vector '{name}' in the manifest.");
 
-    /// <summary>Sets every gradient to zero (start of an optimizer step's accumulation).</summary>
+    /// <summary>Sets every gradient to zero (start of an optimizer step's accumulation); allocates nothing.</summary>
     public void ZeroGradients()
     {
-        foreach (var p in TrainableParameters())
-            new Span<float>(p.Gradient, checked((int)p.Length)).Clear();
+        if (!GradientsEnabled) throw new InvalidOperationException("call EnableGradients() before zeroing gradients.");
+        foreach (LinearWeight lw in _linears.Values) lw.Gradient.Clear();
+        foreach (NativeBuffer<float> g in _vectorGrads.Values) g.Clear();
     }
 
     /// <summary>Every trainable parameter in manifest order (routed experts of a layer and projection once, as

@@ -164,4 +164,32 @@ public class ModelConsistencyTests
             Assert.Equal((float)c.RoutedScalingFactor, wsum, 4);
         }
     }
+
+    [Theory]
+    [InlineData("{}", true)]
+    [InlineData("""{"norm_topk_prob": false}""", true)]
+    [InlineData("""{"scoring_func": "softmax", "topk_method": "greedy", "n_group": 1, "topk_group": 1}""", false)]
+    public void RouterWeights_NormalisedExactlyWhenScoringIsSigmoid_AsOfficialCode(string overrides, bool normalised)
+    {
+        // inference/model.py divides the top-k weights by their sum iff score_func == "sigmoid"; it has no
+        // norm_topk_prob switch, so a sigmoid config with norm_topk_prob = false is still normalised.
+        var c = TestConfigs.With(overrides);
+        using var w = TestConfigs.RandomWeights(c);
+        using var pool = new WorkerPool(1);
+        using var model = new DeepSeekV3(w, new ForwardContext(pool), new ForwardCapacity(Ids.Length, 1, Ids.Length));
+        model.Forward(ForwardBatch.Single(Ids), null, MlaPath.Naive);
+        var router = model.Blocks.First(b => b.Moe is not null).Moe!.Router;
+        for (int t = 0; t < Ids.Length; t++)
+        {
+            double wsum = 0, ssum = 0;
+            for (int k = 0; k < router.TopK; k++)
+            {
+                int e = router.Experts[t * router.TopK + k];
+                wsum += router.Weights[t * router.TopK + k];
+                ssum += router.Scores.Span[t * c.NRoutedExperts + e];
+            }
+            double expected = normalised ? c.RoutedScalingFactor : c.RoutedScalingFactor * ssum;
+            Assert.Equal(expected, wsum, 4);
+        }
+    }
 }

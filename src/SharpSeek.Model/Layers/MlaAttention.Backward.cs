@@ -75,7 +75,7 @@ public sealed unsafe partial class MlaAttention
 
         // attention core: recompute k_nope, v for all rows (sequences are contiguous, each from position 0)
         int kvw = _h * (_dn + _dv);
-        KvB.Forward(pool, 0, S(Ckv, (long)T * _rkv), T, S(_kvExp, (long)T * kvw));        // (T, H, Dn + Dv)
+        ctx.Linear(KvB, S(Ckv, (long)T * _rkv), T, S(_kvExp, (long)T * kvw));               // (T, H, Dn + Dv), rounded as in Forward
         S(_dKvExp!, (long)T * kvw).Clear();
         S(_dKpeHeads!, (long)_h * T * _dr).Clear();
         var job = new NaiveBackwardJob(this, batch);

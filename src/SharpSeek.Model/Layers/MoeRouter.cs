@@ -6,8 +6,10 @@
 //   keep the topk_group best groups, set the other groups' biased scores to -inf (not 0: biased scores may be < 0)
 //   experts = top-K of the masked biased scores                                             (T, K)
 //   weights = s[experts] (unbiased), normalised to sum 1 (sigmoid), × routed_scaling_factor  (T, K)
-// As the official inference/model.py: normalisation follows the scoring function (sigmoid) and norm_topk_prob
-// (HF), the scaling factor applies to the routed experts only. Ties pick the lower expert / group index.
+// As the official inference/model.py (which the reference fixtures come from): the top-k weights are normalised
+// exactly when scoring is sigmoid; `norm_topk_prob` is not consulted (the official code has no such switch, and
+// every released DeepSeek-V3 config sets it true). The scaling factor applies to the routed experts only.
+// Ties pick the lower expert / group index.
 //
 // Backward (training; no gradient through the top-k choice, the group mask or the bias):
 //   normalised:  w_i = c · s_i / S,  S = Σ_{j∈topK} s_j  →  ds_j = (c · dw_j − Σ_i dw_i · w_i) / S   (j ∈ topK)
@@ -41,7 +43,7 @@ public sealed unsafe class MoeRouter : IDisposable
     {
         _e = c.NRoutedExperts; _k = c.NumExpertsPerTok; _groups = c.NGroup; _keepGroups = c.TopkGroup;
         _sigmoid = c.ScoringFunc == "sigmoid";
-        _normalise = _sigmoid && c.NormTopkProb;
+        _normalise = _sigmoid;
         _routeScale = (float)c.RoutedScalingFactor;
         Gate = w.Linear(prefix + "gate.weight");
         Bias = w.Vector(prefix + "gate.e_score_correction_bias");

@@ -122,6 +122,14 @@ public class LinearWeightBackwardTests
         Assert.Equal(row, experts.WeightSpan.Slice(3 * c.MoeIntermediateSize * c.HiddenSize, c.HiddenSize).ToArray());
         Assert.All(ps, p => Assert.Equal(p.Length, p.Shape.Aggregate(1L, (a, d) => a * d)));
         Assert.All(ps, p => Assert.All(p.GradientSpan.ToArray(), v => Assert.Equal(0f, v)));
+
+        // ZeroGradients clears every gradient, allocation-free (the trainer calls it every step)
+        foreach (var p in ps) p.GradientSpan.Fill(1f);
+        w.ZeroGradients();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        w.ZeroGradients();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.All(ps, p => Assert.All(p.GradientSpan.ToArray(), v => Assert.Equal(0f, v)));
     }
 
     [Fact]

@@ -20,7 +20,7 @@ public class MoeBackwardTests
     public static TheoryData<string, string> RouterVariants() => new()
     {
         { "sigmoid_normalised_groups", "{}" },
-        { "sigmoid_unnormalised", """{"norm_topk_prob": false}""" },
+        { "sigmoid_norm_topk_prob_false", """{"norm_topk_prob": false}""" },   // still normalised, as the official code
         { "softmax_no_groups", """{"scoring_func": "softmax", "topk_method": "greedy", "n_group": 1, "topk_group": 1}""" },
         { "two_shared_top3", """{"n_shared_experts": 2, "num_experts_per_tok": 3, "n_group": 2, "topk_group": 1}""" },
     };
@@ -202,6 +202,15 @@ public class MoeBackwardTests
         Step();
         Step();
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void FfnBackwardBenchmark_RunsEveryLayerKind_WithoutAllocating()
+    {
+        var r = FfnBackwardBenchmark.Run(TestConfigs.With("{}"), "test", tokens: 16, threads: 2, rounds: 2);
+        Assert.Equal(["dense_mlp", "moe_layer", "lm_head_ce"], r.Layers.Select(l => l.Layer));
+        Assert.All(r.Layers, l => Assert.True(l.GflopPerPhase > 0 && l.ForwardMs > 0 && l.BackwardInputMs > 0 && l.BackwardWeightsMs > 0));
+        Assert.Equal(0, r.AllocatedBytesPerRound);
     }
 
     [Fact]

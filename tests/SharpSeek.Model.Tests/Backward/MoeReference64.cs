@@ -68,7 +68,7 @@ internal static class Reference64
             return y;
         }
         int k = c.NumExpertsPerTok, e = c.NRoutedExperts, shared = c.MoeIntermediateSize * c.NSharedExperts;
-        bool normalise = c.ScoringFunc == "sigmoid" && c.NormTopkProb;
+        bool normalise = c.ScoringFunc == "sigmoid";
         for (int t = 0; t < tokens; t++)
         {
             ReadOnlySpan<double> xt = x.AsSpan(t * d, d);
