@@ -1,7 +1,7 @@
 // The blocked GEMM driver (BLIS / GotoBLAS loop nest) shared by every packed kernel:
 //
 //   for jc in N step NC            B block (KC, NC) lives in L3, packed once per (jc, pc) per task
-//     for pc in K step KC          KC = 256 (128 for FP8 block scaling: one scale block per pass)
+//     for pc in K step KC          KC = 384 (128 for FP8 block scaling: one scale block per pass)
 //       pack B[pc.., jc..] -> Bp   (ceil(nc/NR) panels of (kc, NR))
 //       for ic in M step MC        A block (MC, KC) lives in L2
 //         pack A[ic.., pc..] -> Ap (ceil(mc/MR) panels of (kc, MR))
@@ -34,7 +34,7 @@ internal unsafe struct GemmProblem
 
 internal static unsafe class GemmDriver
 {
-    public const int KC = 256, MC = 120, NC = 2048;
+    public const int KC = 384, MC = 96, NC = 2048;
     private const int Slack = 16;   // floats of slack after packed buffers (see IPanelPacker.Pack)
 
     /// <summary>Chooses the problems' task cuts (≈ Threads tasks in total, in proportion to each problem's
