@@ -91,7 +91,7 @@ public sealed partial class ModelWeights : IDisposable
     /// norm weights 1, router biases ~ N(0, biasStd²) (0 when biasStd = 0).</summary>
     public void InitRandom(int seed, double std, double biasStd = 0)
     {
-        var rng = new GaussianSource((ulong)seed);
+        var rng = new Xoshiro256((ulong)seed);
         float[] scratch = [];
         foreach (TensorSpec spec in Manifest)
         {
@@ -100,41 +100,14 @@ public sealed partial class ModelWeights : IDisposable
                 Span<float> v = Vector(spec.Name).Span;
                 bool bias = spec.Name.EndsWith("e_score_correction_bias", StringComparison.Ordinal);
                 if (!bias) { v.Fill(1f); continue; }
-                rng.Fill(v, (float)biasStd);
+                rng.FillNormal(v, biasStd);
                 continue;
             }
             var (w, g) = Slot(spec.Name);
             if (scratch.Length < w.GroupElements) scratch = new float[w.GroupElements];
             Span<float> s = scratch.AsSpan(0, checked((int)w.GroupElements));
-            rng.Fill(s, (float)std);
+            rng.FillNormal(s, std);
             w.WriteGroup(g, s);
-        }
-    }
-
-    /// <summary>N(0, σ²) samples from SplitMix64 + Box–Muller (two samples per pair of uniforms): seeded,
-    /// platform-independent and fast enough to fill a few hundred million weights.</summary>
-    private struct GaussianSource(ulong seed)
-    {
-        private ulong _state = seed * 0x9E3779B97F4A7C15UL + 1;
-
-        private double Uniform()
-        {
-            ulong z = _state += 0x9E3779B97F4A7C15UL;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            z ^= z >> 31;
-            return ((z >> 11) + 0.5) * (1.0 / (1UL << 53));   // (0, 1)
-        }
-
-        public void Fill(Span<float> dst, float sigma)
-        {
-            for (int i = 0; i < dst.Length; i += 2)
-            {
-                double r = Math.Sqrt(-2.0 * Math.Log(Uniform()));
-                var (sin, cos) = Math.SinCos(2 * Math.PI * Uniform());
-                dst[i] = (float)(r * cos) * sigma;
-                if (i + 1 < dst.Length) dst[i + 1] = (float)(r * sin) * sigma;
-            }
         }
     }
 

@@ -1,3 +1,4 @@
+using SharpSeek.Numerics;
 using SharpSeek.Training;
 using SharpSeek.Training.Checkpoints;
 

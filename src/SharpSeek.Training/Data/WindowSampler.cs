@@ -5,6 +5,8 @@
 // Window n starts at u(seed, n) · (N − W + 1) where u is a counter-based hash (SplitMix64) of the seed and n:
 // the sampler's whole state is one counter, Position, so a resumed run draws exactly the windows it would have.
 // Validation uses fixed windows at stride T from the start of the validation shard (ValidationBatch).
+using SharpSeek.Numerics;
+
 namespace SharpSeek.Training.Data;
 
 /// <summary>One batch: B windows of W tokens, plus contiguous (B, T) inputs and targets for the main model.</summary>
@@ -73,7 +75,7 @@ public sealed class WindowSampler
     /// <summary>Start of window n among <paramref name="starts"/> possible starts: ⌊hash(seed, n) · starts / 2⁶⁴⌋.</summary>
     public static long WindowStart(ulong seed, long n, long starts)
     {
-        ulong h = SplitMix64(seed ^ SplitMix64((ulong)n));
+        ulong h = Xoshiro256.SplitMix64(seed ^ Xoshiro256.SplitMix64((ulong)n));
         return (long)Math.BigMul(h, (ulong)starts, out _);
     }
 
@@ -94,12 +96,4 @@ public sealed class WindowSampler
         return starts;
     }
 
-    /// <summary>SplitMix64 finaliser (Steele, Lea, Flood 2014): a bijective 64-bit mix.</summary>
-    public static ulong SplitMix64(ulong x)
-    {
-        x += 0x9E3779B97F4A7C15UL;
-        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
-        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
-        return x ^ (x >> 31);
-    }
 }

@@ -8,6 +8,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
+using SharpSeek.Numerics;
 using SharpSeek.Training.Data;
 
 namespace SharpSeek.Training;
@@ -34,5 +35,5 @@ public static class ParameterInit
 
     /// <summary>A per-tensor seed: SplitMix64 of the run seed mixed with the first 8 bytes of SHA-256(name).</summary>
     public static ulong TensorSeed(ulong seed, string name) =>
-        WindowSampler.SplitMix64(seed ^ BinaryPrimitives.ReadUInt64LittleEndian(SHA256.HashData(Encoding.UTF8.GetBytes(name))));
+        Xoshiro256.SplitMix64(seed ^ BinaryPrimitives.ReadUInt64LittleEndian(SHA256.HashData(Encoding.UTF8.GetBytes(name))));
 }

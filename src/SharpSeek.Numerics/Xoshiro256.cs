@@ -1,8 +1,7 @@
 // Xoshiro256** (Blackman & Vigna 2018): a small, fast generator whose whole state is four words, so the trainer can
 // save and restore it exactly (trainer_state.json). Seeded through SplitMix64 as its authors recommend.
-using SharpSeek.Training.Data;
-
-namespace SharpSeek.Training;
+// The project's one seeded generator: weight initialisation (model and trainer), data sampling and benchmarks.
+namespace SharpSeek.Numerics;
 
 public sealed class Xoshiro256
 {
@@ -11,8 +10,17 @@ public sealed class Xoshiro256
     public Xoshiro256(ulong seed)
     {
         ulong x = seed;
-        _s0 = WindowSampler.SplitMix64(x++); _s1 = WindowSampler.SplitMix64(x++);
-        _s2 = WindowSampler.SplitMix64(x++); _s3 = WindowSampler.SplitMix64(x);
+        _s0 = SplitMix64(x++); _s1 = SplitMix64(x++);
+        _s2 = SplitMix64(x++); _s3 = SplitMix64(x);
+    }
+
+    /// <summary>SplitMix64 finaliser (Steele, Lea, Flood 2014): a bijective 64-bit mix.</summary>
+    public static ulong SplitMix64(ulong x)
+    {
+        x += 0x9E3779B97F4A7C15UL;
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
+        return x ^ (x >> 31);
     }
 
     /// <summary>The four state words; assign to restore.</summary>
