@@ -117,8 +117,7 @@ public static unsafe class CausalAttention
             {
                 int len = q0 + i0 + r + 1;
                 float* pr = p + (i0 + r) * ldp, dr = dsRows + (long)r * lp;
-                float di = d[i0 + r];
-                for (int j = 0; j < len; j++) dr[j] = pr[j] * (dr[j] - di) * a.Scale;
+                SoftmaxBackward(pr, dr, d[i0 + r], a.Scale, len);
                 ZeroBand(dr, len, a.L);
             }
             // dQ (m, Dq) = dS (m, jEnd) · K (jEnd, Dq)
@@ -144,11 +143,74 @@ public static unsafe class CausalAttention
         for (int r = 0; r < m; r++)
         {
             int len = q0 + i0 + r + 1;
-            var row = new Span<float>(p + r * ldp, len);
-            Softmax.Forward(1, len, row, row);
+            if (vec) SoftmaxRow(p + r * ldp, len);
+            else Softmax.Forward(1, len, new Span<float>(p + r * ldp, len), new Span<float>(p + r * ldp, len), SimdLevel.Scalar);
             ZeroBand(p + r * ldp, len, a.L);
         }
         return jEnd;
+    }
+
+    /// <summary>row[0, n) = softmax(row[0, n)) in place, Vector256 with <see cref="Exp"/>. The last vector runs
+    /// masked past n (lanes become 0): the row has room up to n rounded up to 8 (its stride is a multiple of 16).</summary>
+    private static void SoftmaxRow(float* row, int n)
+    {
+        int full = n & ~7;
+        Vector256<float> tailMask = Mask(n - full), negInf = Vector256.Create(float.NegativeInfinity);
+        Vector256<float> vmax = negInf;
+        for (int j = 0; j < full; j += 8) vmax = Vector256.Max(vmax, Vector256.Load(row + j));
+        if (full < n) vmax = Vector256.Max(vmax, Vector256.ConditionalSelect(tailMask, Vector256.Load(row + full), negInf));
+        Vector128<float> h = Vector128.Max(vmax.GetLower(), vmax.GetUpper());
+        h = Vector128.Max(h, Sse.Shuffle(h, h, 0b01_00_11_10));
+        float max = Vector128.Max(h, Sse.Shuffle(h, h, 0b10_11_00_01)).ToScalar();
+        Vector256<float> shift = Vector256.Create(max), sum = Vector256<float>.Zero;
+        for (int j = 0; j < full; j += 8)
+        {
+            Vector256<float> e = Exp(Vector256.Load(row + j) - shift);
+            Vector256.Store(e, row + j);
+            sum += e;
+        }
+        if (full < n)
+        {
+            Vector256<float> e = Exp(Vector256.Load(row + full) - shift) & tailMask;
+            Vector256.Store(e, row + full);
+            sum += e;
+        }
+        Vector256<float> inv = Vector256.Create(1f / Vector256.Sum(sum));
+        for (int j = 0; j < n; j += 8) Vector256.Store(Vector256.Load(row + j) * inv, row + j);
+    }
+
+    /// <summary>e^x for x ≤ 0 (softmax after the max shift): 2^k · p(r), x = k·ln2 + r, |r| ≤ ln2/2, with the
+    /// degree-6 Cephes polynomial (≈1 ulp); x below −87 flushes to 0 rather than a subnormal.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Exp(Vector256<float> x)
+    {
+        Vector256<float> tooSmall = Vector256.LessThan(x, Vector256.Create(-87f));
+        x = Vector256.Max(x, Vector256.Create(-87f));
+        Vector256<float> k = Avx.RoundToNearestInteger(x * Vector256.Create(1.44269504088896341f));
+        Vector256<float> r = Fma.MultiplyAddNegated(k, Vector256.Create(0.693359375f), x);
+        r = Fma.MultiplyAddNegated(k, Vector256.Create(-2.12194440e-4f), r);
+        Vector256<float> p = Vector256.Create(1.9875691500e-4f);
+        p = Fma.MultiplyAdd(p, r, Vector256.Create(1.3981999507e-3f));
+        p = Fma.MultiplyAdd(p, r, Vector256.Create(8.3334519073e-3f));
+        p = Fma.MultiplyAdd(p, r, Vector256.Create(4.1665795894e-2f));
+        p = Fma.MultiplyAdd(p, r, Vector256.Create(1.6666665459e-1f));
+        p = Fma.MultiplyAdd(p, r, Vector256.Create(5.0000001201e-1f));
+        p = Fma.MultiplyAdd(p, r * r, r + Vector256<float>.One);
+        Vector256<int> pow2 = (Avx.ConvertToVector256Int32(k) + Vector256.Create(127)) << 23;
+        return Vector256.AndNot(p * pow2.AsSingle(), tooSmall);
+    }
+
+    /// <summary>ds[j] = p[j] · (ds[j] − d) · scale for j &lt; n (ds holds dP on entry).</summary>
+    private static void SoftmaxBackward(float* p, float* ds, float d, float scale, int n)
+    {
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> vd = Vector256.Create(d), vs = Vector256.Create(scale);
+            for (; j + 8 <= n; j += 8)
+                Vector256.Store(Vector256.Load(p + j) * (Vector256.Load(ds + j) - vd) * vs, ds + j);
+        }
+        for (; j < n; j++) ds[j] = p[j] * (ds[j] - d) * scale;
     }
 
     private static void ZeroBand(float* row, int len, int l) =>
@@ -161,22 +223,29 @@ public static unsafe class CausalAttention
         Transpose(a.L, a.Dq - a.Dk1, a.K2, a.LdK2, kt + (long)a.Dk1 * lp, lp);
     }
 
+    /// <summary>dst (cols, ldDst) = src (rows, cols)ᵀ, zero in columns [rows, ldDst). Row-major reads, 8 rows at
+    /// a time so each destination line is written 8 floats at once.</summary>
     private static void Transpose(int rows, int cols, float* src, long ld, float* dst, int ldDst)
     {
-        for (int c = 0; c < cols; c++)
+        int j = 0;
+        for (; j + 8 <= rows; j += 8)
         {
-            float* d = dst + (long)c * ldDst;
-            for (int j = 0; j < rows; j++) d[j] = src[j * ld + c];
-            for (int j = rows; j < ldDst; j++) d[j] = 0f;
+            float* s0 = src + j * ld;
+            for (int c = 0; c < cols; c++)
+            {
+                float* d = dst + (long)c * ldDst + j;
+                d[0] = s0[c]; d[1] = s0[ld + c]; d[2] = s0[2 * ld + c]; d[3] = s0[3 * ld + c];
+                d[4] = s0[4 * ld + c]; d[5] = s0[5 * ld + c]; d[6] = s0[6 * ld + c]; d[7] = s0[7 * ld + c];
+            }
         }
+        for (; j < rows; j++)
+            for (int c = 0; c < cols; c++) dst[(long)c * ldDst + j] = src[j * ld + c];
+        for (int c = 0; c < cols; c++)
+            new Span<float>(dst + (long)c * ldDst + rows, ldDst - rows).Clear();
     }
 
-    private static float Dot(float* x, float* y, int n)
-    {
-        float s = 0f;
-        for (int i = 0; i < n; i++) s += x[i] * y[i];
-        return s;
-    }
+    private static float Dot(float* x, float* y, int n) =>
+        System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(x, n), new ReadOnlySpan<float>(y, n));
 
     /// <summary>C (m ≤ 6, n) = alpha · Σ_{k &lt; kLen} A(r, k) B(k, c), A(r, k) = a[r·aRow + k·aK], B row-major (ldb),
     /// overwriting C (ldc). Tiles of 16 columns.</summary>
@@ -186,7 +255,8 @@ public static unsafe class CausalAttention
         for (int c0 = 0; c0 < n; c0 += TileCols)
         {
             int nc = Math.Min(TileCols, n - c0);
-            if (vec) Tile6x16(m, nc, kLen, a, aRow, aK, b + c0, ldb, c + c0, ldc, alpha);
+            if (vec && nc == TileCols) Tile6x16<FullRow>(m, nc, kLen, a, aRow, aK, b + c0, ldb, c + c0, ldc, alpha);
+            else if (vec) Tile6x16<MaskedRow>(m, nc, kLen, a, aRow, aK, b + c0, ldb, c + c0, ldc, alpha);
             else TileScalar(m, nc, kLen, a, aRow, aK, b + c0, ldb, c + c0, ldc, alpha);
         }
     }
@@ -204,8 +274,8 @@ public static unsafe class CausalAttention
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile6x16(int m, int n, int kLen, float* a, long aRow, long aK, float* b, long ldb,
-        float* c, long ldc, float alpha)
+    private static void Tile6x16<TLoad>(int m, int n, int kLen, float* a, long aRow, long aK, float* b, long ldb,
+        float* c, long ldc, float alpha) where TLoad : struct, IRowLoad
     {
         // rows past m read row m − 1 (valid memory) and are not stored
         long o1 = Math.Min(1, m - 1) * aRow, o2 = Math.Min(2, m - 1) * aRow, o3 = Math.Min(3, m - 1) * aRow;
@@ -216,9 +286,7 @@ public static unsafe class CausalAttention
         bool full = n == TileCols;
         for (int k = 0; k < kLen; k++)
         {
-            Vector256<float> b0, b1;
-            if (full) { b0 = Avx.LoadVector256(b); b1 = Avx.LoadVector256(b + 8); }
-            else { b0 = Avx.MaskLoad(b, m0); b1 = Avx.MaskLoad(b + 8, m1); }
+            Vector256<float> b0 = TLoad.Load(b, m0), b1 = TLoad.Load(b + 8, m1);
             Vector256<float> x = Vector256.Create(a[0]);
             c00 = Fma.MultiplyAdd(x, b0, c00); c01 = Fma.MultiplyAdd(x, b1, c01);
             x = Vector256.Create(a[o1]);
@@ -241,6 +309,22 @@ public static unsafe class CausalAttention
         if (m > 3) Store(c + 3 * ldc, c30 * al, c31 * al, full, m0, m1);
         if (m > 4) Store(c + 4 * ldc, c40 * al, c41 * al, full, m0, m1);
         if (m > 5) Store(c + 5 * ldc, c50 * al, c51 * al, full, m0, m1);
+    }
+
+    /// <summary>How the tile loads a 16-wide row of B: whole, or masked to the first n columns.</summary>
+    private interface IRowLoad
+    {
+        static abstract Vector256<float> Load(float* p, Vector256<float> mask);
+    }
+
+    private readonly struct FullRow : IRowLoad
+    {
+        public static Vector256<float> Load(float* p, Vector256<float> mask) => Avx.LoadVector256(p);
+    }
+
+    private readonly struct MaskedRow : IRowLoad
+    {
+        public static Vector256<float> Load(float* p, Vector256<float> mask) => Avx.MaskLoad(p, mask);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
