@@ -35,7 +35,13 @@ internal readonly unsafe struct MicroKernel6x16Avx : IMicroKernel
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         Vector256<float> b0, b1, ai;
-        for (int i = 0; i < 6; i++) Sse.Prefetch0(c + i * ldc);   // C rows arrive while the K loop runs
+        // C rows arrive while the K loop runs. A 16-float row segment spans two cache lines unless C is 64-byte
+        // aligned (managed arrays are not), so both ends are fetched.
+        for (int i = 0; i < 6; i++)
+        {
+            Sse.Prefetch0(c + i * ldc);
+            Sse.Prefetch0(c + i * ldc + 15);
+        }
         int p = 0;
         // Unrolled by 4: the loop counter and pointer bumps are a quarter of the non-FMA work.
         for (; p + 4 <= kc; p += 4)
