@@ -41,13 +41,19 @@ public class MlaCoreTests
         return [y, dx, .. w.TrainableParameters().Where(t => t.Name.StartsWith("model.layers.0.")).Select(t => t.GradientSpan.ToArray())];
     }
 
-    [Fact]
-    public void Mla_RaggedBatch_ForwardMatchesFp64Reference()
+    /// <summary>The base config, the ragged batch, and random x, dy (T, D).</summary>
+    private static (ModelConfig C, ForwardBatch Batch, float[] X, float[] G) Inputs(int seed)
     {
         var c = TestConfigs.Make("base");
         var batch = Ragged(c.VocabSize);
-        var rng = new Random(4);
-        float[] x = GradCheck.Random(rng, batch.Tokens * c.HiddenSize), g = GradCheck.Random(rng, batch.Tokens * c.HiddenSize);
+        var rng = new Random(seed);
+        return (c, batch, GradCheck.Random(rng, batch.Tokens * c.HiddenSize), GradCheck.Random(rng, batch.Tokens * c.HiddenSize));
+    }
+
+    [Fact]
+    public void Mla_RaggedBatch_ForwardMatchesFp64Reference()
+    {
+        var (c, batch, x, g) = Inputs(4);
         float[] y = Run(c, batch, x, g, 2, gradients: true)[0];
         using var w = TestConfigs.RandomWeights(c);
         MlaBackwardTests.RandomizeNorms(w, 11);
@@ -60,10 +66,7 @@ public class MlaCoreTests
     [Fact]
     public void Mla_RaggedBatch_BitIdenticalFor1And2Threads_AndKeptOrRecomputedP()
     {
-        var c = TestConfigs.Make("base");
-        var batch = Ragged(c.VocabSize);
-        var rng = new Random(5);
-        float[] x = GradCheck.Random(rng, batch.Tokens * c.HiddenSize), g = GradCheck.Random(rng, batch.Tokens * c.HiddenSize);
+        var (c, batch, x, g) = Inputs(5);
         float[][] one = Run(c, batch, x, g, 1, gradients: true), two = Run(c, batch, x, g, 2, gradients: true);
         float[][] again = Run(c, batch, x, g, 2, gradients: true), recomputed = Run(c, batch, x, g, 2, gradients: false);
         Assert.Equal(one.Length, two.Length);
