@@ -177,42 +177,54 @@ internal readonly unsafe struct RowsPacker<TElem> : IPanelPacker where TElem : I
 [SkipLocalsInit]
 internal readonly unsafe struct ColumnsPacker : IPanelPacker
 {
-    private const int PrefetchRows = 24;
+    private const int PrefetchRows = 24, PanelsPerGroup = 8;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
     public static void Pack(in GemmOperand src, int line0, int lines, int k0, int kc, int width, float* dst, bool vector)
     {
         float* data = (float*)src.Data;
-        for (int l0 = 0; l0 < lines; l0 += width, dst += (long)kc * width)
+        long ld = src.Ld, panel = (long)kc * width;
+        int l0 = 0;
+        if (vector && (width == 16 || width == 6))
+        {
+            // Full panels in groups of PanelsPerGroup, copied row by row: each k row is read as one contiguous run of
+            // group·width floats (several cache lines per row, not one), and every panel is still written in order.
+            // Consecutive rows are ld apart (often a new page, which the hardware prefetchers do not cross), so the
+            // row PrefetchRows ahead is requested in software; prefetching past the operand's end cannot fault.
+            int full = lines / width;
+            for (int j0 = 0; j0 < full; j0 += PanelsPerGroup)
+            {
+                int group = Math.Min(PanelsPerGroup, full - j0), span = group * width;
+                float* row = data + k0 * ld + line0 + j0 * width, d = dst + j0 * panel;
+                long ahead = PrefetchRows * ld;
+                for (int p = 0; p < kc; p++, row += ld)
+                {
+                    for (int f = 0; f < span; f += 16) Sse.Prefetch0(row + ahead + f);
+                    Sse.Prefetch0(row + ahead + span - 1);
+                    if (width == 16)
+                        for (int j = 0; j < group; j++)
+                        {
+                            float* o = d + j * panel + p * 16;
+                            Avx.Store(o, Avx.LoadVector256(row + j * 16));
+                            Avx.Store(o + 8, Avx.LoadVector256(row + j * 16 + 8));
+                        }
+                    else
+                        for (int j = 0; j < group; j++)
+                        {
+                            float* o = d + j * panel + p * 6;
+                            Sse.Store(o, Sse.LoadVector128(row + j * 6));
+                            *(long*)(o + 4) = *(long*)(row + j * 6 + 4);
+                        }
+                }
+            }
+            l0 = full * width;
+            dst += full * panel;
+        }
+        for (; l0 < lines; l0 += width, dst += panel)
         {
             int lw = Math.Min(width, lines - l0);
-            float* row = data + k0 * src.Ld + line0 + l0;
-            // Each k step reads a new row (often a new page, which the hardware prefetchers do not cross), so rows
-            // PrefetchRows ahead are requested in software; prefetching past the end of the operand cannot fault.
-            if (vector && lw == 16 && width == 16)
-            {
-                long ahead = PrefetchRows * src.Ld;
-                for (int p = 0; p < kc; p++, row += src.Ld)
-                {
-                    Sse.Prefetch0(row + ahead);
-                    Sse.Prefetch0(row + ahead + 15);
-                    Avx.Store(dst + p * 16, Avx.LoadVector256(row));
-                    Avx.Store(dst + p * 16 + 8, Avx.LoadVector256(row + 8));
-                }
-                continue;
-            }
-            if (vector && lw == 6 && width == 6)
-            {
-                long ahead = PrefetchRows * src.Ld;
-                for (int p = 0; p < kc; p++, row += src.Ld)
-                {
-                    Sse.Prefetch0(row + ahead);
-                    Sse.Store(dst + p * 6, Sse.LoadVector128(row));
-                    *(long*)(dst + p * 6 + 4) = *(long*)(row + 4);
-                }
-                continue;
-            }
-            for (int p = 0; p < kc; p++, row += src.Ld)
+            float* row = data + k0 * ld + line0 + l0;
+            for (int p = 0; p < kc; p++, row += ld)
             {
                 int l = 0;
                 for (; l < lw; l++) dst[p * width + l] = row[l];
