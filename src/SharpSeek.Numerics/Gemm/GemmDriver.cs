@@ -10,7 +10,7 @@
 //             micro-kernel: C[ir.., jr..] (+)= Ap_ir · Bp_jr  (· rowScale for FP8 block)
 //
 // Parallelism: a large single problem (M ≥ Threads·MC) packs each B block once, shared by all threads, one block
-// ahead: the pool run that computes block b (4·Threads equal row chunks, claimed dynamically) also packs block
+// ahead: the pool run that computes block b (equal row chunks, ≥ 4 per thread, claimed dynamically) also packs block
 // b+1 into a second shared buffer. Otherwise a problem is cut into row chunks × column chunks (multiples of
 // MR / NR), about one per thread, each a task with its own packing buffers. The cut depends only on the shape
 // and the thread count and never splits K, so every C element is reduced in the same order whatever the thread
@@ -179,9 +179,15 @@ internal static unsafe class GemmDriver
         }
     }
 
-    /// <summary>Tasks per thread in the shared-B runs: equal row chunks claimed dynamically, so a core taken by
-    /// another process for a while hands its remaining chunks to the other threads instead of stalling the run.</summary>
+    /// <summary>Least tasks per thread in the shared-B runs: equal row chunks claimed dynamically, so a core taken
+    /// by another process for a while hands its remaining chunks to the other threads instead of stalling the run.</summary>
     internal const int ChunksPerThread = 4;
+
+    /// <summary>Row chunks of a shared-B run: a multiple of Threads (equal shares on a quiet machine), at least
+    /// ChunksPerThread each, and more when that keeps every chunk within one MC block (no short ic block that
+    /// would reuse each B micro-panel only a few times).</summary>
+    internal static int SharedRowChunks(int threads, int m, int mr) =>
+        Math.Min(threads * Math.Max(ChunksPerThread, (m + threads * MC - 1) / (threads * MC)), (m + mr - 1) / mr);
 
     /// <summary>One large problem on several threads. The (jc, pc) B blocks are packed once into one of two
     /// pool-wide buffers shared by all threads, and the packing is pipelined: the run that computes block b (row
@@ -193,7 +199,7 @@ internal static unsafe class GemmDriver
     {
         int kcMax = p->AScales != null ? GemmArgs.ScaleBlock : KC;
         int kBlocks = (p->K + kcMax - 1) / kcMax, blocks = (p->N + NC - 1) / NC * kBlocks;
-        int rowChunks = Math.Min(pool.Threads * ChunksPerThread, (p->M + TK.MR - 1) / TK.MR);
+        int rowChunks = SharedRowChunks(pool.Threads, p->M, TK.MR);
         var job = new SharedBJob<TA, TB, TK>
         {
             P = p, KcMax = kcMax, KBlocks = kBlocks, RowChunks = rowChunks, Scratch = scratch,
