@@ -112,21 +112,20 @@ public sealed unsafe partial class MlaAttention : IDisposable
 
         // queries
         Span<float> q = S(QOut, (long)T * _h * _dq);                                  // (T, H, Dq)
+        Span<float> kvA = S(KvAOut, (long)T * (_rkv + _dr));                          // (T, Rkv + Dr)
         if (QA is not null)
         {
-            ctx.Linear(QA, x, T, S(QAOut, (long)T * _rq));                              // (T, Rq)
+            ctx.LinearPair(QA, KvA, x, T, S(QAOut, (long)T * _rq), kvA);               // (T, Rq), (T, Rkv + Dr)
             QNorm!.Forward(ctx, S(QAOut, (long)T * _rq), T, S(QANorm, (long)T * _rq)); // (T, Rq)
             ctx.Linear(Q, S(QANorm, (long)T * _rq), T, q);
         }
         else
         {
-            ctx.Linear(Q, x, T, q);
+            ctx.LinearPair(Q, KvA, x, T, q, kvA);
         }
         Rope.Apply(q[_dn..], batch.Positions, heads: _h, stride: _dq);                // q_pe roped in place
 
         // latent
-        Span<float> kvA = S(KvAOut, (long)T * (_rkv + _dr));                          // (T, Rkv + Dr)
-        ctx.Linear(KvA, x, T, kvA);
         Span<float> ckvIn = S(CkvIn, (long)T * _rkv), ckv = S(Ckv, (long)T * _rkv), kpe = S(Kpe, (long)T * _dr);
         for (int t = 0; t < T; t++)
         {

@@ -49,7 +49,10 @@ internal static unsafe class GemvNT
     public const int MaxRows = 8;
     private const int RowsPerTask = 32;          // divides the 128-row FP8 scale block
     private const int MaxStackProblems = 512;
-    private const float Pow2To120 = 1.329227995784916e36f;
+    // Rows of a small matrix (K = 256..1024) end before the hardware prefetcher ramps up, so every tile prefetches
+    // the same offsets PrefetchRows rows further on (measured on `small`'s decode shapes: ≈0.47 → ≈0.65 of the
+    // read bandwidth on 1 thread).
+    private const int PrefetchRows = 8;
 
     /// <summary>Runs every problem (M ≤ MaxRows each; validated by the caller) as one task list on the pool.</summary>
     [SkipLocalsInit]
@@ -130,6 +133,7 @@ internal static unsafe class GemvNT
     }
 
     /// <summary>xs (M,K) = x · scale_inv[j0/128, k/128] · 2^s; returns 2^(120-s), the factor of the sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float ScaleX(in GemvProblem p, float xMax, int j0, float* xs)
     {
         int k = p.K, kb = GemmArgs.Blocks(k);
@@ -140,20 +144,29 @@ internal static unsafe class GemvNT
         float bound = xMax * sMax;
         int s = 120;
         if (float.IsFinite(bound) && bound > 0) s = Math.Min(120, 125 - Math.ILogB(bound));
-        float up = MathF.ScaleB(1f, s);
-        for (int i = 0; i < p.M; i++)
-            for (int b = 0; b < kb; b++)
+        for (int b = 0; b < kb; b++)
+        {
+            // x·(scale·2^s) rounds exactly like (x·scale)·2^s while scale·2^s is a finite normal float
+            double f = Math.ScaleB((double)scaleRow[b], s);
+            bool exact = f == 0 || (Math.Abs(f) >= 1.1754943508222875e-38 && Math.Abs(f) <= float.MaxValue);
+            float fs = exact ? (float)f : scaleRow[b], up = exact ? 1f : MathF.ScaleB(1f, s);
+            int c0 = b * GemmArgs.ScaleBlock, c1 = Math.Min(k, c0 + GemmArgs.ScaleBlock);
+            for (int i = 0; i < p.M; i++)
             {
-                int c0 = b * GemmArgs.ScaleBlock, len = Math.Min(GemmArgs.ScaleBlock, k - c0);
-                var src = new ReadOnlySpan<float>(p.X + (long)i * k + c0, len);
-                var dst = new Span<float>(xs + (long)i * k + c0, len);
-                System.Numerics.Tensors.TensorPrimitives.Multiply(src, scaleRow[b], dst);
-                System.Numerics.Tensors.TensorPrimitives.Multiply(dst, up, dst);
+                float* src = p.X + (long)i * k, dst = xs + (long)i * k;
+                int c = c0;
+                if (Avx.IsSupported)
+                    for (Vector256<float> v = Vector256.Create(fs); c + 8 <= c1; c += 8)
+                        Avx.Store(dst + c, Avx.LoadVector256(src + c) * v);
+                for (; c < c1; c++) dst[c] = src[c] * fs;
+                if (!exact) for (c = c0; c < c1; c++) dst[c] *= up;
             }
+        }
         return MathF.ScaleB(1f, 120 - s);
     }
 
     /// <summary>Rows [j0, j1) of one problem for all its tokens, in tiles of ≤ 4 tokens.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows<TW>(in GemvProblem p, float* x, float factor, int j0, int j1, bool accumulate, bool vector)
         where TW : IGemvWeights
     {
@@ -242,8 +255,10 @@ internal static unsafe class GemvNT
         Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
         Vector256<byte> nan = default;
         int p = 0;
+        long ahead = (long)PrefetchRows * k * TW.Bytes;
         for (; p + 32 <= k; p += 32)
         {
+            PrefetchAhead<TW>(ahead + (long)p * TW.Bytes, w0, w1, w2, w3);
             for (int h = 0; h < 32; h += 16)
             {
                 Vector256<float> x0 = Avx.LoadVector256(x + p + h), x1 = Avx.LoadVector256(x + p + h + 8);
@@ -271,9 +286,11 @@ internal static unsafe class GemvNT
         Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
         Vector256<byte> nan = default;
         float* x1p = x + k;
+        long ahead = (long)PrefetchRows * k * TW.Bytes;
         int p = 0;
         for (; p + 32 <= k; p += 32)
         {
+            PrefetchAhead<TW>(ahead + (long)p * TW.Bytes, w0, w1, w2, w3);
             for (int h = 0; h < 32; h += 8)
             {
                 Vector256<float> x0 = Avx.LoadVector256(x + p + h), x1 = Avx.LoadVector256(x1p + p + h), c;
@@ -301,9 +318,11 @@ internal static unsafe class GemvNT
         Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
         Vector256<byte> nan = default;
         float* x1p = x + k, x2p = x + 2L * k, x3p = x + 3L * k;
+        long ahead = (long)PrefetchRows * k * TW.Bytes;
         int p = 0;
         for (; p + 32 <= k; p += 32)
         {
+            PrefetchAhead<TW>(ahead + (long)p * TW.Bytes, w0, w1, w0, w1);
             for (int h = 0; h < 32; h += 8)
             {
                 Vector256<float> c0 = TW.Load8(w0, p + h), c1 = TW.Load8(w1, p + h), xv;
@@ -326,6 +345,18 @@ internal static unsafe class GemvNT
         if (TT.Value == 4) { sums[12] = Vector256.Sum(a30); sums[13] = Vector256.Sum(a31); }
         if (p < k) Tail<TW>(x, TT.Value, k, p, w0, w1, w0, w1, 2, sums);
         return TW.HasNaNCodes && (NaNSeen(nan) || TailHasNaN<TW>(k, p, w0, w1, w0, w1));
+    }
+
+    /// <summary>Prefetches the 32 elements at byte offset <paramref name="at"/> of each tile row (past the matrix end
+    /// the hint is dropped, never faults). Two identical row pointers cost one redundant hint.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchAhead<TW>(long at, byte* w0, byte* w1, byte* w2, byte* w3) where TW : IGemvWeights
+    {
+        Sse.Prefetch0(w0 + at); Sse.Prefetch0(w1 + at); Sse.Prefetch0(w2 + at); Sse.Prefetch0(w3 + at);
+        if (TW.Bytes == 4)
+        {
+            Sse.Prefetch0(w0 + at + 64); Sse.Prefetch0(w1 + at + 64); Sse.Prefetch0(w2 + at + 64); Sse.Prefetch0(w3 + at + 64);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
