@@ -182,7 +182,7 @@ public static unsafe class CausalAttention
     /// <summary>e^x for x ≤ 0 (softmax after the max shift): 2^k · p(r), x = k·ln2 + r, |r| ≤ ln2/2, with the
     /// degree-6 Cephes polynomial (≈1 ulp); x below −87 flushes to 0 rather than a subnormal.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Exp(Vector256<float> x)
+    internal static Vector256<float> Exp(Vector256<float> x)
     {
         Vector256<float> tooSmall = Vector256.LessThan(x, Vector256.Create(-87f));
         x = Vector256.Max(x, Vector256.Create(-87f));
