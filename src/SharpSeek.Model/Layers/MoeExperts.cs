@@ -3,7 +3,7 @@
 //   rows r = (t, k) pairs sorted by expert (stable in t); offsets (E+1) delimit each expert's rows   R = T·K
 //   xs (R, D) = x[token(r)]
 //   g, u (R, Im) = grouped(xs, W_gate / W_up)     a = silu(g) ⊙ u     ys (R, D) = grouped(a, W_down)
-//   y[token(r)] += weight(r) · ys[r]             (in row order: per token, by ascending expert, deterministic)
+//   y[t] = Σ_{rows r of t} weight(r) · ys[r]    (overwritten; in row order: per token, by ascending expert, deterministic)
 // W_gate, W_up (E, Im, D), W_down (E, D, Im): one LinearWeight with E groups each (Gemm.GroupedF32 for F32).
 // The row loops (gather, combine, and in backward the weight-gradient dots and the dx scatter) run on the pool:
 // the gather and the dots per row r, the combine and the scatter per token t over its K rows in ascending row order
@@ -59,7 +59,7 @@ public sealed unsafe class MoeExperts : IDisposable
         Ys = new NativeBuffer<float>(r * _d);
     }
 
-    /// <summary>y (T, D) += Σ_k weights[t, k] · expert_{experts[t, k]}(x[t]).</summary>
+    /// <summary>y (T, D) = Σ_k weights[t, k] · expert_{experts[t, k]}(x[t]) (overwritten).</summary>
     public void Forward(ForwardContext ctx, ReadOnlySpan<float> x, int tokens, ReadOnlySpan<int> experts, ReadOnlySpan<float> weights, Span<float> y)
     {
         int rows = tokens * _k;
@@ -88,7 +88,7 @@ public sealed unsafe class MoeExperts : IDisposable
         fixed (float* py = y, pw = weights)
         fixed (int* slotRow = SlotRow)
         {
-            var combine = new TokenSumJob { D = _d, K = _k, Rows = Ys.Pointer, Weights = pw, Into = py, SlotRow = slotRow };
+            var combine = new TokenSumJob { D = _d, K = _k, Rows = Ys.Pointer, Weights = pw, Into = py, SlotRow = slotRow, Overwrite = true };
             RunRows(ctx.Pool, tokens, ref combine);
         }
     }
@@ -214,13 +214,14 @@ public sealed unsafe class MoeExperts : IDisposable
         }
     }
 
-    /// <summary>Per token t: into[t] += Σ_r (weights[slot(r)] ·) rows[r] over its K rows in ascending r  (tokens).
-    /// Weights null: plain sum (the dx scatter).</summary>
+    /// <summary>Per token t: into[t] (+)= Σ_r (weights[slot(r)] ·) rows[r] over its K rows in ascending r  (tokens).
+    /// Weights null: plain sum (the dx scatter). Overwrite: the first row is stored, not added (no clearing pass).</summary>
     private struct TokenSumJob : IRangeJob
     {
         public int D, K;
         public float* Rows, Weights, Into;
         public int* SlotRow;
+        public bool Overwrite;
 
         public readonly void Run(int begin, int end)
         {
@@ -234,10 +235,17 @@ public sealed unsafe class MoeExperts : IDisposable
                     slots[j] = slot;
                 }
                 var dst = new Span<float>(Into + (long)t * D, D);
-                foreach (int slot in slots)
+                for (int k = 0; k < K; k++)
                 {
+                    int slot = slots[k];
                     var row = new ReadOnlySpan<float>(Rows + (long)SlotRow[slot] * D, D);
-                    if (Weights is null) System.Numerics.Tensors.TensorPrimitives.Add(dst, row, dst);
+                    bool first = Overwrite && k == 0;
+                    if (Weights is null)
+                    {
+                        if (first) row.CopyTo(dst);
+                        else System.Numerics.Tensors.TensorPrimitives.Add(dst, row, dst);
+                    }
+                    else if (first) System.Numerics.Tensors.TensorPrimitives.Multiply(row, Weights[slot], dst);
                     else System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(row, Weights[slot], dst, dst);
                 }
             }

@@ -32,7 +32,6 @@ public sealed unsafe class MoeLayer : IDisposable
     {
         Router.Forward(ctx, x, tokens);
         var routed = new Span<float>(Routed.Pointer, tokens * _d);
-        routed.Clear();
         Experts.Forward(ctx, x, tokens, Router.Experts, Router.Weights, routed);
         ctx.Round(routed);
         if (Shared is null)
