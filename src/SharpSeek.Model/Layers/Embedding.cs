@@ -12,9 +12,6 @@ namespace SharpSeek.Model.Layers;
 
 public sealed unsafe class Embedding
 {
-    /// <summary>Below this many floats (T · D) the loops stay on the calling thread (decode).</summary>
-    private const long MinParallelFloats = 1 << 15;
-
     public LinearWeight Table { get; }   // (V, D), any storage dtype
     public int Vocab => Table.OutFeatures;
     public int Dim => Table.InFeatures;
@@ -28,16 +25,11 @@ public sealed unsafe class Embedding
             if ((uint)ids[t] >= (uint)Vocab)
                 throw new ArgumentException($"token id {ids[t]} at position {t} is outside the vocabulary [0, {Vocab}).");
         if (h.Length < (long)ids.Length * d) throw new ArgumentException($"h has {h.Length} floats for {ids.Length} tokens of {d}.");
-        if (pool is null || pool.Threads == 1 || (long)ids.Length * d < MinParallelFloats)
-        {
-            for (int t = 0; t < ids.Length; t++) Table.ReadRow(0, ids[t], h.Slice(t * d, d));
-            return;
-        }
         fixed (int* pid = ids)
         fixed (float* ph = h)
         {
-            var job = new ForwardJob { Table = Table, Ids = pid, Count = ids.Length, H = ph, Tasks = 4 * pool.Threads };
-            pool.Run(job.Tasks, ref job);
+            var job = new ForwardJob { Table = Table, Ids = pid, H = ph };
+            RangeJobs.Run(pool, ids.Length, d, ref job);
         }
     }
 
@@ -50,7 +42,7 @@ public sealed unsafe class Embedding
         fixed (int* pid = ids)
         fixed (float* pdh = dh)
         {
-            bool parallel = pool is not null && pool.Threads > 1 && (long)ids.Length * d >= MinParallelFloats;
+            bool parallel = pool is not null && pool.Threads > 1 && (long)ids.Length * d >= RangeJobs.MinParallelFloats;
             var job = new BackwardJob { D = d, Ids = pid, Count = ids.Length, Dh = pdh, Grad = grad, Tasks = parallel ? 4 * pool!.Threads : 1 };
             if (parallel) pool!.Run(job.Tasks, ref job);
             else job.Execute(0, 0);
@@ -60,18 +52,16 @@ public sealed unsafe class Embedding
     /// <summary>The whole backward of the embedding (= <see cref="BackwardWeights"/>).</summary>
     public void Backward(ReadOnlySpan<int> ids, ReadOnlySpan<float> dh, WorkerPool? pool = null) => BackwardWeights(ids, dh, pool);
 
-    private struct ForwardJob : IParallelJob
+    private struct ForwardJob : IRangeJob
     {
         public LinearWeight Table;
         public int* Ids;
         public float* H;
-        public int Count, Tasks;
 
-        public readonly void Execute(int task, int worker)
+        public readonly void Run(int begin, int end)
         {
             int d = Table.InFeatures;
-            int from = (int)((long)Count * task / Tasks), to = (int)((long)Count * (task + 1) / Tasks);
-            for (int t = from; t < to; t++) Table.ReadRow(0, Ids[t], new Span<float>(H + (long)t * d, d));
+            for (int t = begin; t < end; t++) Table.ReadRow(0, Ids[t], new Span<float>(H + (long)t * d, d));
         }
     }
 

@@ -70,7 +70,7 @@ public sealed unsafe class MoeExperts : IDisposable
         fixed (int* rowToken = RowToken)
         {
             var gather = new GatherJob { D = _d, X = px, Xs = Xs.Pointer, RowToken = rowToken };
-            RunRows(ctx.Pool, rows, ref gather);
+            RangeJobs.Run(ctx.Pool, rows, _d, ref gather);
         }
         var g = new Span<float>(G.Pointer, rows * _im);
         var u = new Span<float>(U.Pointer, rows * _im);
@@ -89,7 +89,7 @@ public sealed unsafe class MoeExperts : IDisposable
         fixed (int* slotRow = SlotRow)
         {
             var combine = new TokenSumJob { D = _d, K = _k, Rows = Ys.Pointer, Weights = pw, Into = py, SlotRow = slotRow, Overwrite = true };
-            RunRows(ctx.Pool, tokens, ref combine);
+            RangeJobs.Run(ctx.Pool, tokens, (long)_k * _d, ref combine);
         }
     }
 
@@ -111,7 +111,7 @@ public sealed unsafe class MoeExperts : IDisposable
         fixed (int* rowToken = RowToken, rowSlot = RowSlot)
         {
             var rowGrads = new RowGradJob { D = _d, Dy = pdy, Ys = Ys.Pointer, Weights = pw, DWeights = pdw, DYs = _dYs.Pointer, RowToken = rowToken, RowSlot = rowSlot };
-            RunRows(ctx.Pool, rows, ref rowGrads);
+            RangeJobs.Run(ctx.Pool, rows, _d, ref rowGrads);
         }
         var da = new Span<float>(_dA!.Pointer, rows * _im);
         var dg = new Span<float>(_dG!.Pointer, rows * _im);
@@ -125,7 +125,7 @@ public sealed unsafe class MoeExperts : IDisposable
         fixed (int* slotRow = SlotRow)
         {
             var scatter = new TokenSumJob { D = _d, K = _k, Rows = _dXs.Pointer, Weights = null, Into = pdx, SlotRow = slotRow };
-            RunRows(ctx.Pool, tokens, ref scatter);
+            RangeJobs.Run(ctx.Pool, tokens, (long)_k * _d, ref scatter);
         }
     }
 
@@ -167,38 +167,6 @@ public sealed unsafe class MoeExperts : IDisposable
     }
 
     // ---- the row loops, on the pool ----
-
-    /// <summary>Below this many floats a row loop stays on the calling thread (decode; dispatch costs ~µs).</summary>
-    private const long MinParallelFloats = 1 << 15;
-
-    private interface IRangeJob
-    {
-        void Run(int begin, int end);
-    }
-
-    /// <summary>Units [0, units) of <paramref name="job"/> in contiguous ranges, about four per thread.</summary>
-    private void RunRows<TJob>(WorkerPool pool, int units, ref TJob job) where TJob : struct, IRangeJob
-    {
-        if (pool.Threads == 1 || (long)units * _d * _k < MinParallelFloats)
-        {
-            job.Run(0, units);
-            return;
-        }
-        var ranges = new RangesJob<TJob> { Job = job, Units = units, Tasks = Math.Min(units, 4 * pool.Threads) };
-        pool.Run(ranges.Tasks, ref ranges);
-    }
-
-    private struct RangesJob<TJob> : IParallelJob where TJob : struct, IRangeJob
-    {
-        public TJob Job;
-        public int Units, Tasks;
-
-        public readonly void Execute(int task, int worker)
-        {
-            TJob job = Job;
-            job.Run((int)((long)Units * task / Tasks), (int)((long)Units * (task + 1) / Tasks));
-        }
-    }
 
     /// <summary>xs[r] = x[token(r)]   (rows)</summary>
     private struct GatherJob : IRangeJob
