@@ -15,6 +15,7 @@
 //   da = grouped_NN(dys, W_down)  (R, Im)     dg, du = swiglu'(da; g, u)  (R, Im)
 //   dxs = grouped_NN(dg, W_gate) + grouped_NN(du, W_up)  (R, D)     dx[token(r)] += dxs[r]  (row order: deterministic)
 //   W: dW_down += grouped_TN(dys, a)   dW_gate += grouped_TN(dg, xs)   dW_up += grouped_TN(du, xs)
+using System.Runtime.CompilerServices;
 using SharpSeek.Numerics;
 
 namespace SharpSeek.Model.Layers;
@@ -91,6 +92,74 @@ public sealed unsafe class MoeExperts : IDisposable
             var combine = new TokenSumJob { D = _d, K = _k, Rows = Ys.Pointer, Weights = pw, Into = py, SlotRow = slotRow, Overwrite = true };
             RangeJobs.Run(ctx.Pool, tokens, (long)_k * _d, ref combine);
         }
+    }
+
+    // ---- decode (tokens ≤ Gemm.GemvMaxRows) ----
+
+    /// <summary>Decode form of <see cref="Forward"/> (same values, same rounding): the chosen experts' gate and up
+    /// projections — and the shared expert's, when given — run as GEMVs in ONE pool run (tasks over expert × row
+    /// block), SwiGLU on the calling thread, then every down projection in a second run. Each expert's weights are
+    /// streamed once for all of its tokens. <paramref name="sharedY"/> (T, D) receives the shared expert's output.</summary>
+    [SkipLocalsInit]
+    public void ForwardDecode(ForwardContext ctx, ReadOnlySpan<float> x, int tokens, ReadOnlySpan<int> experts,
+        ReadOnlySpan<float> weights, Span<float> y, DenseMlp? shared, Span<float> sharedY)
+    {
+        if (tokens > Gemm.GemvMaxRows) throw new ArgumentException($"decode experts take ≤ {Gemm.GemvMaxRows} tokens, got {tokens}.");
+        int rows = tokens * _k;
+        _rows = rows;
+        SortByExpert(experts, tokens);
+        float* xs = Xs.Pointer, g = G.Pointer, u = U.Pointer, a = A.Pointer, ys = Ys.Pointer;
+        for (int r = 0; r < rows; r++) x.Slice(RowToken[r] * _d, _d).CopyTo(new Span<float>(xs + (long)r * _d, _d));
+        int used = 0;
+        for (int e = 0; e < _e; e++) if (Offsets[e + 1] > Offsets[e]) used++;
+        int count = 2 * used + (shared is null ? 0 : 2);
+        Span<GemvProblem> problems = count <= 64 ? stackalloc GemvProblem[count] : new GemvProblem[count];
+        fixed (float* px = x, psy = sharedY)
+        {
+            int i = 0;
+            for (int e = 0; e < _e; e++)
+            {
+                int r0 = Offsets[e], m = Offsets[e + 1] - r0;
+                if (m == 0) continue;
+                problems[i++] = Gate.Gemv(e, xs + (long)r0 * _d, m, g + (long)r0 * _im);
+                problems[i++] = Up.Gemv(e, xs + (long)r0 * _d, m, u + (long)r0 * _im);
+            }
+            if (shared is not null)
+            {
+                problems[i++] = shared.Gate.Gemv(0, px, tokens, shared.G.Pointer);
+                problems[i++] = shared.Up.Gemv(0, px, tokens, shared.U.Pointer);
+            }
+            Gemm.Gemv(ctx.Pool, problems);                                   // gate, up: (R, Im) each (+ shared (T, I))
+
+            SwiGlu(ctx, g, u, a, rows * _im);
+            if (shared is not null) SwiGlu(ctx, shared.G.Pointer, shared.U.Pointer, shared.A.Pointer, tokens * shared.Inter);
+
+            i = 0;
+            for (int e = 0; e < _e; e++)
+            {
+                int r0 = Offsets[e], m = Offsets[e + 1] - r0;
+                if (m > 0) problems[i++] = Down.Gemv(e, a + (long)r0 * _im, m, ys + (long)r0 * _d);
+            }
+            if (shared is not null) problems[i++] = shared.Down.Gemv(0, shared.A.Pointer, tokens, psy);
+            Gemm.Gemv(ctx.Pool, problems[..i]);                              // down: (R, D) (+ shared (T, D))
+        }
+        ctx.Round(new Span<float>(ys, rows * _d));
+        if (shared is not null) ctx.Round(sharedY[..(tokens * _d)]);
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> dst = y.Slice(RowToken[r] * _d, _d);
+            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(ys + (long)r * _d, _d), weights[RowSlot[r]], dst, dst);
+        }
+    }
+
+    /// <summary>a = silu(g) ⊙ u over n elements, with the rounding of Forward (g, u, a).</summary>
+    private static void SwiGlu(ForwardContext ctx, float* g, float* u, float* a, int n)
+    {
+        Span<float> gs = new(g, n), us = new(u, n), As = new(a, n);
+        ctx.Round(gs);
+        ctx.Round(us);
+        Activations.SwiGluForward(gs, us, As, ctx.Pool);
+        ctx.Round(As);
     }
 
     // ---- backward ----
