@@ -44,7 +44,7 @@ public static unsafe class CrossEntropy
         RowChecks.Matrix(rows, vocab, dlogits.Length, nameof(dlogits));
         fixed (float* px = logits) fixed (int* pt = targets) fixed (float* pd = dlogits)
         {
-            var job = new BackwardJob { Vocab = vocab, Logits = px, Targets = pt, DLogits = pd, Scale = valid == 0 ? 0 : lossGradient / valid };
+            var job = new GradientJob { Vocab = vocab, Logits = px, Targets = pt, Losses = null, DLogits = pd, Scale = valid == 0 ? 0 : lossGradient / valid };
             RowsDispatch.Run(pool, level, rows, vocab, ref job);
         }
     }
@@ -63,7 +63,7 @@ public static unsafe class CrossEntropy
         RowChecks.Matrix(rows, vocab, dlogits.Length, nameof(dlogits));
         fixed (float* px = logits) fixed (int* pt = targets) fixed (float* pl = losses, pd = dlogits)
         {
-            var job = new FusedJob { Vocab = vocab, Logits = px, Targets = pt, Losses = pl, DLogits = pd, Scale = valid == 0 ? 0 : lossGradient / valid };
+            var job = new GradientJob { Vocab = vocab, Logits = px, Targets = pt, Losses = pl, DLogits = pd, Scale = valid == 0 ? 0 : lossGradient / valid };
             RowsDispatch.Run(pool, level, rows, vocab, ref job);
         }
         double total = 0;
@@ -109,36 +109,13 @@ public static unsafe class CrossEntropy
         }
     }
 
-    private struct BackwardJob : IRowsJob
-    {
-        public int Vocab;
-        public float* Logits, DLogits;   // (rows, Vocab)
-        public int* Targets;             // (rows)
-        public float Scale;              // dL / valid
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-
-        public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
-        {
-            for (long r = begin; r < end; r++)
-            {
-                float* x = Logits + r * Vocab, d = DLogits + r * Vocab;
-                int t = Targets[r];
-                if (t == IgnoreIndex) { new Span<float>(d, Vocab).Clear(); continue; }
-                float max = RowOps.Max<V>(x, Vocab);
-                float sum = RowOps.ExpShifted<V>(x, max, d, Vocab);
-                RowOps.Scale<V>(d, Scale / sum, d, Vocab);
-                d[t] -= Scale;
-            }
-        }
-    }
-
-    private struct FusedJob : IRowsJob
+    /// <summary>dlogits rows, and with Losses set each row's loss too (ForwardBackward; Backward passes null).</summary>
+    private struct GradientJob : IRowsJob
     {
         public int Vocab;
         public float* Logits, DLogits;   // (rows, Vocab); may be the same buffer
         public int* Targets;             // (rows)
-        public float* Losses;            // (rows)
+        public float* Losses;            // (rows) or null
         public float Scale;              // dL / valid
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -150,14 +127,14 @@ public static unsafe class CrossEntropy
                 int t = Targets[r];
                 if (t == IgnoreIndex)
                 {
-                    Losses[r] = 0;
+                    if (Losses != null) Losses[r] = 0;
                     new Span<float>(d, Vocab).Clear();
                     continue;
                 }
                 float xt = x[t];                                   // read before d (possibly x) is overwritten
                 float max = RowOps.Max<V>(x, Vocab);
                 float sum = RowOps.ExpShifted<V>(x, max, d, Vocab); // d = exp(x − max), element i read before written
-                Losses[r] = max + MathF.Log(sum) - xt;
+                if (Losses != null) Losses[r] = max + MathF.Log(sum) - xt;
                 RowOps.Scale<V>(d, Scale / sum, d, Vocab);
                 d[t] -= Scale;
             }

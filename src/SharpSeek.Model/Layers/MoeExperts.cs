@@ -3,7 +3,7 @@
 //   rows r = (t, k) pairs sorted by expert (stable in t); offsets (E+1) delimit each expert's rows   R = T·K
 //   xs (R, D) = x[token(r)]
 //   g, u (R, Im) = grouped(xs, W_gate / W_up)     a = silu(g) ⊙ u     ys (R, D) = grouped(a, W_down)
-//   y[token(r)] += weight(r) · ys[r]             (in row order: per token, by ascending expert, deterministic)
+//   y[t] = Σ_{rows r of t} weight(r) · ys[r]    (overwritten; in row order: per token, by ascending expert, deterministic)
 // W_gate, W_up (E, Im, D), W_down (E, D, Im): one LinearWeight with E groups each (Gemm.GroupedF32 for F32).
 // The row loops (gather, combine, and in backward the weight-gradient dots and the dx scatter) run on the pool:
 // the gather and the dots per row r, the combine and the scatter per token t over its K rows in ascending row order
@@ -60,7 +60,7 @@ public sealed unsafe class MoeExperts : IDisposable
         Ys = new NativeBuffer<float>(r * _d);
     }
 
-    /// <summary>y (T, D) += Σ_k weights[t, k] · expert_{experts[t, k]}(x[t]).</summary>
+    /// <summary>y (T, D) = Σ_k weights[t, k] · expert_{experts[t, k]}(x[t]) (overwritten).</summary>
     public void Forward(ForwardContext ctx, ReadOnlySpan<float> x, int tokens, ReadOnlySpan<int> experts, ReadOnlySpan<float> weights, Span<float> y)
     {
         int rows = tokens * _k;
@@ -71,7 +71,7 @@ public sealed unsafe class MoeExperts : IDisposable
         fixed (int* rowToken = RowToken)
         {
             var gather = new GatherJob { D = _d, X = px, Xs = Xs.Pointer, RowToken = rowToken };
-            RunRows(ctx.Pool, rows, ref gather);
+            RangeJobs.Run(ctx.Pool, rows, _d, ref gather);
         }
         var g = new Span<float>(G.Pointer, rows * _im);
         var u = new Span<float>(U.Pointer, rows * _im);
@@ -89,8 +89,8 @@ public sealed unsafe class MoeExperts : IDisposable
         fixed (float* py = y, pw = weights)
         fixed (int* slotRow = SlotRow)
         {
-            var combine = new TokenSumJob { D = _d, K = _k, Rows = Ys.Pointer, Weights = pw, Into = py, SlotRow = slotRow };
-            RunRows(ctx.Pool, tokens, ref combine);
+            var combine = new TokenSumJob { D = _d, K = _k, Rows = Ys.Pointer, Weights = pw, Into = py, SlotRow = slotRow, Overwrite = true };
+            RangeJobs.Run(ctx.Pool, tokens, (long)_k * _d, ref combine);
         }
     }
 
@@ -180,7 +180,7 @@ public sealed unsafe class MoeExperts : IDisposable
         fixed (int* rowToken = RowToken, rowSlot = RowSlot)
         {
             var rowGrads = new RowGradJob { D = _d, Dy = pdy, Ys = Ys.Pointer, Weights = pw, DWeights = pdw, DYs = _dYs.Pointer, RowToken = rowToken, RowSlot = rowSlot };
-            RunRows(ctx.Pool, rows, ref rowGrads);
+            RangeJobs.Run(ctx.Pool, rows, _d, ref rowGrads);
         }
         var da = new Span<float>(_dA!.Pointer, rows * _im);
         var dg = new Span<float>(_dG!.Pointer, rows * _im);
@@ -194,7 +194,7 @@ public sealed unsafe class MoeExperts : IDisposable
         fixed (int* slotRow = SlotRow)
         {
             var scatter = new TokenSumJob { D = _d, K = _k, Rows = _dXs.Pointer, Weights = null, Into = pdx, SlotRow = slotRow };
-            RunRows(ctx.Pool, tokens, ref scatter);
+            RangeJobs.Run(ctx.Pool, tokens, (long)_k * _d, ref scatter);
         }
     }
 
@@ -237,38 +237,6 @@ public sealed unsafe class MoeExperts : IDisposable
 
     // ---- the row loops, on the pool ----
 
-    /// <summary>Below this many floats a row loop stays on the calling thread (decode; dispatch costs ~µs).</summary>
-    private const long MinParallelFloats = 1 << 15;
-
-    private interface IRangeJob
-    {
-        void Run(int begin, int end);
-    }
-
-    /// <summary>Units [0, units) of <paramref name="job"/> in contiguous ranges, about four per thread.</summary>
-    private void RunRows<TJob>(WorkerPool pool, int units, ref TJob job) where TJob : struct, IRangeJob
-    {
-        if (pool.Threads == 1 || (long)units * _d * _k < MinParallelFloats)
-        {
-            job.Run(0, units);
-            return;
-        }
-        var ranges = new RangesJob<TJob> { Job = job, Units = units, Tasks = Math.Min(units, 4 * pool.Threads) };
-        pool.Run(ranges.Tasks, ref ranges);
-    }
-
-    private struct RangesJob<TJob> : IParallelJob where TJob : struct, IRangeJob
-    {
-        public TJob Job;
-        public int Units, Tasks;
-
-        public readonly void Execute(int task, int worker)
-        {
-            TJob job = Job;
-            job.Run((int)((long)Units * task / Tasks), (int)((long)Units * (task + 1) / Tasks));
-        }
-    }
-
     /// <summary>xs[r] = x[token(r)]   (rows)</summary>
     private struct GatherJob : IRangeJob
     {
@@ -283,13 +251,14 @@ public sealed unsafe class MoeExperts : IDisposable
         }
     }
 
-    /// <summary>Per token t: into[t] += Σ_r (weights[slot(r)] ·) rows[r] over its K rows in ascending r  (tokens).
-    /// Weights null: plain sum (the dx scatter).</summary>
+    /// <summary>Per token t: into[t] (+)= Σ_r (weights[slot(r)] ·) rows[r] over its K rows in ascending r  (tokens).
+    /// Weights null: plain sum (the dx scatter). Overwrite: the first row is stored, not added (no clearing pass).</summary>
     private struct TokenSumJob : IRangeJob
     {
         public int D, K;
         public float* Rows, Weights, Into;
         public int* SlotRow;
+        public bool Overwrite;
 
         public readonly void Run(int begin, int end)
         {
@@ -303,10 +272,17 @@ public sealed unsafe class MoeExperts : IDisposable
                     slots[j] = slot;
                 }
                 var dst = new Span<float>(Into + (long)t * D, D);
-                foreach (int slot in slots)
+                for (int k = 0; k < K; k++)
                 {
+                    int slot = slots[k];
                     var row = new ReadOnlySpan<float>(Rows + (long)SlotRow[slot] * D, D);
-                    if (Weights is null) System.Numerics.Tensors.TensorPrimitives.Add(dst, row, dst);
+                    bool first = Overwrite && k == 0;
+                    if (Weights is null)
+                    {
+                        if (first) row.CopyTo(dst);
+                        else System.Numerics.Tensors.TensorPrimitives.Add(dst, row, dst);
+                    }
+                    else if (first) System.Numerics.Tensors.TensorPrimitives.Multiply(row, Weights[slot], dst);
                     else System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(row, Weights[slot], dst, dst);
                 }
             }

@@ -32,10 +32,13 @@ public sealed unsafe class MoeLayer : IDisposable
     {
         Router.Forward(ctx, x, tokens);
         var routed = new Span<float>(Routed.Pointer, tokens * _d);
-        routed.Clear();
         bool decode = tokens <= Gemm.GemvMaxRows;                  // routed + shared experts in two pool runs
-        if (decode) Experts.ForwardDecode(ctx, x, tokens, Router.Experts, Router.Weights, routed, Shared, y);
-        else Experts.Forward(ctx, x, tokens, Router.Experts, Router.Weights, routed);
+        if (decode)
+        {
+            routed.Clear();                                         // ForwardDecode adds into routed
+            Experts.ForwardDecode(ctx, x, tokens, Router.Experts, Router.Weights, routed, Shared, y);
+        }
+        else Experts.Forward(ctx, x, tokens, Router.Experts, Router.Weights, routed);   // overwrites routed
         ctx.Round(routed);
         if (Shared is null)
         {

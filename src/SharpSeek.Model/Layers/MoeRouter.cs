@@ -20,6 +20,7 @@
 //   ds += ExtraScoreGrad (T, E)   (the trainer adds ∂L_balance/∂s there between Forward and Backward)
 //   sigmoid: dz = ds ⊙ s ⊙ (1 − s)        softmax: dz = s ⊙ (ds − Σ ds ⊙ s)                       z, dz (T, E)
 //   B: dx (T, D) += dz · W_gate          W: dW_gate (E, D) += dzᵀ · x
+// The per-token loops (routing, score gradients) run on the pool in token ranges (RangeJobs; tokens are independent).
 using SharpSeek.Numerics;
 
 namespace SharpSeek.Model.Layers;
@@ -71,12 +72,19 @@ public sealed unsafe class MoeRouter : IDisposable
         var s = new Span<float>(Scores.Pointer, tokens * _e);
         Gate.Forward(ctx.Pool, 0, x, tokens, s);                   // logits, FP32 whatever the activation precision
         ExtraScoreGradOf(tokens).Clear();
+        var route = new RouteJob(this);
+        RangeJobs.Run(ctx.Pool, tokens, 8L * _e, ref route);       // per token: ~8 passes over its E scores
+    }
+
+    /// <summary>Routing of tokens [begin, end): score activation, bias, group mask, top-K, normalised weights.</summary>
+    private void Route(int begin, int end)
+    {
         var bias = new ReadOnlySpan<float>(Bias.Pointer, _e);
         Span<bool> keep = stackalloc bool[_groups];
         Span<float> topValues = stackalloc float[_k];
-        for (int t = 0; t < tokens; t++)
+        for (int t = begin; t < end; t++)
         {
-            Span<float> row = s.Slice(t * _e, _e);
+            Span<float> row = new(Scores.Pointer + (long)t * _e, _e);
             if (_sigmoid) Activations.Sigmoid(row, row);
             else Softmax.Forward(1, row.Length, row, row);
             Span<float> b = new(Biased.Pointer + (long)t * _e, _e);
@@ -90,6 +98,11 @@ public sealed unsafe class MoeRouter : IDisposable
             float norm = _normalise ? _routeScale / sum : _routeScale;
             for (int i = 0; i < _k; i++) wts[i] *= norm;
         }
+    }
+
+    private readonly struct RouteJob(MoeRouter router) : IRangeJob
+    {
+        public void Run(int begin, int end) => router.Route(begin, end);
     }
 
     /// <summary>Keeps the topk_group groups with the largest sum of their two best biased scores (the best score
@@ -145,12 +158,23 @@ public sealed unsafe class MoeRouter : IDisposable
     /// <summary>dz (T, E) = ∂L/∂logits from the weight gradients and the extra score gradient.</summary>
     private void ScoreGradients(ForwardContext ctx, int tokens, Span<float> dz)
     {
-        ReadOnlySpan<float> extra = ExtraScoreGradOf(tokens);
-        for (int t = 0; t < tokens; t++)
+        if (dz.Length < tokens * _e) throw new ArgumentException($"dz has {dz.Length} floats for {tokens} tokens of {_e} experts.");
+        fixed (float* pdz = dz)
         {
-            ReadOnlySpan<float> s = ScoresOf(tokens).Slice(t * _e, _e);
-            Span<float> ds = dz.Slice(t * _e, _e);
-            extra.Slice(t * _e, _e).CopyTo(ds);
+            var job = new ScoreGradJob(this, pdz);
+            RangeJobs.Run(ctx.Pool, tokens, 4L * _e, ref job);
+        }
+        if (!_sigmoid) Softmax.Backward(tokens, _e, ScoresOf(tokens), dz, dz, ctx.Pool);
+    }
+
+    /// <summary>Score gradients of tokens [begin, end) into dz (before the softmax backward, when scoring is softmax).</summary>
+    private void ScoreGradients(int begin, int end, float* dz)
+    {
+        for (int t = begin; t < end; t++)
+        {
+            ReadOnlySpan<float> s = new(Scores.Pointer + (long)t * _e, _e);
+            Span<float> ds = new(dz + (long)t * _e, _e);
+            new ReadOnlySpan<float>(ExtraScoreGrad.Pointer + (long)t * _e, _e).CopyTo(ds);
             ReadOnlySpan<int> chosen = Experts.AsSpan(t * _k, _k);
             ReadOnlySpan<float> w = Weights.AsSpan(t * _k, _k), dw = WeightGrads.AsSpan(t * _k, _k);
             if (_normalise)
@@ -168,7 +192,11 @@ public sealed unsafe class MoeRouter : IDisposable
                 for (int e = 0; e < _e; e++) ds[e] *= s[e] * (1 - s[e]);
             }
         }
-        if (!_sigmoid) Softmax.Backward(tokens, _e, ScoresOf(tokens), dz, dz, ctx.Pool);
+    }
+
+    private readonly struct ScoreGradJob(MoeRouter router, float* dz) : IRangeJob
+    {
+        public void Run(int begin, int end) => router.ScoreGradients(begin, end, dz);
     }
 
     public void Dispose()

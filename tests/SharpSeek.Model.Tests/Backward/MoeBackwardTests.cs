@@ -166,11 +166,12 @@ public class MoeBackwardTests
     [Fact]
     public void MoeLayer_Gradients_AreBitIdenticalForAnyThreadCount()
     {
-        // 384 tokens: enough rows per expert for the GEMMs to split work across the pool's workers, and enough
-        // rows (384 · K · D floats ≥ 2^15) for the experts' gather / combine / scatter loops to run on the pool
-        float[] one = TwoLayerGradients(deferWeights: false, threads: 1, tokens: 384);
-        Assert.Equal(one, TwoLayerGradients(deferWeights: false, threads: 2, tokens: 384));
-        Assert.Equal(one, TwoLayerGradients(deferWeights: false, threads: 3, tokens: 384));
+        // 1280 tokens: enough rows per expert for the GEMMs to split work across the pool's workers, and enough
+        // work (≥ 2^15 floats) for the experts' gather / combine / scatter loops and the router's per-token
+        // routing (8 · E floats a token) and score gradients (4 · E) to run on the pool (RangeJobs)
+        float[] one = TwoLayerGradients(deferWeights: false, threads: 1, tokens: 1280);
+        Assert.Equal(one, TwoLayerGradients(deferWeights: false, threads: 2, tokens: 1280));
+        Assert.Equal(one, TwoLayerGradients(deferWeights: false, threads: 3, tokens: 1280));
     }
 
     [Fact]
