@@ -119,7 +119,7 @@ public static class DecodeBenchmark
             bytes += block.AttnNorm.Weight.ByteLength + block.FfnNorm.Weight.ByteLength + a.KvNorm.Weight.ByteLength + (a.QNorm?.Weight.ByteLength ?? 0);
             if (block.Mlp is { } mlp) { bytes += mlp.Gate.Bytes + mlp.Up.Bytes + mlp.Down.Bytes; continue; }
             var moe = block.Moe!;
-            bytes += moe.Router.Gate.Bytes + moe.Router.Bias.ByteLength;
+            bytes += moe.Router.Gate.Bytes + (c.HasRouterBias ? moe.Router.Bias.ByteLength : 0);
             if (moe.Shared is { } sh) bytes += sh.Gate.Bytes + sh.Up.Bytes + sh.Down.Bytes;
             used.Clear();
             int distinct = 0;

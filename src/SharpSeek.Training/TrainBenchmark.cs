@@ -1,7 +1,8 @@
 // TrainBenchmark — `sharpseek bench train`: optimizer steps of a preset at B × T on synthetic tokens (uniform over
 // the vocabulary, so no corpus download; routing at initialisation is near-uniform either way). One warm-up step
-// (JIT, first-backward scratch), one step measured for managed allocation, then timed steps with the time split
-// into forward (+ losses), backward and optimizer (+ bias update). FLOPs and MFU are the caller's (ModelAccounting).
+// (JIT, first-backward scratch), one step measured for managed allocation (on every thread of the process, so the
+// pool's workers count too), then timed steps with the time split into forward (+ losses), backward and optimizer
+// (+ bias update). FLOPs and MFU are the caller's (ModelAccounting).
 using System.Diagnostics;
 using SharpSeek.Model;
 using SharpSeek.Numerics;
@@ -33,9 +34,9 @@ public static class TrainBenchmark
             using var trainer = new Trainer(options with { Steps = steps + 2, WarmupSteps = 1, DecaySteps = 0 }, config, shard, null, pool);
             trainer.InitializeWeights();
             double first = trainer.Step().Loss;                               // warm-up
-            long before = GC.GetAllocatedBytesForCurrentThread();
+            long before = GC.GetTotalAllocatedBytes(precise: true);          // every thread: the pool's workers too
             trainer.Step();
-            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
             trainer.ResetTimers();
             double last = 0;
             long t0 = Stopwatch.GetTimestamp();

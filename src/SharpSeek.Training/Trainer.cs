@@ -56,6 +56,7 @@ public sealed class Trainer : IDisposable
     private readonly float[][] _f;                 // per site (B/M, E) balance-loss f_i
     private readonly double[] _loads;              // per MoE layer, max/mean load of the last step
     private long _forwardTicks, _backwardTicks, _optimizerTicks;
+    private readonly SavePause? _pause = SavePause.FromEnvironment();
 
     /// <summary>Builds the model, store and optimizer for <paramref name="options"/>; weights are left zero — call
     /// <see cref="InitializeWeights"/> or <see cref="Resume"/>.</summary>
@@ -116,10 +117,11 @@ public sealed class Trainer : IDisposable
         return state;
     }
 
-    /// <summary>Saves a checkpoint of the current state into <c>&lt;outDir&gt;/checkpoint</c> (atomic).</summary>
+    /// <summary>Saves a checkpoint of the current state and points <c>&lt;outDir&gt;/checkpoint</c> at it (crash-safe;
+    /// <see cref="SavePause"/> can stop the process inside the save for a kill -9 test).</summary>
     public string Save(string outDir, string? tokenizerDir, TrainerState extra) =>
         TrainingCheckpoint.Save(outDir, Config, Store, Optimizer, tokenizerDir,
-            extra with { DataPosition = Sampler.Position, Seed = Options.Seed, Options = Options });
+            extra with { DataPosition = Sampler.Position, Seed = Options.Seed, Options = Options }, _pause is null ? null : _pause.Hook);
 
     public long StepCount => Optimizer.StepCount;
 
@@ -154,7 +156,7 @@ public sealed class Trainer : IDisposable
         long start = Stopwatch.GetTimestamp();
         int M = Options.MicroBatches;
         float lambda = (float)Options.MtpWeight;
-        Store.ZeroGradients();
+        Store.ZeroGradients(Pool);
         double loss = 0, mtp = 0, balance = 0;
         for (int m = 0; m < M; m++)
         {

@@ -17,46 +17,93 @@ public class CheckpointDirectoryTests
 
     private static string VersionIn(string dir) => File.ReadAllText(Path.Combine(dir, "config.json"));
 
+    private static string[] Entries(string dir) =>
+        Directory.GetFileSystemEntries(dir).Select(e => Path.GetFileName(e)!).Order(StringComparer.Ordinal).ToArray();
+
     [Fact]
-    public void Save_ThenResolve_RoundTripsStateAndManifest()
+    public void Save_ThenResolve_RoundTripsStateAndManifest_ThroughTheLink()
     {
         using var tmp = new TempDir();
         var rng = new Xoshiro256(9);
         var state = new TrainerState { Step = 12, DataPosition = 96, Seed = 9, RngState = rng.State, LastLoss = 3.5,
             Options = new TrainingOptions { Steps = 40, Lr = 2e-3 } };
         string dir = CheckpointDirectory.Save(tmp.Path, Files("a"), state);
+        Assert.Equal(Path.Combine(tmp.Path, CheckpointDirectory.CurrentName), dir);
         Assert.Equal(dir, CheckpointDirectory.Resolve(tmp.Path));
+        Assert.Equal("checkpoint-000012", new DirectoryInfo(dir).LinkTarget);
         TrainerState back = TrainerState.Load(Path.Combine(dir, TrainerState.FileName));
         Assert.Equal((12L, 96L, 3.5), (back.Step, back.DataPosition, back.LastLoss!.Value));
         Assert.Equal(rng.State, back.RngState);
         Assert.Equal(2e-3, back.Options!.Lr);
         Assert.Equal(4096, back.Files["model.safetensors"]);
         Assert.Equal(3, back.Files.Count);
-        Assert.False(Directory.Exists(Path.Combine(tmp.Path, CheckpointDirectory.TemporaryName)));
-        Assert.False(Directory.Exists(Path.Combine(tmp.Path, CheckpointDirectory.PreviousName)));
+        Assert.Equal(["checkpoint", "checkpoint-000012"], Entries(tmp.Path));
+    }
+
+    [Fact]
+    public void SavingTheSameStepAgain_NeverDeletesTheLiveCheckpoint()
+    {
+        using var tmp = new TempDir();
+        CheckpointDirectory.Save(tmp.Path, Files("a"), new TrainerState { Step = 5 });
+        string dir = CheckpointDirectory.Save(tmp.Path, Files("b"), new TrainerState { Step = 5 });
+        Assert.Contains("b", VersionIn(dir));
+        Assert.Equal("checkpoint-000005.1", new DirectoryInfo(dir).LinkTarget);
+        Assert.Equal(["checkpoint", "checkpoint-000005.1"], Entries(tmp.Path));
     }
 
     [Theory]
-    [InlineData("file:config.json")]
-    [InlineData("file:model.safetensors")]
-    [InlineData("file:optimizer.safetensors")]
-    [InlineData("retired")]
-    public void CrashDuringSave_LeavesPreviousCheckpointLoadable_AndNextSaveRecovers(string stage)
+    [InlineData("begin", 1)]
+    [InlineData("file:config.json", 1)]
+    [InlineData("file:model.safetensors", 1)]
+    [InlineData("file:optimizer.safetensors", 1)]
+    [InlineData("written", 1)]
+    [InlineData("renamed", 1)]
+    [InlineData("linked", 2)]
+    public void CrashDuringSave_LeavesTheLinkOnACompleteCheckpoint_AndNextSaveRecovers(string stage, long expectedStep)
     {
         using var tmp = new TempDir();
         CheckpointDirectory.Save(tmp.Path, Files("old"), new TrainerState { Step = 1 });
         Assert.Throws<SimulatedCrash>(() => CheckpointDirectory.Save(tmp.Path, Files("new"), new TrainerState { Step = 2 },
             s => { if (s == stage) throw new SimulatedCrash(s); }));
 
-        string? resolved = CheckpointDirectory.Resolve(tmp.Path);
-        Assert.NotNull(resolved);
-        Assert.Contains("old", VersionIn(resolved));
-        Assert.Equal(1, TrainerState.Load(Path.Combine(resolved, TrainerState.FileName)).Step);
+        string current = Path.Combine(tmp.Path, CheckpointDirectory.CurrentName);
+        Assert.True(CheckpointDirectory.IsComplete(current));          // what `generate --model <out>/checkpoint` opens
+        Assert.Equal(current, CheckpointDirectory.Resolve(tmp.Path)); // what --resume opens
+        Assert.Equal(expectedStep, TrainerState.Load(Path.Combine(current, TrainerState.FileName)).Step);
+        Assert.Contains(expectedStep == 1 ? "old" : "new", VersionIn(current));
 
         string next = CheckpointDirectory.Save(tmp.Path, Files("newer"), new TrainerState { Step = 3 });
         Assert.Contains("newer", VersionIn(next));
         Assert.Equal(next, CheckpointDirectory.Resolve(tmp.Path));
-        Assert.Equal([CheckpointDirectory.CurrentName], Directory.GetDirectories(tmp.Path).Select(Path.GetFileName));
+        Assert.Equal(["checkpoint", "checkpoint-000003"], Entries(tmp.Path));
+    }
+
+    [Fact]
+    public void BrokenLink_FallsBackToTheNewestCompleteVersion()
+    {
+        using var tmp = new TempDir();
+        CheckpointDirectory.Save(tmp.Path, Files("a"), new TrainerState { Step = 4 });
+        Assert.Throws<SimulatedCrash>(() => CheckpointDirectory.Save(tmp.Path, Files("b"), new TrainerState { Step = 7 },
+            s => { if (s == "renamed") throw new SimulatedCrash(s); }));
+        File.Delete(Path.Combine(tmp.Path, CheckpointDirectory.CurrentName));
+        string? dir = CheckpointDirectory.Resolve(tmp.Path);
+        Assert.Equal(Path.Combine(tmp.Path, "checkpoint-000007"), dir);
+    }
+
+    [Fact]
+    public void PlainCheckpointDirectoryOfAnOlderBuild_IsAdopted()
+    {
+        using var tmp = new TempDir();
+        string legacy = Path.Combine(tmp.Path, CheckpointDirectory.CurrentName);
+        CheckpointDirectory.Save(Path.Combine(tmp.Path, "x"), Files("old"), new TrainerState { Step = 3 });
+        Directory.CreateDirectory(legacy);
+        foreach (string f in Directory.GetFiles(Path.Combine(tmp.Path, "x", CheckpointDirectory.CurrentName)))
+            File.Copy(f, Path.Combine(legacy, Path.GetFileName(f)));
+        Directory.Delete(Path.Combine(tmp.Path, "x"), recursive: true);
+        Assert.Equal(legacy, CheckpointDirectory.Resolve(tmp.Path));
+        string dir = CheckpointDirectory.Save(tmp.Path, Files("new"), new TrainerState { Step = 4 });
+        Assert.Contains("new", VersionIn(dir));
+        Assert.Equal(["checkpoint", "checkpoint-000004"], Entries(tmp.Path));
     }
 
     [Fact]

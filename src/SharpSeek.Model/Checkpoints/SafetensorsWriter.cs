@@ -33,7 +33,8 @@ public sealed class SafetensorsTensor
         _write = write;
     }
 
-    internal void WriteTo(Stream s) => _write(s);
+    /// <summary>Writes the payload (exactly <see cref="ByteLength"/> bytes) to <paramref name="s"/>.</summary>
+    public void WriteTo(Stream s) => _write(s);
 
     public static SafetensorsTensor FromBytes(string name, SafetensorsDType dtype, long[] shape, ReadOnlyMemory<byte> bytes) =>
         new(name, dtype, shape, bytes.Length, s => s.Write(bytes.Span));

@@ -48,7 +48,7 @@ public sealed unsafe partial class MlaAttention : IDisposable
     public NativeBuffer<float> Attn { get; }      // (T, H, Dv)     attention output before o_proj
 
     // ---- scratch ----
-    private readonly NativeBuffer<float> _kvExp;  // (MaxContext, H, Dn + Dv)  naive: expanded context of one sequence
+    private readonly NativeBuffer<float> _kvExp;  // (max(MaxContext, T), H, Dn + Dv)  naive: expanded context (MlaAttention.Core.cs)
     private readonly NativeBuffer<float> _qc;     // (H, T, Rkv)    absorbed query
     private readonly NativeBuffer<float> _oc;     // (H, T, Rkv)    absorbed output in latent space
     private readonly NativeBuffer<float> _scores; // (H, MaxContext) one row per head task
@@ -162,59 +162,10 @@ public sealed unsafe partial class MlaAttention : IDisposable
         ? ((nint)(Ckv.Pointer + (long)seq.FirstRow * _rkv), (nint)(Kpe.Pointer + (long)seq.FirstRow * _dr))
         : ((nint)cache.Ckv(layer, seq.Slot), (nint)cache.Kpe(layer, seq.Slot));
 
-    // ---- naive: expand the latent context to per-head keys and values ----
-    private void NaiveCore(ForwardContext ctx, ForwardBatch batch, LatentKvCache? cache, int layer, Span<float> attn)
-    {
-        int kvw = _h * (_dn + _dv);
-        foreach (var seq in batch.Sequences)
-        {
-            int L = seq.StartPos + seq.Rows;
-            var (ckvCtx, kpeCtx) = Context(seq, cache, layer);
-            Span<float> kvExp = S(_kvExp, (long)L * kvw);                              // (L, H, Dn + Dv)
-            ctx.Linear(KvB, new ReadOnlySpan<float>((float*)ckvCtx, L * _rkv), L, kvExp);
-            var job = new NaiveJob(this, seq, (float*)_kvExp.Pointer, (float*)kpeCtx, Attn.Pointer);
-            ctx.Pool.Run(_h, ref job);
-        }
-    }
-
-    private readonly struct NaiveJob(MlaAttention m, SequenceSpan seq, float* kvExp, float* kpeCtx, float* attn) : IParallelJob
-    {
-        public void Execute(int h, int worker)
-        {
-            int dn = m._dn, dv = m._dv, kvw = m._h * (dn + dv);
-            Span<float> scores = new(m._scores.Pointer + (long)h * m._cap.MaxContext, seq.StartPos + seq.Rows);
-            for (int i = 0; i < seq.Rows; i++)
-            {
-                int t = seq.FirstRow + i, len = seq.StartPos + i + 1;
-                Span<float> p = scores[..len];
-                m.NaiveProbabilities(h, t, kvExp, kpeCtx, p);
-                var o = new Span<float>(attn + ((long)t * m._h + h) * dv, dv);
-                o.Clear();
-                for (int j = 0; j < len; j++)
-                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(kvExp + (long)j * kvw + h * (dn + dv) + dn, dv), p[j], o, o);
-            }
-        }
-    }
-
-    /// <summary>p (len) = softmax_j((q_nope_t,h · k_nope_j,h + q_pe_t,h · k_pe_j) · scale), j &lt; len = p.Length:
-    /// the attention row of token t, head h, over the expanded context (L, H, Dn + Dv) and k_pe (L, Dr).</summary>
-    private void NaiveProbabilities(int h, int t, float* kvExp, float* kpeCtx, Span<float> p)
-    {
-        int dn = _dn, dr = _dr, kvw = _h * (_dn + _dv);
-        var qn = new ReadOnlySpan<float>(QOut.Pointer + ((long)t * _h + h) * _dq, dn);
-        var qp = new ReadOnlySpan<float>(QOut.Pointer + ((long)t * _h + h) * _dq + dn, dr);
-        for (int j = 0; j < p.Length; j++)
-        {
-            var kn = new ReadOnlySpan<float>(kvExp + (long)j * kvw + h * (dn + _dv), dn);
-            var kp = new ReadOnlySpan<float>(kpeCtx + (long)j * dr, dr);
-            p[j] = (TensorPrimitives.Dot(qn, kn) + TensorPrimitives.Dot(qp, kp)) * _scale;
-        }
-        Softmax.Forward(1, p.Length, p, p);
-    }
-
     public void Dispose()
     {
         DisposeBackward();
+        DisposeCore();
         QNorm?.Dispose();
         KvNorm.Dispose();
         foreach (var b in new[] { _kvbF32, QAOut, QANorm, QOut, KvAOut, CkvIn, Ckv, Kpe, Attn, _kvExp, _qc, _oc, _scores })

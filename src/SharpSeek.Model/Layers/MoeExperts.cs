@@ -5,6 +5,9 @@
 //   g, u (R, Im) = grouped(xs, W_gate / W_up)     a = silu(g) ⊙ u     ys (R, D) = grouped(a, W_down)
 //   y[token(r)] += weight(r) · ys[r]             (in row order: per token, by ascending expert, deterministic)
 // W_gate, W_up (E, Im, D), W_down (E, D, Im): one LinearWeight with E groups each (Gemm.GroupedF32 for F32).
+// The row loops (gather, combine, and in backward the weight-gradient dots and the dx scatter) run on the pool:
+// the gather and the dots per row r, the combine and the scatter per token t over its K rows in ascending row order
+// (the order of the serial loop, so the sums are the same bits for every thread count).
 //
 // Backward, dy (T, D) = ∂L/∂y:
 //   dw(r)  = dy[token(r)] · ys[r]                 → router.WeightGrads[slot(r)]  (combine-weight gradient, (T, K))
@@ -28,6 +31,7 @@ public sealed unsafe class MoeExperts : IDisposable
     public int[] Offsets { get; }       // (E + 1)
     public int[] RowToken { get; }      // (R)
     public int[] RowSlot { get; }       // (R)  index t·K + k into the router's (T, K) arrays
+    public int[] SlotRow { get; }       // (R)  inverse of RowSlot: the row of slot t·K + k
     public NativeBuffer<float> Xs { get; }   // (R, D)
     public NativeBuffer<float> G { get; }    // (R, Im)
     public NativeBuffer<float> U { get; }    // (R, Im)
@@ -48,6 +52,7 @@ public sealed unsafe class MoeExperts : IDisposable
         _cursor = new int[_e];
         RowToken = new int[r];
         RowSlot = new int[r];
+        SlotRow = new int[r];
         Xs = new NativeBuffer<float>(r * _d);
         G = new NativeBuffer<float>(r * _im);
         U = new NativeBuffer<float>(r * _im);
@@ -62,7 +67,12 @@ public sealed unsafe class MoeExperts : IDisposable
         _rows = rows;
         SortByExpert(experts, tokens);
         var xs = new Span<float>(Xs.Pointer, rows * _d);
-        for (int r = 0; r < rows; r++) x.Slice(RowToken[r] * _d, _d).CopyTo(xs.Slice(r * _d, _d));
+        fixed (float* px = x)
+        fixed (int* rowToken = RowToken)
+        {
+            var gather = new GatherJob { D = _d, X = px, Xs = Xs.Pointer, RowToken = rowToken };
+            RunRows(ctx.Pool, rows, ref gather);
+        }
         var g = new Span<float>(G.Pointer, rows * _im);
         var u = new Span<float>(U.Pointer, rows * _im);
         var a = new Span<float>(A.Pointer, rows * _im);
@@ -75,10 +85,12 @@ public sealed unsafe class MoeExperts : IDisposable
         ctx.Round(a);
         Down.ForwardGrouped(ctx.Pool, Offsets, a, ys);
         ctx.Round(ys);
-        for (int r = 0; r < rows; r++)
+        if (y.Length < tokens * _d) throw new ArgumentException($"y has {y.Length} floats for {tokens} tokens of {_d}.");
+        fixed (float* py = y, pw = weights)
+        fixed (int* slotRow = SlotRow)
         {
-            Span<float> dst = y.Slice(RowToken[r] * _d, _d);
-            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(ys.Slice(r * _d, _d), weights[RowSlot[r]], dst, dst);
+            var combine = new TokenSumJob { D = _d, K = _k, Rows = Ys.Pointer, Weights = pw, Into = py, SlotRow = slotRow };
+            RunRows(ctx.Pool, tokens, ref combine);
         }
     }
 
@@ -162,11 +174,13 @@ public sealed unsafe class MoeExperts : IDisposable
         EnsureBackwardBuffers();
         var ys = new ReadOnlySpan<float>(Ys.Pointer, rows * _d);
         var dys = new Span<float>(_dYs!.Pointer, rows * _d);
-        for (int r = 0; r < rows; r++)
+        if (dy.Length < tokens * _d || dx.Length < tokens * _d || dWeights.Length < rows)
+            throw new ArgumentException($"experts backward for {tokens} tokens: dy has {dy.Length}, dx {dx.Length}, dWeights {dWeights.Length} floats.");
+        fixed (float* pdy = dy, pw = weights, pdw = dWeights)
+        fixed (int* rowToken = RowToken, rowSlot = RowSlot)
         {
-            ReadOnlySpan<float> dyt = dy.Slice(RowToken[r] * _d, _d);
-            dWeights[RowSlot[r]] = System.Numerics.Tensors.TensorPrimitives.Dot(dyt, ys.Slice(r * _d, _d));
-            System.Numerics.Tensors.TensorPrimitives.Multiply(dyt, weights[RowSlot[r]], dys.Slice(r * _d, _d));
+            var rowGrads = new RowGradJob { D = _d, Dy = pdy, Ys = Ys.Pointer, Weights = pw, DWeights = pdw, DYs = _dYs.Pointer, RowToken = rowToken, RowSlot = rowSlot };
+            RunRows(ctx.Pool, rows, ref rowGrads);
         }
         var da = new Span<float>(_dA!.Pointer, rows * _im);
         var dg = new Span<float>(_dG!.Pointer, rows * _im);
@@ -176,10 +190,11 @@ public sealed unsafe class MoeExperts : IDisposable
         Activations.SwiGluBackward(da, new ReadOnlySpan<float>(G.Pointer, rows * _im), new ReadOnlySpan<float>(U.Pointer, rows * _im), dg, du, ctx.Pool);
         Gate.BackwardInputGrouped(ctx.Pool, Offsets, dg, dxs, GemmOutput.Overwrite);
         Up.BackwardInputGrouped(ctx.Pool, Offsets, du, dxs, GemmOutput.Accumulate);
-        for (int r = 0; r < rows; r++)
+        fixed (float* pdx = dx)
+        fixed (int* slotRow = SlotRow)
         {
-            Span<float> dst = dx.Slice(RowToken[r] * _d, _d);
-            System.Numerics.Tensors.TensorPrimitives.Add(dst, dxs.Slice(r * _d, _d), dst);
+            var scatter = new TokenSumJob { D = _d, K = _k, Rows = _dXs.Pointer, Weights = null, Into = pdx, SlotRow = slotRow };
+            RunRows(ctx.Pool, tokens, ref scatter);
         }
     }
 
@@ -216,6 +231,104 @@ public sealed unsafe class MoeExperts : IDisposable
             int r = _cursor[experts[i]]++;
             RowToken[r] = i / _k;
             RowSlot[r] = i;
+            SlotRow[i] = r;
+        }
+    }
+
+    // ---- the row loops, on the pool ----
+
+    /// <summary>Below this many floats a row loop stays on the calling thread (decode; dispatch costs ~µs).</summary>
+    private const long MinParallelFloats = 1 << 15;
+
+    private interface IRangeJob
+    {
+        void Run(int begin, int end);
+    }
+
+    /// <summary>Units [0, units) of <paramref name="job"/> in contiguous ranges, about four per thread.</summary>
+    private void RunRows<TJob>(WorkerPool pool, int units, ref TJob job) where TJob : struct, IRangeJob
+    {
+        if (pool.Threads == 1 || (long)units * _d * _k < MinParallelFloats)
+        {
+            job.Run(0, units);
+            return;
+        }
+        var ranges = new RangesJob<TJob> { Job = job, Units = units, Tasks = Math.Min(units, 4 * pool.Threads) };
+        pool.Run(ranges.Tasks, ref ranges);
+    }
+
+    private struct RangesJob<TJob> : IParallelJob where TJob : struct, IRangeJob
+    {
+        public TJob Job;
+        public int Units, Tasks;
+
+        public readonly void Execute(int task, int worker)
+        {
+            TJob job = Job;
+            job.Run((int)((long)Units * task / Tasks), (int)((long)Units * (task + 1) / Tasks));
+        }
+    }
+
+    /// <summary>xs[r] = x[token(r)]   (rows)</summary>
+    private struct GatherJob : IRangeJob
+    {
+        public int D;
+        public float* X, Xs;
+        public int* RowToken;
+
+        public readonly void Run(int begin, int end)
+        {
+            for (int r = begin; r < end; r++)
+                Buffer.MemoryCopy(X + (long)RowToken[r] * D, Xs + (long)r * D, D * sizeof(float), D * sizeof(float));
+        }
+    }
+
+    /// <summary>Per token t: into[t] += Σ_r (weights[slot(r)] ·) rows[r] over its K rows in ascending r  (tokens).
+    /// Weights null: plain sum (the dx scatter).</summary>
+    private struct TokenSumJob : IRangeJob
+    {
+        public int D, K;
+        public float* Rows, Weights, Into;
+        public int* SlotRow;
+
+        public readonly void Run(int begin, int end)
+        {
+            Span<int> slots = stackalloc int[K];
+            for (int t = begin; t < end; t++)
+            {
+                for (int k = 0; k < K; k++)                       // slots of t by ascending row (insertion sort)
+                {
+                    int slot = t * K + k, j = k;
+                    for (; j > 0 && SlotRow[slots[j - 1]] > SlotRow[slot]; j--) slots[j] = slots[j - 1];
+                    slots[j] = slot;
+                }
+                var dst = new Span<float>(Into + (long)t * D, D);
+                foreach (int slot in slots)
+                {
+                    var row = new ReadOnlySpan<float>(Rows + (long)SlotRow[slot] * D, D);
+                    if (Weights is null) System.Numerics.Tensors.TensorPrimitives.Add(dst, row, dst);
+                    else System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(row, Weights[slot], dst, dst);
+                }
+            }
+        }
+    }
+
+    /// <summary>dWeights[slot(r)] = dy[token(r)] · ys[r],  dys[r] = weights[slot(r)] · dy[token(r)]   (rows)</summary>
+    private struct RowGradJob : IRangeJob
+    {
+        public int D;
+        public float* Dy, Ys, Weights, DWeights, DYs;
+        public int* RowToken, RowSlot;
+
+        public readonly void Run(int begin, int end)
+        {
+            for (int r = begin; r < end; r++)
+            {
+                var dyt = new ReadOnlySpan<float>(Dy + (long)RowToken[r] * D, D);
+                int slot = RowSlot[r];
+                DWeights[slot] = System.Numerics.Tensors.TensorPrimitives.Dot(dyt, new ReadOnlySpan<float>(Ys + (long)r * D, D));
+                System.Numerics.Tensors.TensorPrimitives.Multiply(dyt, Weights[slot], new Span<float>(DYs + (long)r * D, D));
+            }
         }
     }
 

@@ -43,7 +43,7 @@ public sealed unsafe class MoeLayer : IDisposable
             return;
         }
         if (!decode) Shared.Forward(ctx, x, tokens, y);
-        System.Numerics.Tensors.TensorPrimitives.Add(y[..(tokens * _d)], routed, y[..(tokens * _d)]);
+        Activations.Add(y[..(tokens * _d)], routed, y[..(tokens * _d)], ctx.Pool);
         ctx.Round(y[..(tokens * _d)]);
     }
 

@@ -1,9 +1,12 @@
 // MoeRouter — DeepSeek-V3's auxiliary-loss-free, group-limited top-k gate, in FP32.
 //
 //   s = sigmoid(x · W_gᵀ)                      (or softmax when scoring_func = "softmax")   x (T, D)  s (T, E)
-//   b = s + e_score_correction_bias            biased scores: used for selection only
-//   group score = sum of the top-2 biased scores of each of the n_group groups (E/n_group experts each)
-//   keep the topk_group best groups, set the other groups' biased scores to -inf (not 0: biased scores may be < 0)
+//   b = s + e_score_correction_bias            biased scores: used for selection only (topk_method noaux_tc;
+//                                              other methods have no bias: b = s)
+//   group score = sum of the top-2 biased scores of each of the n_group groups (E/n_group experts each);
+//                 without a bias, the group's best score (official model.py / DeepSeek-V2 group_limited_greedy)
+//   keep the topk_group best groups, set the other groups' biased scores to -inf (not 0: biased scores may be < 0);
+//   topk_method "greedy" skips the group limit
 //   experts = top-K of the masked biased scores                                             (T, K)
 //   weights = s[experts] (unbiased), normalised to sum 1 (sigmoid), × routed_scaling_factor  (T, K)
 // As the official inference/model.py (which the reference fixtures come from): the top-k weights are normalised
@@ -24,12 +27,12 @@ namespace SharpSeek.Model.Layers;
 public sealed unsafe class MoeRouter : IDisposable
 {
     private readonly int _e, _k, _groups, _keepGroups;
-    private readonly bool _sigmoid, _normalise;
+    private readonly bool _sigmoid, _normalise, _hasBias, _groupLimited;
     private readonly float _routeScale;
     private NativeBuffer<float>? _dLogits;          // (T, E) dz, kept from B for W
 
     public LinearWeight Gate { get; }              // (E, D) F32
-    public NativeBuffer<float> Bias { get; }       // (E)  e_score_correction_bias
+    public NativeBuffer<float> Bias { get; }       // (E)  e_score_correction_bias (zeros, owned here, when the config has none)
     public NativeBuffer<float> Scores { get; }     // (T, E) unbiased scores, kept for backward / balance statistics
     public NativeBuffer<float> Biased { get; }     // (T, E) masked biased scores (scratch)
     public int[] Experts { get; }                  // (T, K)
@@ -46,7 +49,9 @@ public sealed unsafe class MoeRouter : IDisposable
         _normalise = _sigmoid;
         _routeScale = (float)c.RoutedScalingFactor;
         Gate = w.Linear(prefix + "gate.weight");
-        Bias = w.Vector(prefix + "gate.e_score_correction_bias");
+        _hasBias = c.HasRouterBias;
+        _groupLimited = c.UsesGroupLimitedRouting;
+        Bias = _hasBias ? w.Vector(prefix + "gate.e_score_correction_bias") : new NativeBuffer<float>(_e);
         Scores = new NativeBuffer<float>((long)maxTokens * _e);
         Biased = new NativeBuffer<float>((long)maxTokens * _e);
         Experts = new int[maxTokens * _k];
@@ -76,7 +81,7 @@ public sealed unsafe class MoeRouter : IDisposable
             else Softmax.Forward(1, row.Length, row, row);
             Span<float> b = new(Biased.Pointer + (long)t * _e, _e);
             for (int e = 0; e < _e; e++) b[e] = row[e] + bias[e];
-            if (_groups > 1) MaskGroups(b, keep);
+            if (_groupLimited) MaskGroups(b, keep);
             Span<int> chosen = Experts.AsSpan(t * _k, _k);
             Span<float> wts = Weights.AsSpan(t * _k, _k);
             Numerics.TopK.Select(b, _k, topValues, chosen);
@@ -87,7 +92,8 @@ public sealed unsafe class MoeRouter : IDisposable
         }
     }
 
-    /// <summary>Keeps the topk_group groups with the largest sum of their two best biased scores; -inf elsewhere.</summary>
+    /// <summary>Keeps the topk_group groups with the largest sum of their two best biased scores (the best score
+    /// when the router has no bias); -inf elsewhere.</summary>
     private void MaskGroups(Span<float> b, Span<bool> keep)
     {
         int per = _e / _groups;
@@ -100,7 +106,7 @@ public sealed unsafe class MoeRouter : IDisposable
                 if (v > best) { second = best; best = v; }
                 else if (v > second) second = v;
             }
-            groupScore[g] = best + second;
+            groupScore[g] = _hasBias ? best + second : best;
         }
         Span<float> keptScores = stackalloc float[_keepGroups];
         Span<int> kept = stackalloc int[_keepGroups];
@@ -171,5 +177,6 @@ public sealed unsafe class MoeRouter : IDisposable
         Biased.Dispose();
         ExtraScoreGrad.Dispose();
         _dLogits?.Dispose();
+        if (!_hasBias) Bias.Dispose();
     }
 }

@@ -28,13 +28,15 @@ public static class TrainingCheckpoint
 
     /// <summary>Saves a checkpoint as <c>&lt;outDir&gt;/checkpoint</c>; returns its path.</summary>
     public static string Save(string outDir, ModelConfig config, ParameterStore store, AdamW optimizer, string? tokenizerDir,
-        TrainerState state, Action<string>? faultInjector = null)
+        TrainerState state, Action<string>? hook = null)
     {
         var files = new List<CheckpointFile>
         {
             new(ConfigFile, config.Save),
-            new(SafetensorsFormat.SingleFileName, p => SafetensorsWriter.WriteFile(p, WeightTensors(store))),
-            new(OptimizerFile, p => SafetensorsWriter.WriteFile(p, MomentTensors(store, optimizer), OptimizerMetadata(optimizer))),
+            new(SafetensorsFormat.SingleFileName, p => SafetensorsWriter.WriteFile(p,
+                WithHookHalfway(WeightTensors(store), hook, SafetensorsFormat.SingleFileName))),
+            new(OptimizerFile, p => SafetensorsWriter.WriteFile(p,
+                WithHookHalfway(MomentTensors(store, optimizer), hook, OptimizerFile), OptimizerMetadata(optimizer))),
         };
         if (tokenizerDir is not null)
             foreach (string name in TokenizerFiles)
@@ -42,7 +44,24 @@ public static class TrainingCheckpoint
                 string src = Path.Combine(tokenizerDir, name);
                 if (File.Exists(src)) files.Add(new CheckpointFile(name, dst => File.Copy(src, dst, overwrite: true)));
             }
-        return CheckpointDirectory.Save(outDir, files, state with { Step = optimizer.StepCount }, faultInjector);
+        return CheckpointDirectory.Save(outDir, files, state with { Step = optimizer.StepCount }, hook);
+    }
+
+    /// <summary>Calls <paramref name="hook"/> with "writing:FILE" once half of the tensors are in the stream and
+    /// flushed to the file, so a crash test can kill the process in the middle of a file.</summary>
+    private static IReadOnlyList<SafetensorsTensor> WithHookHalfway(IReadOnlyList<SafetensorsTensor> tensors, Action<string>? hook, string file)
+    {
+        if (hook is null || tensors.Count == 0) return tensors;
+        var list = tensors.ToList();
+        int half = list.Count / 2;
+        SafetensorsTensor t = list[half];
+        list[half] = new SafetensorsTensor(t.Name, t.DType, t.Shape, t.ByteLength, s =>
+        {
+            s.Flush();
+            hook("writing:" + file);
+            t.WriteTo(s);
+        });
+        return list;
     }
 
     /// <summary>Restores weights and optimizer moments from <paramref name="dir"/> into <paramref name="store"/> and

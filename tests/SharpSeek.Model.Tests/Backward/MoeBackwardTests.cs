@@ -166,10 +166,11 @@ public class MoeBackwardTests
     [Fact]
     public void MoeLayer_Gradients_AreBitIdenticalForAnyThreadCount()
     {
-        // 96 tokens: enough rows per expert for the GEMMs to split work across the pool's workers
-        float[] one = TwoLayerGradients(deferWeights: false, threads: 1, tokens: 96);
-        Assert.Equal(one, TwoLayerGradients(deferWeights: false, threads: 2, tokens: 96));
-        Assert.Equal(one, TwoLayerGradients(deferWeights: false, threads: 3, tokens: 96));
+        // 384 tokens: enough rows per expert for the GEMMs to split work across the pool's workers, and enough
+        // rows (384 · K · D floats ≥ 2^15) for the experts' gather / combine / scatter loops to run on the pool
+        float[] one = TwoLayerGradients(deferWeights: false, threads: 1, tokens: 384);
+        Assert.Equal(one, TwoLayerGradients(deferWeights: false, threads: 2, tokens: 384));
+        Assert.Equal(one, TwoLayerGradients(deferWeights: false, threads: 3, tokens: 384));
     }
 
     [Fact]
