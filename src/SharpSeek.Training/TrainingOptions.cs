@@ -1,8 +1,12 @@
 // TrainingOptions — every setting of `sharpseek train` (issue 5), validated in one place.
 //
 // Defaults follow the DeepSeek-V3 report where it gives a value (AdamW 0.9/0.95, wd 0.1, clip 1.0, init std
-// 0.006, γ 0.001, α 0.0001, λ 0.3) and are scaled down where the report's value assumes a 14.8T-token run
-// (peak lr, warm-up and decay lengths).
+// 0.006, α 0.0001, λ 0.3) and are scaled where the report's value assumes a 14.8T-token run: peak lr, warm-up and
+// decay lengths, and γ. The bias update is a sign update, so b moves exactly γ per step; on `tiny` the routers'
+// sigmoid scores spread by 0.15–0.3 (std over experts of the mean score) within the first tens of steps, and the
+// favoured expert's score leads the rest by ~0.5. The report's γ = 0.001 needs ~500 steps to offset that — all of
+// a few-minute run (measured: no lower max/mean load than γ = 0) — while γ = 0.01 offsets it in ~50 steps and
+// its ±0.01 jitter stays well inside the spread (docs/DESIGN.md, "Balancing", has the figures).
 using SharpSeek.Model;
 
 namespace SharpSeek.Training;
@@ -36,7 +40,7 @@ public sealed record TrainingOptions
     /// <summary>λ: weight of the MTP loss (averaged over depths).</summary>
     public double MtpWeight { get; init; } = 0.3;
     /// <summary>γ of the aux-loss-free bias update; 0 turns it off.</summary>
-    public double BiasGamma { get; init; } = 0.001;
+    public double BiasGamma { get; init; } = 0.01;
     /// <summary>α of the complementary sequence-wise balance loss; 0 turns it off.</summary>
     public double AuxAlpha { get; init; } = 0.0001;
     public double WeightDecay { get; init; } = 0.1;
