@@ -193,9 +193,9 @@ public sealed class Trainer : IDisposable
         return loads;
     }
 
-    /// <summary>Per MoE layer of the main model (order of <see cref="ExpertBalancer.MoeLayers"/>, MTP layers after):
-    /// the spread of the router's unbiased sigmoid scores over the last micro-batch — the standard deviation over
-    /// experts of each expert's mean score — which is what the bias b must offset to even the load out.</summary>
+    /// <summary>Per MoE layer (order of <see cref="ExpertBalancer.MoeLayers"/>, MTP blocks included): the spread of
+    /// the router's unbiased sigmoid scores over the last micro-batch — the standard deviation over experts of each
+    /// expert's mean score — which is the difference the bias b has to offset to even the load out.</summary>
     public double[] RouterScoreSpread()
     {
         var spread = new double[_sites.Length];
@@ -203,13 +203,13 @@ public sealed class Trainer : IDisposable
         {
             var (router, _, depth) = _sites[s];
             int rows = depth == 0 ? _forward.Tokens : Model.Mtp[depth - 1].Batch.Tokens, e = router.ExpertCount;
+            if (rows == 0) continue;
             ReadOnlySpan<float> scores = router.ScoresOf(rows);   // (rows, E)
-            var mean = new double[e];
+            var mean = new double[e];                              // (E,) mean score of each expert
             for (int r = 0; r < rows; r++)
-                for (int i = 0; i < e; i++) mean[i] += scores[r * e + i];
-            double avg = mean.Sum() / e / Math.Max(rows, 1), ss = 0;
-            foreach (double m in mean) ss += (m / Math.Max(rows, 1) - avg) * (m / Math.Max(rows, 1) - avg);
-            spread[s] = Math.Sqrt(ss / e);
+                for (int i = 0; i < e; i++) mean[i] += scores[r * e + i] / (double)rows;
+            double avg = mean.Average();
+            spread[s] = Math.Sqrt(mean.Sum(m => (m - avg) * (m - avg)) / e);
         }
         return spread;
     }

@@ -21,18 +21,18 @@ public sealed record TrainingOptions
     public string? Tokenizer { get; init; }
     /// <summary>Run directory: checkpoints, metrics.jsonl, plots; null = runs/&lt;preset or config name&gt;.</summary>
     public string? Out { get; init; }
-    public long Steps { get; init; } = 2000;
+    public long Steps { get; init; } = 800;
     /// <summary>Sequences per optimizer step (B), split into <see cref="MicroBatches"/> micro-batches.</summary>
     public int Batch { get; init; } = 8;
     /// <summary>Tokens per sequence (T).</summary>
-    public int Seq { get; init; } = 256;
+    public int Seq { get; init; } = 128;
     /// <summary>Micro-batches per optimizer step; gradients are summed then scaled by 1/MicroBatches.</summary>
     public int MicroBatches { get; init; } = 1;
     /// <summary>Peak learning rate (after warm-up, before decay).</summary>
-    public double Lr { get; init; } = 1e-3;
+    public double Lr { get; init; } = 2e-3;
     /// <summary>Floor of the cosine decay as a fraction of <see cref="Lr"/> (the report: 2.2e-5 / 2.2e-4 = 0.1).</summary>
     public double MinLrRatio { get; init; } = 0.1;
-    public long WarmupSteps { get; init; } = 100;
+    public long WarmupSteps { get; init; } = 20;
     /// <summary>Length of the cosine decay, which ends at the last step; null = 80% of the steps after warm-up.</summary>
     public long? DecaySteps { get; init; }
     /// <summary>MTP depth D; null = the config's num_nextn_predict_layers.</summary>
@@ -55,7 +55,7 @@ public sealed record TrainingOptions
     /// <summary>Batches averaged for one validation loss.</summary>
     public int EvalBatches { get; init; } = 4;
     /// <summary>Steps between checkpoints (0 = only at the end).</summary>
-    public long SaveInterval { get; init; } = 500;
+    public long SaveInterval { get; init; } = 100;
     /// <summary>Worker threads; 0 = all cores.</summary>
     public int Threads { get; init; }
     public bool Resume { get; init; }
