@@ -10,6 +10,13 @@
 // Dispatch costs no allocation: the job struct is copied into a per-(calling thread, job type) slot object that
 // is allocated once. The calling thread works as worker 0; the Threads-1 background workers spin briefly after a
 // run (GEMMs issue runs back to back) and then sleep on a monitor.
+//
+// Claiming: one 64-bit ticket holds (run number << 32 | next task); a task is claimed by a compare-and-swap that
+// also checks the run number, and the run's job and task count sit in one of two descriptors (run number & 1),
+// written before the ticket publishes them. The caller returns as soon as every task of its run has *completed*
+// — it never waits for a worker that did not get to start (on a loaded machine a descheduled worker would
+// otherwise stall every run). A worker that wakes late sees a newer run number, or an exhausted ticket, and
+// claims nothing of the old run; a descriptor is rewritten only two runs later, after its run completed.
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 
@@ -33,11 +40,10 @@ public sealed class WorkerPool : IDisposable
     private readonly object _gate = new();          // sleeping workers wait here
     private readonly object _runLock = new();       // one Run at a time (per-worker scratch is not shared)
     private readonly Dictionary<Type, object> _scratch = new(); // per-pool kernel scratch (see GetScratch)
-    private IJobSlot? _job;
-    private int _tasks;
-    private int _nextTask;
-    private int _pendingWorkers;
-    private int _generation;
+    private readonly RunDescriptor[] _runs = [new(), new()];   // run number & 1 -> its job and task count
+    private long _ticket;                            // (run number << 32) | next task index
+    private int _completed;                          // tasks of the current run finished (or skipped after a failure)
+    private int _generation;                         // run number; workers wait for it to change
     private int _sleepers;
     private volatile bool _disposed;
     private ExceptionDispatchInfo? _failure;
@@ -111,35 +117,47 @@ public sealed class WorkerPool : IDisposable
     {
         JobSlot<TJob> slot = JobSlot<TJob>.ForCurrentThread();
         slot.Job = job;
-        _job = slot;
-        _tasks = tasks;
-        _nextTask = 0;
+        int run = _generation + 1;
+        RunDescriptor d = _runs[run & 1];
+        d.Slot = slot;
+        d.Tasks = tasks;
         _failure = null;
-        _pendingWorkers = _workers.Length;
-        Interlocked.Increment(ref _generation);        // full fence: publishes the job before workers look
+        Volatile.Write(ref _completed, 0);
+        Interlocked.Exchange(ref _ticket, (long)run << 32);   // full fence: publishes the descriptor
+        Interlocked.Exchange(ref _generation, run);          // wakes spinning workers
         if (Volatile.Read(ref _sleepers) > 0)
             lock (_gate) Monitor.PulseAll(_gate);
 
-        DrainTasks(slot, 0);
+        DrainTasks(run, 0);
         var spin = new SpinWait();
-        while (Volatile.Read(ref _pendingWorkers) != 0) spin.SpinOnce(sleep1Threshold: -1);
-        _job = null;
+        while (Volatile.Read(ref _completed) != tasks) spin.SpinOnce(sleep1Threshold: -1);
+        d.Slot = null;
         slot.Job = default;
         _failure?.Throw();
     }
 
-    private void DrainTasks(IJobSlot slot, int worker)
+    /// <summary>Claims and runs tasks of run <paramref name="run"/> until its ticket is exhausted or a newer run
+    /// has replaced it.</summary>
+    private void DrainTasks(int run, int worker)
     {
-        int tasks = _tasks;
-        int t;
-        while ((t = Interlocked.Increment(ref _nextTask) - 1) < tasks)
+        RunDescriptor d = _runs[run & 1];
+        while (true)
         {
-            try { slot.Execute(t, worker); }
-            catch (Exception e)
+            long ticket = Volatile.Read(ref _ticket);
+            if ((int)(ticket >> 32) != run) return;            // a newer run: this one is over
+            int t = (int)ticket;
+            IJobSlot? slot = d.Slot;
+            int tasks = d.Tasks;
+            if (t >= tasks || slot is null) return;
+            if (Interlocked.CompareExchange(ref _ticket, ticket + 1, ticket) != ticket) continue;
+            // Claimed task t of this run: the descriptor read above is this run's (it was written before the
+            // ticket was published and is rewritten only after this run's tasks have all completed).
+            if (Volatile.Read(ref _failure) is null)
             {
-                Interlocked.CompareExchange(ref _failure, ExceptionDispatchInfo.Capture(e), null);
-                Volatile.Write(ref _nextTask, tasks);  // stop handing out tasks
+                try { slot.Execute(t, worker); }
+                catch (Exception e) { Interlocked.CompareExchange(ref _failure, ExceptionDispatchInfo.Capture(e), null); }
             }
+            Interlocked.Increment(ref _completed);
         }
     }
 
@@ -151,8 +169,7 @@ public sealed class WorkerPool : IDisposable
         {
             seen = WaitForGeneration(seen);
             if (_disposed) return;
-            DrainTasks(_job!, worker);
-            Interlocked.Decrement(ref _pendingWorkers);
+            DrainTasks(seen, worker);
         }
     }
 
@@ -186,6 +203,12 @@ public sealed class WorkerPool : IDisposable
             foreach (object s in _scratch.Values) (s as IDisposable)?.Dispose();
             _scratch.Clear();
         }
+    }
+
+    private sealed class RunDescriptor
+    {
+        public IJobSlot? Slot;
+        public int Tasks;
     }
 
     private interface IJobSlot

@@ -39,6 +39,44 @@ public class WorkerPoolTests
         }
     }
 
+    /// <summary>Each task adds its run's tag to its cell; a task run twice, run with another run's job, or run
+    /// after its Run returned shows up as a wrong sum.</summary>
+    private unsafe struct TagJob : IParallelJob
+    {
+        public long* Cells;
+        public long Tag;
+        public bool Yield;
+        public void Execute(int task, int worker)
+        {
+            if (Yield && (task & 3) == 0) Thread.Yield();
+            Interlocked.Add(ref Cells[task], Tag);
+        }
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(5)]   // more workers than cores: workers are descheduled mid-run, late ones must claim nothing stale
+    public unsafe void Run_BackToBackRuns_NeverLeakTasksAcrossRuns(int threads)
+    {
+        using var pool = new WorkerPool(threads);
+        const int maxTasks = 9;
+        var cells = new long[maxTasks];
+        fixed (long* c = cells)
+        {
+            for (int run = 1; run <= 4000; run++)
+            {
+                int tasks = 1 + run % maxTasks;
+                Array.Clear(cells);
+                var job = new TagJob { Cells = c, Tag = run, Yield = run % 7 == 0 };
+                pool.Run(tasks, ref job);
+                long[] seen = cells.ToArray();            // a leaked late task would change cells after Run returns
+                for (int t = 0; t < maxTasks; t++)
+                    Assert.True(seen[t] == (t < tasks ? run : 0), $"run {run}, task {t} of {tasks}: cell {seen[t]}");
+            }
+        }
+    }
+
     private struct NoopJob : IParallelJob
     {
         public void Execute(int task, int worker) { }
