@@ -13,6 +13,14 @@ public static class CliRunner
     public static int Run(RootCommand root, string[] args)
     {
         ParseResult parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            // Unknown options, missing required ones, values of the wrong type: a usage error like any other.
+            foreach (var error in parsed.Errors) Console.Error.WriteLine($"error: {error.Message}");
+            string command = string.Join(' ', CommandPath(parsed.CommandResult));
+            Console.Error.WriteLine($"Run '{command} --help' for usage.");
+            return UsageOrInputError;
+        }
         try
         {
             return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
@@ -22,6 +30,14 @@ public static class CliRunner
             Console.Error.WriteLine($"error: {e.Message}");
             return UsageOrInputError;
         }
+    }
+
+    private static IEnumerable<string> CommandPath(System.CommandLine.Parsing.CommandResult? result)
+    {
+        var names = new Stack<string>();
+        for (var r = result; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+            names.Push(r.Command is RootCommand ? "sharpseek" : r.Command.Name);
+        return names;
     }
 
     /// <summary>Exceptions whose message is written for the user (bad files, configs, arguments).</summary>

@@ -24,4 +24,5 @@ bench.Subcommands.Add(TrainingCommands.CreateBenchTrain());
 bench.Subcommands.Add(TrainingCommands.CreateBenchBalance());
 bench.Subcommands.Add(BackwardCommands.CreateBenchModelBackward());
 bench.Subcommands.Add(BackwardCommands.CreateBenchFfnBackward());
+bench.Subcommands.Add(AttentionCommands.CreateBench());
 return CliRunner.Run(root, args);

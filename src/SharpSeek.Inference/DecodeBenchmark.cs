@@ -1,24 +1,34 @@
 // DecodeBenchmark — decode tokens/s at a batch size and the fraction of the memory-bandwidth roofline.
 //
 //   bytes/step  = weights a decode step reads: every attention / dense / shared-expert / router / norm tensor of
-//                 the main layers, the absorbed-MLA kv_b copy (FP32), the LM head, the embedding rows, and the
-//                 routed experts actually chosen in the step (distinct experts over the batch, per layer)
-//   roofline    = bytes/step ÷ measured read bandwidth (STREAM-style, same pool, same run)
+//                 the main layers, the absorbed-MLA kv_b copy (the bytes the absorbed path actually reads), the LM
+//                 head, the embedding rows, and the routed experts actually chosen in the step (distinct experts over
+//                 the batch, per layer). MTP modules are not run by decode and not counted.
+//   roofline    = bytes/step ÷ read bandwidth (STREAM-style read over buffers ≫ L3, same pool)
 //   fraction    = roofline time ÷ measured step time         (1.0 = decode runs at the memory bandwidth)
-// The KV-cache bytes read per step are reported beside it, not counted as weights.
+// The machine is shared, so the run is split into rounds: each round measures the read bandwidth, then restarts
+// from the prompt and times its decode steps one by one. A round's fraction uses its own bandwidth and its median
+// step; the result is the median over rounds. The KV-cache bytes read per step are reported, not counted as weights.
+// On one thread the same fraction is also computed from process CPU time (steps and a read probe alike), which the
+// time slicing of a loaded machine does not inflate; wall-clock figures are the ones to quote on a quiet machine.
 using System.Diagnostics;
 using SharpSeek.Model;
 using SharpSeek.Model.Layers;
+using SharpSeek.Numerics.Benchmarks;
 
 namespace SharpSeek.Inference;
 
-public sealed record DecodeBenchResult(int Batch, int Steps, int Context, double Seconds, double TokensPerSecond,
-    double WeightBytesPerStep, double KvBytesPerStep, double ReadGbps, double RooflineFraction);
+public sealed record DecodeBenchResult(int Batch, int Steps, int Rounds, int Context, double StepSeconds, double TokensPerSecond,
+    double WeightBytesPerStep, double KvBytesPerStep, double ReadGbps, double RooflineFraction,
+    double? CpuReadGbps, double? CpuRooflineFraction);
 
 public static class DecodeBenchmark
 {
+    private const long ProbeBytes = 64L << 20;    // per buffer of the bandwidth probe: twice the L3
+
+    /// <summary><paramref name="rounds"/> rounds of <paramref name="steps"/> timed steps (see the file header).</summary>
     public static DecodeBenchResult Run(ModelWeights weights, ForwardContext ctx, int batch, int promptLength, int steps,
-        double readGbps, int seed = 0)
+        int rounds = 5, int seed = 0)
     {
         var c = weights.Config;
         const int maxWarmupSteps = 64;
@@ -39,25 +49,60 @@ public static class DecodeBenchmark
             foreach (int s in slots) engine.Reset(s);
             engine.Prefill(prompts, logits);
         }
-        // warm-up until the JIT has tiered the hot loops up (≥ 2 s or 64 steps), then start again from the prompt
+        // warm-up until the JIT has tiered the hot loops up (≥ 2 s or 64 steps)
         Prefill();
         long w0 = Stopwatch.GetTimestamp();
         for (int i = 0; i < maxWarmupSteps && (i < 8 || Stopwatch.GetElapsedTime(w0).TotalSeconds < 2); i++) Step();
-        Prefill();
-        double weightBytes = 0;
-        long t0 = Stopwatch.GetTimestamp();
-        for (int i = 0; i < steps; i++)
+
+        bool cpu = ctx.Pool.Threads == 1;
+        using var process = Process.GetCurrentProcess();
+        double CpuSeconds()
         {
-            Step();
-            weightBytes += WeightBytesOfLastStep(engine.Model, batch);
+            process.Refresh();
+            return process.TotalProcessorTime.TotalSeconds;
         }
-        double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        weightBytes /= steps;
+        var fractions = new double[rounds];
+        var cpuFractions = new double[rounds];
+        var stepMedians = new double[rounds];
+        var reads = new double[rounds];
+        var cpuReads = new double[rounds];
+        var stepTimes = new double[steps];
+        var cpuTimes = new double[steps];
+        double weightBytes = 0;
+        for (int r = 0; r < rounds; r++)
+        {
+            reads[r] = MachinePeak.Memory(ctx.Pool, ProbeBytes, repeats: 2).ReadGbps;
+            if (cpu) cpuReads[r] = MachinePeak.ReadGbps(ctx.Pool, 4 * ProbeBytes, repeats: 2, CpuSeconds);
+            Prefill();
+            double roundBytes = 0;
+            for (int i = 0; i < steps; i++)
+            {
+                double c0 = cpu ? CpuSeconds() : 0;
+                long t0 = Stopwatch.GetTimestamp();
+                Step();
+                stepTimes[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                if (cpu) cpuTimes[i] = CpuSeconds() - c0;
+                roundBytes += WeightBytesOfLastStep(engine.Model, batch);
+            }
+            roundBytes /= steps;
+            weightBytes += roundBytes / rounds;
+            stepMedians[r] = Median(stepTimes);
+            fractions[r] = roundBytes / (reads[r] * 1e9) / stepMedians[r];
+            if (cpu) cpuFractions[r] = roundBytes / (cpuReads[r] * 1e9) / Median(cpuTimes);
+        }
         int context = promptLength + 2 + steps / 2;
         double kvBytes = (double)engine.KvBytesPerToken * context * batch;
-        double stepSeconds = seconds / steps;
-        double fraction = weightBytes / (readGbps * 1e9) / stepSeconds;
-        return new DecodeBenchResult(batch, steps, context, seconds, batch * steps / seconds, weightBytes, kvBytes, readGbps, fraction);
+        double step = Median(stepMedians);
+        return new DecodeBenchResult(batch, steps, rounds, context, step, batch / step, weightBytes, kvBytes, Median(reads), Median(fractions),
+            cpu ? Median(cpuReads) : null, cpu ? Median(cpuFractions) : null);
+    }
+
+    private static double Median(double[] values)
+    {
+        var sorted = (double[])values.Clone();
+        Array.Sort(sorted);
+        int n = sorted.Length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 
     /// <summary>Weight bytes a decode step of <paramref name="batch"/> tokens reads (routed experts: those chosen).</summary>
@@ -74,7 +119,7 @@ public static class DecodeBenchmark
             bytes += block.AttnNorm.Weight.ByteLength + block.FfnNorm.Weight.ByteLength + a.KvNorm.Weight.ByteLength + (a.QNorm?.Weight.ByteLength ?? 0);
             if (block.Mlp is { } mlp) { bytes += mlp.Gate.Bytes + mlp.Up.Bytes + mlp.Down.Bytes; continue; }
             var moe = block.Moe!;
-            bytes += moe.Router.Gate.Bytes + moe.Router.Bias.ByteLength;
+            bytes += moe.Router.Gate.Bytes + (c.HasRouterBias ? moe.Router.Bias.ByteLength : 0);
             if (moe.Shared is { } sh) bytes += sh.Gate.Bytes + sh.Up.Bytes + sh.Down.Bytes;
             used.Clear();
             int distinct = 0;

@@ -64,6 +64,11 @@ public sealed record ModelConfig
     [JsonIgnore] public bool HasQLora => QLoraRank is > 0;
     [JsonIgnore] public int KvCacheWidth => KvLoraRank + QkRopeHeadDim;
     [JsonIgnore] public int ExpertsPerGroup => NRoutedExperts / Math.Max(1, NGroup);
+    /// <summary>The router has <c>e_score_correction_bias</c> (auxiliary-loss-free balancing): topk_method noaux_tc.
+    /// Its groups are ranked by the sum of their two best biased scores; without a bias, by their best score.</summary>
+    [JsonIgnore] public bool HasRouterBias => TopkMethod == "noaux_tc";
+    /// <summary>Routing keeps only topk_group of n_group expert groups ("greedy" routes over all experts).</summary>
+    [JsonIgnore] public bool UsesGroupLimitedRouting => NGroup > 1 && TopkMethod != "greedy";
     [JsonIgnore] public bool IsFp8 => QuantizationConfig is { QuantMethod: "fp8" };
     /// <summary>Total decoder blocks stored in a checkpoint: main layers plus MTP modules.</summary>
     [JsonIgnore] public int NumStoredLayers => NumHiddenLayers + NumNextnPredictLayers;
@@ -184,9 +189,9 @@ public sealed record ModelConfig
             if (NRoutedExperts % NGroup != 0)
                 Fail("n_group", $"({NGroup}) must divide n_routed_experts ({NRoutedExperts}).");
             if (TopkGroup > NGroup) Fail("topk_group", $"({TopkGroup}) must be <= n_group ({NGroup}).");
-            if (TopkGroup * ExpertsPerGroup < NumExpertsPerTok)
+            if (UsesGroupLimitedRouting && TopkGroup * ExpertsPerGroup < NumExpertsPerTok)
                 Fail("topk_group", $"keeps {TopkGroup} groups of {ExpertsPerGroup} experts, fewer than num_experts_per_tok ({NumExpertsPerTok}).");
-            if (NGroup > 1 && ExpertsPerGroup < 2)
+            if (NGroup > 1 && HasRouterBias && ExpertsPerGroup < 2)
                 Fail("n_group", $"leaves {ExpertsPerGroup} expert per group; group scores sum the top-2 experts of a group.");
             if (ScoringFunc is not ("sigmoid" or "softmax"))
                 Fail("scoring_func", $"must be \"sigmoid\" or \"softmax\" (got \"{ScoringFunc}\").");

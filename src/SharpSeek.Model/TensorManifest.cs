@@ -72,7 +72,8 @@ public static class TensorManifest
             if (c.IsMoeLayer(layer))
             {
                 Add(p + "mlp.gate.weight", Comp(TensorComponent.Router), layer, -1, false, c.NRoutedExperts, D);
-                Add(p + "mlp.gate.e_score_correction_bias", Comp(TensorComponent.Router), layer, -1, false, c.NRoutedExperts);
+                if (c.HasRouterBias)
+                    Add(p + "mlp.gate.e_score_correction_bias", Comp(TensorComponent.Router), layer, -1, false, c.NRoutedExperts);
                 for (int e = 0; e < c.NRoutedExperts; e++)
                     AddSwiGlu(p + $"mlp.experts.{e}.", Comp(TensorComponent.RoutedExperts), layer, e, D, c.MoeIntermediateSize, Add);
                 if (c.NSharedExperts > 0)

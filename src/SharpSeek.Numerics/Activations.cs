@@ -3,6 +3,7 @@
 //   silu(x)    = x · sigmoid(x)                      silu'(x) = s · (1 + x · (1 − s)),  s = sigmoid(x)
 //   swiglu(g, u) = silu(g) · u                       DeepSeek-V3 MLP / expert: w2(silu(w1 x) · w3 x)
 // Backward:  dx = dy · silu'(x);   dg = dh · u · silu'(g),  du = dh · silu(g).
+// Add: y = a + b, the residual adds of the blocks (here so they split over the pool like the activations).
 // Written as 1 / (1 + e^-x) the forms are stable at both ends: e^-x = inf gives 0, e^-x = 0 gives 1.
 using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
@@ -47,6 +48,21 @@ public static unsafe class Activations
         }
     }
 
+    /// <summary>y (n) = a (n) + b (n) (y may alias a or b): the residual stream's adds, split over the pool.</summary>
+    public static void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, WorkerPool? pool = null) =>
+        Add(a, b, y, Simd.Active, pool);
+
+    public static void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, SimdLevel level, WorkerPool? pool = null)
+    {
+        RowChecks.Vector(a.Length, b.Length, nameof(b));
+        RowChecks.Vector(a.Length, y.Length, nameof(y));
+        fixed (float* pa = a) fixed (float* pb = b) fixed (float* py = y)
+        {
+            var job = new Elementwise { Kind = Op.Add, N = a.Length, A = pa, B = pb, Out0 = py };
+            Elementwise.Run(pool, level, ref job);
+        }
+    }
+
     /// <summary>h (n) = silu(gate (n)) · up (n).</summary>
     public static void SwiGluForward(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> h, WorkerPool? pool = null) =>
         SwiGluForward(gate, up, h, Simd.Active, pool);
@@ -81,9 +97,9 @@ public static unsafe class Activations
         }
     }
 
-    private enum Op { SiluForward, SiluBackward, SwiGluForward, SwiGluBackward }
+    private enum Op { SiluForward, SiluBackward, SwiGluForward, SwiGluBackward, Add }
 
-    // One loop, four bodies; Kind is loop-invariant so each call runs one straight body per vector. Work is split
+    // One loop, five bodies; Kind is loop-invariant so each call runs one straight body per vector. Work is split
     // in blocks of Block elements (a multiple of every vector width), so only the last block has a scalar tail
     // and a pool split gives the same bits as one thread.
     private struct Elementwise : IRowsJob
@@ -106,6 +122,7 @@ public static unsafe class Activations
                 case Op.SiluForward: Loop<V, SiluForwardBody>(from, to); break;
                 case Op.SiluBackward: Loop<V, SiluBackwardBody>(from, to); break;
                 case Op.SwiGluForward: Loop<V, SwiGluForwardBody>(from, to); break;
+                case Op.Add: Loop<V, AddBody>(from, to); break;
                 default: Loop<V, SwiGluBackwardBody>(from, to); break;
             }
         }
@@ -148,6 +165,12 @@ public static unsafe class Activations
             V x = V.Load(e.A + i);
             V.Store(V.Mul(V.Load(e.Grad + i), Elementwise.SiluGrad(x, Elementwise.Sigmoid(x))), e.Out0 + i);
         }
+    }
+
+    private readonly struct AddBody : IBody
+    {
+        public static void Apply<V>(in Elementwise e, int i) where V : unmanaged, IVec<V> =>
+            V.Store(V.Add(V.Load(e.A + i), V.Load(e.B + i)), e.Out0 + i);
     }
 
     private readonly struct SwiGluForwardBody : IBody

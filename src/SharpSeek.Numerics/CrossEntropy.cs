@@ -2,6 +2,9 @@
 //   loss_r = logsumexp(x_r) − x_r[t_r] = m + log Σ exp(x − m) − x[t],   m = max(x_r)        (FP32 per row)
 //   L = (1 / valid) · Σ_r loss_r                                                          (FP64 over rows)
 // Backward:  dlogits_r = (softmax(x_r) − onehot(t_r)) · dL / valid;  ignored rows get zeros.
+// ForwardBackward: both in one pass per row (training): max, then exp(x − m) stored into dlogits while summing,
+// then one scale; the logits are read from memory once and exp is evaluated once per element (Forward + Backward
+// read them three times and evaluate exp twice). dlogits may be the logits buffer itself (in place).
 using System.Runtime.CompilerServices;
 
 namespace SharpSeek.Numerics;
@@ -41,9 +44,31 @@ public static unsafe class CrossEntropy
         RowChecks.Matrix(rows, vocab, dlogits.Length, nameof(dlogits));
         fixed (float* px = logits) fixed (int* pt = targets) fixed (float* pd = dlogits)
         {
-            var job = new BackwardJob { Vocab = vocab, Logits = px, Targets = pt, DLogits = pd, Scale = valid == 0 ? 0 : lossGradient / valid };
+            var job = new GradientJob { Vocab = vocab, Logits = px, Targets = pt, Losses = null, DLogits = pd, Scale = valid == 0 ? 0 : lossGradient / valid };
             RowsDispatch.Run(pool, level, rows, vocab, ref job);
         }
+    }
+
+    /// <summary>Forward and Backward fused: returns the mean loss, fills losses (rows) and overwrites dlogits (rows, vocab)
+    /// with (softmax − onehot) · lossGradient / valid. dlogits may alias logits (the LM head computes dz in place).</summary>
+    public static double ForwardBackward(int rows, int vocab, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> losses,
+        float lossGradient, Span<float> dlogits, WorkerPool? pool = null) =>
+        ForwardBackward(rows, vocab, logits, targets, losses, lossGradient, dlogits, Simd.Active, pool);
+
+    public static double ForwardBackward(int rows, int vocab, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> losses,
+        float lossGradient, Span<float> dlogits, SimdLevel level, WorkerPool? pool = null)
+    {
+        int valid = Check(rows, vocab, logits.Length, targets);
+        RowChecks.Vector(rows, losses.Length, nameof(losses));
+        RowChecks.Matrix(rows, vocab, dlogits.Length, nameof(dlogits));
+        fixed (float* px = logits) fixed (int* pt = targets) fixed (float* pl = losses, pd = dlogits)
+        {
+            var job = new GradientJob { Vocab = vocab, Logits = px, Targets = pt, Losses = pl, DLogits = pd, Scale = valid == 0 ? 0 : lossGradient / valid };
+            RowsDispatch.Run(pool, level, rows, vocab, ref job);
+        }
+        double total = 0;
+        for (int r = 0; r < rows; r++) total += losses[r];
+        return valid == 0 ? 0 : total / valid;
     }
 
     private static int Check(int rows, int vocab, int logitsLength, ReadOnlySpan<int> targets)
@@ -84,24 +109,32 @@ public static unsafe class CrossEntropy
         }
     }
 
-    private struct BackwardJob : IRowsJob
+    /// <summary>dlogits rows, and with Losses set each row's loss too (ForwardBackward; Backward passes null).</summary>
+    private struct GradientJob : IRowsJob
     {
         public int Vocab;
-        public float* Logits, DLogits;   // (rows, Vocab)
+        public float* Logits, DLogits;   // (rows, Vocab); may be the same buffer
         public int* Targets;             // (rows)
+        public float* Losses;            // (rows) or null
         public float Scale;              // dL / valid
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-
         public readonly void Run<V>(long begin, long end) where V : unmanaged, IVec<V>
         {
             for (long r = begin; r < end; r++)
             {
                 float* x = Logits + r * Vocab, d = DLogits + r * Vocab;
                 int t = Targets[r];
-                if (t == IgnoreIndex) { new Span<float>(d, Vocab).Clear(); continue; }
+                if (t == IgnoreIndex)
+                {
+                    if (Losses != null) Losses[r] = 0;
+                    new Span<float>(d, Vocab).Clear();
+                    continue;
+                }
+                float xt = x[t];                                   // read before d (possibly x) is overwritten
                 float max = RowOps.Max<V>(x, Vocab);
-                float sum = RowOps.ExpShifted<V>(x, max, d, Vocab);
+                float sum = RowOps.ExpShifted<V>(x, max, d, Vocab); // d = exp(x − max), element i read before written
+                if (Losses != null) Losses[r] = max + MathF.Log(sum) - xt;
                 RowOps.Scale<V>(d, Scale / sum, d, Vocab);
                 d[t] -= Scale;
             }

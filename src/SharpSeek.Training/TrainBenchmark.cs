@@ -1,7 +1,9 @@
 // TrainBenchmark — `sharpseek bench train`: optimizer steps of a preset at B × T on synthetic tokens (uniform over
 // the vocabulary, so no corpus download; routing at initialisation is near-uniform either way). One warm-up step
-// (JIT, first-backward scratch), one step measured for managed allocation, then timed steps with the time split
-// into forward (+ losses), backward and optimizer (+ bias update). FLOPs and MFU are the caller's (ModelAccounting).
+// (JIT, first-backward scratch), one step measured for managed allocation (on every thread of the process, so the
+// pool's workers count too), then timed steps with the time split into forward (+ losses), backward and optimizer
+// (+ bias update), and the process's CPU seconds per timed step (all threads; on a loaded machine a steadier
+// measure than wall time, on one thread). FLOPs and MFU are the caller's (ModelAccounting).
 using System.Diagnostics;
 using SharpSeek.Model;
 using SharpSeek.Numerics;
@@ -11,7 +13,7 @@ namespace SharpSeek.Training;
 
 public sealed record TrainBenchResult(
     string Model, int Threads, int Batch, int Seq, int MtpDepth, int Steps, double SecondsPerStep, double TokensPerSecond,
-    double ForwardSeconds, double BackwardSeconds, double OptimizerSeconds, long AllocatedBytesPerStep,
+    double ForwardSeconds, double BackwardSeconds, double OptimizerSeconds, double CpuSecondsPerStep, long AllocatedBytesPerStep,
     long PeakWorkingSetBytes, long TrainedParameters, double FirstLoss, double LastLoss);
 
 public static class TrainBenchmark
@@ -33,19 +35,23 @@ public static class TrainBenchmark
             using var trainer = new Trainer(options with { Steps = steps + 2, WarmupSteps = 1, DecaySteps = 0 }, config, shard, null, pool);
             trainer.InitializeWeights();
             double first = trainer.Step().Loss;                               // warm-up
-            long before = GC.GetAllocatedBytesForCurrentThread();
+            long before = GC.GetTotalAllocatedBytes(precise: true);          // every thread: the pool's workers too
             trainer.Step();
-            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
             trainer.ResetTimers();
             double last = 0;
+            using var self = Process.GetCurrentProcess();
+            self.Refresh();
+            TimeSpan cpu0 = self.TotalProcessorTime;
             long t0 = Stopwatch.GetTimestamp();
             for (int s = 0; s < steps; s++) last = trainer.Step().Loss;
             double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            self.Refresh();
+            double cpu = (self.TotalProcessorTime - cpu0).TotalSeconds;
             PhaseTimes times = trainer.Times;
-            using var self = Process.GetCurrentProcess();
             return new TrainBenchResult(name, pool.Threads, options.Batch, options.Seq, depth, steps, seconds / steps,
                 (double)options.Batch * options.Seq * steps / seconds, times.ForwardSeconds / steps, times.BackwardSeconds / steps,
-                times.OptimizerSeconds / steps, allocated, self.PeakWorkingSet64, trainer.TrainedParameters, first, last);
+                times.OptimizerSeconds / steps, cpu / steps, allocated, self.PeakWorkingSet64, trainer.TrainedParameters, first, last);
         }
         finally
         {

@@ -224,7 +224,7 @@ public sealed class Trainer : IDisposable
         long start = Stopwatch.GetTimestamp();
         int M = Options.MicroBatches;
         float lambda = (float)Options.MtpWeight;
-        Store.ZeroGradients();
+        Store.ZeroGradients(Pool);
         double loss = 0, mtp = 0, balance = 0;
         for (int m = 0; m < M; m++)
         {

@@ -9,7 +9,8 @@ namespace SharpSeek.Model.Tests;
 /// <summary>The shared reference fixtures (official DeepSeek-V3 inference code) through the whole pipeline.</summary>
 public class RefCheckTests
 {
-    public static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "TestData", "refcheck", name);
+    public static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "TestData",
+        name.StartsWith("official/", StringComparison.Ordinal) ? "refcheck-official" : "refcheck", name.Replace("official/", ""));
 
     private static IReadOnlyList<LogitsComparison> Check(string name, ActivationPrecision precision, WeightDType dtype)
     {
@@ -33,6 +34,22 @@ public class RefCheckTests
     {
         var results = Check(name, ActivationPrecision.Fp32, dtype);
         Assert.All(results, r => Assert.True(r.ArgmaxChecked > 0));
+    }
+
+    /// <summary>Fixtures made here by tools/refcheck/make_fixture.py from the official model.py over the config
+    /// space the shared ones leave out (q_lora_rank null, YaRN, 3 groups of 4 with top-3 and 2 shared experts, no
+    /// groups, softmax scoring with group-limited greedy and no router bias): decode and full-sequence logits.</summary>
+    [Theory]
+    [InlineData("official/qnull-yarn")]
+    [InlineData("official/groups3-top3")]
+    [InlineData("official/softmax-group-limited")]
+    [InlineData("official/nogroups")]
+    public void OfficialFixtures_OtherConfigs_PassFp32AndBf16Class(string name)
+    {
+        var results = Check(name, ActivationPrecision.Fp32, WeightDType.F32);
+        Assert.All(results, r => Assert.True(r.ArgmaxChecked > 0));
+        Check(name, ActivationPrecision.Fp32, WeightDType.Bf16);
+        Check(name, ActivationPrecision.Bf16, WeightDType.F32);
     }
 
     [Theory]

@@ -27,6 +27,7 @@ public static class TestConfigs
         ["groups_1"] = """{"n_group": 1, "topk_group": 1}""",
         ["mtp_2"] = """{"num_nextn_predict_layers": 2}""",
         ["two_shared_no_dense"] = """{"n_shared_experts": 2, "first_k_dense_replace": 0}""",
+        ["softmax_group_limited"] = """{"scoring_func": "softmax", "topk_method": "group_limited_greedy", "routed_scaling_factor": 1.0}""",
     };
 
     public static ModelConfig Make(string variant) => With(Variants[variant], $"test config '{variant}'");

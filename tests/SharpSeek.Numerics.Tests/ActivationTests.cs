@@ -39,6 +39,23 @@ public class ActivationTests
         }
     }
 
+    [Theory, MemberData(nameof(TestSupport.SupportedLevels), MemberType = typeof(TestSupport))]
+    public void Add_IsTheExactSum_AtEveryLength_InPlace_AndOnThePool(SimdLevel level)
+    {
+        var rng = new Random(23);
+        using var pool = new WorkerPool(3);
+        foreach (int n in TestSupport.Lengths().Append(70_001))            // the last one splits over the pool
+        {
+            float[] a = TestSupport.RandomFloats(rng, n, 5f), b = TestSupport.RandomFloats(rng, n, 5f), y = new float[n];
+            Activations.Add(a, b, y, level);
+            for (int i = 0; i < n; i++) Assert.Equal(a[i] + b[i], y[i]);
+            float[] inPlace = (float[])a.Clone();
+            Activations.Add(inPlace, b, inPlace, level, pool);
+            Assert.Equal(y, inPlace);
+        }
+        Assert.Throws<ArgumentException>(() => Activations.Add(new float[4], new float[3], new float[4], level));
+    }
+
     [Fact]
     public void Sigmoid_MatchesTheReferenceAtEveryLength()
     {

@@ -25,6 +25,43 @@ public class CrossEntropyTests
         }
     }
 
+    [Theory, MemberData(nameof(TestSupport.SupportedLevels), MemberType = typeof(TestSupport))]
+    public void ForwardBackward_EqualsForwardThenBackward_BitForBit_AlsoInPlace(SimdLevel level)
+    {
+        var rng = new Random(53);
+        const int rows = 5;
+        using var pool = new WorkerPool(2);
+        foreach (int vocab in TestSupport.Lengths())
+        {
+            if (vocab == 0) continue;
+            float[] logits = TestSupport.RandomFloats(rng, rows * vocab, 15f);
+            int[] targets = [rng.Next(vocab), CrossEntropy.IgnoreIndex, rng.Next(vocab), vocab - 1, 0];
+            float[] losses = new float[rows], d = new float[rows * vocab];
+            double loss = CrossEntropy.Forward(rows, vocab, logits, targets, losses, level);
+            CrossEntropy.Backward(rows, vocab, logits, targets, 0.25f, d, level);
+
+            float[] fusedLosses = new float[rows], fusedD = new float[rows * vocab];
+            fusedD.AsSpan().Fill(float.NaN);
+            double fused = CrossEntropy.ForwardBackward(rows, vocab, logits, targets, fusedLosses, 0.25f, fusedD, level);
+            Assert.Equal(loss, fused);
+            Assert.Equal(losses, fusedLosses);
+            Assert.Equal(d, fusedD);
+
+            float[] inPlace = (float[])logits.Clone();                 // dz over z, split over a pool
+            float[] inPlaceLosses = new float[rows];
+            double viaPool = CrossEntropy.ForwardBackward(rows, vocab, inPlace, targets, inPlaceLosses, 0.25f, inPlace, level, pool);
+            Assert.Equal(loss, viaPool);
+            Assert.Equal(losses, inPlaceLosses);
+            Assert.Equal(d, inPlace);
+
+            double[] lossesRef = new double[rows];
+            float[] dRef = new float[rows * vocab];
+            Approx.Equal(RowKernelsReference.CrossEntropyForward(rows, vocab, logits, targets, lossesRef), fused, 2e-6, $"{level} loss vocab={vocab}");
+            RowKernelsReference.CrossEntropyBackward(rows, vocab, logits, targets, 0.25f, dRef);
+            Approx.Equal(dRef, fusedD, 2e-6, $"{level} fused dlogits vocab={vocab}");
+        }
+    }
+
     [Fact]
     public void Forward_KnownValue_UniformLogitsGiveLogVocab()
     {

@@ -53,6 +53,24 @@ public class ParameterStoreWrapTests
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ZeroGradientsOnThePool_ClearsEveryGradientElement(bool wrapped)
+    {
+        ModelConfig config = AdamWTests.TinyForTests();
+        using var model = ModelWeights.Allocate(config, WeightDType.F32);
+        model.EnableGradients();
+        using var store = wrapped ? ParameterStore.Wrap(model) : ParameterStore.ForModel(config);
+        using var pool = new Numerics.WorkerPool(3);
+        for (int i = 0; i < store.Slots.Count; i++)
+            if (store.Slots[i].Treatment != ParameterTreatment.Frozen) store.Grads(i).Fill(1.5f);
+        store.ZeroGradients(pool);
+        for (int i = 0; i < store.Slots.Count; i++)
+            if (store.Slots[i].Treatment != ParameterTreatment.Frozen)
+                Assert.True(store.Grads(i).IndexOfAnyExcept(0f) < 0, $"{store.Slots[i].Name} still has non-zero gradients");
+    }
+
     [Fact]
     public void Wrap_WithoutGradients_SaysWhatToDo()
     {

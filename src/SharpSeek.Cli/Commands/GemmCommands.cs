@@ -35,27 +35,44 @@ public static class GemmCommands
             AllowMultipleArgumentsPerToken = true,
         };
         var noDecode = new Option<bool>("--no-decode") { Description = "Skip the decode shape M=1, N=K=8192." };
-        foreach (Option o in new Option[] { json, threads, sizes, kernels, noDecode }) cmd.Options.Add(o);
+        var training = new Option<bool>("--training")
+        {
+            Description = "Instead of --sizes and the decode shape, run the shapes a training step issues (M = 2048 tokens: "
+                + "2048x768x256 in NN/NT/TN, skinny K and N, the LM head 2048x8192x256, a weight gradient, grouped experts "
+                + "16x256 rows and 32 groups of 100-500 rows) for the --kernels among f32_nn, f32_nt, f32_tn, grouped_f32.",
+        };
+        var seconds = new Option<double>("--seconds")
+        {
+            Description = "Time each case for this long (best-of and median over the repeats); more repeats find a quiet moment on a shared machine.",
+            DefaultValueFactory = _ => GemmBenchmark.DefaultSeconds,
+        };
+        foreach (Option o in new Option[] { json, threads, sizes, kernels, noDecode, training, seconds }) cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {
             int n = CheckThreads(parse.GetValue(threads));
+            double caseSeconds = parse.GetValue(seconds);
+            if (!(caseSeconds is > 0 and <= 600)) throw new ArgumentException($"--seconds must be in (0, 600], got {caseSeconds}.");
             string[] names = parse.GetValue(kernels)!;
             foreach (string k in names)
                 if (!GemmBenchmark.Kernels.Contains(k))
                     throw new ArgumentException($"Unknown kernel '{k}'; use one of {string.Join(", ", GemmBenchmark.Kernels)}.");
             var shapes = parse.GetValue(sizes)!.Select(s => s > 0 ? (s, s, s) : throw new ArgumentException($"--sizes must be positive, got {s}.")).ToList();
-            if (!parse.GetValue(noDecode)) shapes.Add((1, GemmBenchmark.DecodeSize, GemmBenchmark.DecodeSize));
+            bool trainingShapes = parse.GetValue(training);
+            if (!parse.GetValue(noDecode) && !trainingShapes) shapes.Add((1, GemmBenchmark.DecodeSize, GemmBenchmark.DecodeSize));
+            IReadOnlyList<GemmBenchCase>? cases = trainingShapes ? GemmBenchmark.TrainingCases(names) : null;
+            if (cases is { Count: 0 })
+                throw new ArgumentException("--training runs only f32_nn, f32_nt, f32_tn and grouped_f32; pass at least one of them to --kernels.");
 
             var peaks = new SortedDictionary<string, double>();
             var results = new List<GemmBenchResult>();
             var readGbps = new SortedDictionary<int, double>();
-            bool decode = !parse.GetValue(noDecode) && names.Contains("fp8w_decode") && !parse.GetValue(json);
+            bool decode = !parse.GetValue(noDecode) && !trainingShapes && names.Contains("fp8w_decode") && !parse.GetValue(json);
             foreach (int t in n == 1 ? new[] { 1 } : new[] { 1, n })
             {
                 using var pool = new WorkerPool(t);
                 if (decode) readGbps[t] = MachinePeak.Memory(pool, 256L << 20, repeats: 3).ReadGbps;
                 double peak = MachinePeak.FmaGflops(pool);
-                var rows = GemmBenchmark.Run(pool, peak, names, shapes);
+                var rows = cases != null ? GemmBenchmark.Run(pool, peak, cases, caseSeconds) : GemmBenchmark.Run(pool, peak, names, shapes, caseSeconds);
                 peaks[t.ToString()] = Math.Max(peak, MachinePeak.FmaGflops(pool));   // also after: the box is shared
                 results.AddRange(rows.Select(r => r with { RatioToPeak = r.Gflops / peaks[t.ToString()] }));
             }
@@ -66,18 +83,19 @@ public static class GemmCommands
                     peak_gflops = peaks,
                     results = results.Select(r => new
                     {
-                        kernel = r.Kernel, m = r.M, n = r.N, k = r.K, threads = r.Threads,
+                        kernel = r.Kernel, m = r.M, n = r.N, k = r.K, threads = r.Threads, groups = r.Groups,
                         gflops = Math.Round(r.Gflops, 2), ratio_to_peak = Math.Round(r.RatioToPeak, 3), gbps = Math.Round(r.Gbps, 2),
                     }),
                 });
                 return 0;
             }
             AnsiConsole.MarkupLine($"FMA peak (register-only Vector256 FMA): {string.Join(", ", peaks.Select(p => $"{p.Key} thread(s) [bold]{p.Value:F1}[/] GFLOP/s"))}");
+            if (results.Any(r => r.Groups > 0)) AnsiConsole.MarkupLine("grouped_f32/G: G expert groups; M is their total rows.");
             var table = new Table().AddColumns("kernel", "M", "N", "K", "threads")
                 .AddColumn(new TableColumn("GFLOP/s best").RightAligned()).AddColumn(new TableColumn("median").RightAligned())
                 .AddColumn(new TableColumn("of peak").RightAligned()).AddColumn(new TableColumn("GB/s").RightAligned());
             foreach (var r in results)
-                table.AddRow(r.Kernel, r.M.ToString(), r.N.ToString(), r.K.ToString(), r.Threads.ToString(), $"{r.Gflops:F1}",
+                table.AddRow(r.Groups > 0 ? $"{r.Kernel}/{r.Groups}" : r.Kernel, r.M.ToString(), r.N.ToString(), r.K.ToString(), r.Threads.ToString(), $"{r.Gflops:F1}",
                     $"{r.MedianGflops:F1}", $"{r.RatioToPeak:P0}", $"{r.Gbps:F1}");
             AnsiConsole.Write(table);
             foreach (var r in results.Where(r => r.Kernel == "fp8w_decode" && r.M == 1 && readGbps.ContainsKey(r.Threads)))

@@ -153,7 +153,11 @@ public static class InferenceCommands
         var model = new Option<string?>("--model") { Description = "Checkpoint directory." };
         var preset = new Option<string?>("--preset") { Description = "Preset with random weights of --dtype (tiny, small, …)." };
         var dtype = DTypeOption("bf16 for a preset, the checkpoint's own for --model");
-        var steps = new Option<int>("--steps") { Description = "Timed decode steps per batch size.", DefaultValueFactory = _ => 16 };
+        var steps = new Option<int>("--steps") { Description = "Timed decode steps per round.", DefaultValueFactory = _ => 16 };
+        var rounds = new Option<int>("--rounds")
+        {
+            Description = "Rounds of (read-bandwidth probe, decode steps); figures are medians over rounds.", DefaultValueFactory = _ => 5,
+        };
         var prompt = new Option<int>("--prompt-length") { Description = "Prompt tokens per sequence before decoding.", DefaultValueFactory = _ => 32 };
         var batches = new Option<int[]>("--batch")
         {
@@ -161,7 +165,7 @@ public static class InferenceCommands
         };
         var json = new Option<bool>("--json") { Description = "Print machine-readable JSON." };
         var threads = ThreadsOption();
-        foreach (Option o in new Option[] { model, preset, dtype, steps, prompt, batches, json, threads }) cmd.Options.Add(o);
+        foreach (Option o in new Option[] { model, preset, dtype, steps, rounds, prompt, batches, json, threads }) cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {
             string? dir = parse.GetValue(model), name = parse.GetValue(preset);
@@ -178,11 +182,8 @@ public static class InferenceCommands
             using var pool = new WorkerPool(Math.Max(1, parse.GetValue(threads)));
             var ctx = new ForwardContext(pool);
             var results = new List<DecodeBenchResult>();
-            foreach (int b in parse.GetValue(batches)!)
-            {
-                double gbps = MachinePeak.Memory(pool).ReadGbps;   // measured beside each run: the box is shared
-                results.Add(DecodeBenchmark.Run(weights, ctx, b, parse.GetValue(prompt), parse.GetValue(steps), gbps));
-            }
+            foreach (int b in parse.GetValue(batches)!)   // bandwidth probes interleave with the decode rounds
+                results.Add(DecodeBenchmark.Run(weights, ctx, b, parse.GetValue(prompt), parse.GetValue(steps), parse.GetValue(rounds)));
             if (parse.GetValue(json))
             {
                 CliRunner.WriteJson(new
@@ -199,7 +200,8 @@ public static class InferenceCommands
             Console.Out.WriteLine($"{dir ?? name}: weights {weights.DType}, {weights.Bytes / 1e6:F1} MB, {pool.Threads} threads");
             foreach (var r in results)
                 Console.Out.WriteLine($"batch {r.Batch,2}: {r.TokensPerSecond,8:F1} tok/s  weights/step {r.WeightBytesPerStep / 1e6:F1} MB  " +
-                    $"read BW {r.ReadGbps:F1} GB/s  roofline fraction {r.RooflineFraction:P0}");
+                    $"read BW {r.ReadGbps:F1} GB/s  roofline fraction {r.RooflineFraction:P0}" +
+                    (r.CpuRooflineFraction is { } f ? $"  (by CPU time: read {r.CpuReadGbps:F1} GB/s, fraction {f:P0})" : ""));
             return 0;
         });
         return cmd;

@@ -124,14 +124,14 @@ public static class TrainingCommands
             var result = new
             {
                 r.Model, r.Threads, r.Batch, r.Seq, r.MtpDepth, r.Steps, r.TokensPerSecond, r.SecondsPerStep,
-                r.ForwardSeconds, r.BackwardSeconds, r.OptimizerSeconds, FlopsPerToken = flops.Total, ModelGflops = gflops,
+                r.ForwardSeconds, r.BackwardSeconds, r.OptimizerSeconds, r.CpuSecondsPerStep, FlopsPerToken = flops.Total, ModelGflops = gflops,
                 FmaPeakGflops = peak, Mfu = gflops / peak, r.PeakWorkingSetBytes, r.AllocatedBytesPerStep, r.TrainedParameters,
                 r.FirstLoss, r.LastLoss,
             };
             if (parse.GetValue(json)) { CliRunner.WriteJson(result); return 0; }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{r.Model}: B={r.Batch} T={r.Seq} MTP={r.MtpDepth}, {r.Threads} thread(s), {r.Steps} steps: {r.TokensPerSecond:F0} tokens/s, {r.SecondsPerStep:F2} s/step " +
-                $"(forward {r.ForwardSeconds:F2} s, backward {r.BackwardSeconds:F2} s, optimizer {r.OptimizerSeconds:F2} s)"));
+                $"(forward {r.ForwardSeconds:F2} s, backward {r.BackwardSeconds:F2} s, optimizer {r.OptimizerSeconds:F2} s; {r.CpuSecondsPerStep:F2} CPU s/step)"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  {flops.Total / 1e6:F1} MFLOP/token → {gflops:F1} GFLOP/s of a measured FMA peak {peak:F1} GFLOP/s: MFU {100 * gflops / peak:F1}%"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -6,7 +6,6 @@
 //   B: dm = dy + RMSNorm_ffn'(FFN'(dy))        dx = dm + RMSNorm_attn'(MLA'(dm))        dm, dx (T, D)
 //   W: FFN, RMSNorm_ffn, MLA, RMSNorm_attn weight gradients (+=), from buffers this block owns, so W may run
 //      after later (lower) blocks' B.
-using System.Numerics.Tensors;
 using SharpSeek.Numerics;
 
 namespace SharpSeek.Model.Layers;
@@ -64,12 +63,12 @@ public sealed unsafe class DecoderBlock : IDisposable
 
         AttnNorm.Forward(ctx, x, batch.Tokens, attnIn);
         Attention.Forward(ctx, batch, attnIn, attnOut, cache, cacheLayer, path);
-        TensorPrimitives.Add(x[..n], attnOut, mid);
+        Activations.Add(x[..n], attnOut, mid, ctx.Pool);
         ctx.Round(mid);
         FfnNorm.Forward(ctx, mid, batch.Tokens, ffnIn);
         if (Moe is not null) Moe.Forward(ctx, ffnIn, batch.Tokens, ffnOut);
         else Mlp!.Forward(ctx, ffnIn, batch.Tokens, ffnOut);
-        TensorPrimitives.Add(mid, ffnOut, y[..n]);
+        Activations.Add(mid, ffnOut, y[..n], ctx.Pool);
         ctx.Round(y[..n]);
     }
 
@@ -87,10 +86,10 @@ public sealed unsafe class DecoderBlock : IDisposable
         if (Moe is not null) Moe.BackwardInput(ctx, dy, T, dNormOut);
         else Mlp!.BackwardInput(ctx, dy, T, dNormOut);
         FfnNorm.BackwardInput(dNormOut, new ReadOnlySpan<float>(Mid.Pointer, n), T, dMid);
-        TensorPrimitives.Add(dMid, dy[..n], dMid);                                   // residual: dm = dy + …
+        Activations.Add(dMid, dy[..n], dMid, ctx.Pool);                              // residual: dm = dy + …
         Attention.BackwardInput(ctx, batch, dMid, dNormOut);
         AttnNorm.BackwardInput(dNormOut, x, T, dx);
-        TensorPrimitives.Add(dx[..n], dMid, dx[..n]);                                 // residual: dx = dm + …
+        Activations.Add(dx[..n], dMid, dx[..n], ctx.Pool);                            // residual: dx = dm + …
     }
 
     /// <summary>W: all weight gradients of the block (+=), any time after <see cref="BackwardInput"/>.</summary>

@@ -82,7 +82,7 @@ public sealed unsafe partial class DeepSeekV3
             if (Mtp[k - 1].Batch.Tokens > 0 && !double.IsNaN(_mtpLosses[k - 1])) Mtp[k - 1].BackwardWeights(Context);
         Head.BackwardWeights(Context, T);
         foreach (var block in Blocks) block.BackwardWeights(Context);
-        Embed.BackwardWeights(batch.TokenIds, new ReadOnlySpan<float>(_dResidual!.Pointer, T * _d));
+        Embed.BackwardWeights(batch.TokenIds, new ReadOnlySpan<float>(_dResidual!.Pointer, T * _d), Context.Pool);
     }
 
     /// <summary>B then W: all gradients of L = CE_main + mtpWeight / D_mtp · Σ_k CE_k after <see cref="ForwardLoss"/>.</summary>

@@ -67,7 +67,7 @@ public sealed unsafe partial class DeepSeekV3 : IDisposable
     {
         int T = batch.Tokens;
         Capacity.Check(batch);
-        Embed.Forward(batch.TokenIds, Rows(Residual[0], T));
+        Embed.Forward(batch.TokenIds, Rows(Residual[0], T), Context.Pool);
         Context.Round(Rows(Residual[0], T));
         for (int l = 0; l < Blocks.Length; l++)
             Blocks[l].Forward(Context, batch, Rows(Residual[l], T), Rows(Residual[l + 1], T), cache, l, path);

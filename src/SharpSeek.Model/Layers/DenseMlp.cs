@@ -43,8 +43,7 @@ public sealed unsafe class DenseMlp : IDisposable
         var g = new Span<float>(G.Pointer, tokens * Inter);
         var u = new Span<float>(U.Pointer, tokens * Inter);
         var a = new Span<float>(A.Pointer, tokens * Inter);
-        ctx.Linear(Gate, x, tokens, g);
-        ctx.Linear(Up, x, tokens, u);
+        ctx.LinearPair(Gate, Up, x, tokens, g, u);                        // one pool run at decode
         Activations.SwiGluForward(g, u, a, ctx.Pool);
         ctx.Round(a);
         ctx.Linear(Down, a, tokens, y);

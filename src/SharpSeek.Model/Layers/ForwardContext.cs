@@ -62,6 +62,14 @@ public sealed class ForwardContext
         Round(y[..(m * w.OutFeatures)]);
     }
 
+    /// <summary>ya = x · Aᵀ and yb = x · Bᵀ of one input (one pool run for a decode batch), each rounded.</summary>
+    public void LinearPair(LinearWeight a, LinearWeight b, ReadOnlySpan<float> x, int m, Span<float> ya, Span<float> yb)
+    {
+        LinearWeight.ForwardPair(Pool, a, b, x, m, ya, yb);
+        Round(ya[..(m * a.OutFeatures)]);
+        Round(yb[..(m * b.OutFeatures)]);
+    }
+
     /// <summary>Rounds activations to BF16 in place in BF16 mode; nothing in FP32 mode.</summary>
     public void Round(Span<float> x)
     {

@@ -120,6 +120,47 @@ public sealed unsafe partial class LinearWeight : IDisposable
         }
     }
 
+    // ---- decode (M ≤ Gemm.GemvMaxRows): products described for Gemm.Gemv, so several share one pool run ----
+
+    /// <summary>y (M, N) = x (M, K) · W_gᵀ as one problem of a <see cref="Gemm.Gemv"/> batch (decode, M ≤
+    /// <see cref="Gemm.GemvMaxRows"/>); the same kernel <see cref="Forward"/> uses for such M, so results are equal.</summary>
+    public GemvProblem Gemv(int group, float* x, int m, float* y)
+    {
+        if ((uint)group >= (uint)Groups) throw new ArgumentOutOfRangeException(nameof(group), group, $"the weight has {Groups} groups.");
+        if (m < 1 || m > Gemm.GemvMaxRows) throw new ArgumentOutOfRangeException(nameof(m), m, $"a GEMV takes 1..{Gemm.GemvMaxRows} rows.");
+        var p = new GemvProblem { M = m, N = OutFeatures, K = InFeatures, X = x, Y = y };
+        switch (DType)
+        {
+            case WeightDType.F32: p.W = _f32!.Pointer + group * GroupElements; p.Format = WeightFormat.F32; break;
+            case WeightDType.Bf16: p.W = _bf16!.Pointer + group * GroupElements; p.Format = WeightFormat.Bf16; break;
+            default:
+                p.W = _fp8!.Pointer + group * GroupElements;
+                p.Scales = _scaleInv!.Pointer + (long)group * GroupScales;
+                p.Format = WeightFormat.Fp8E4M3;
+                break;
+        }
+        return p;
+    }
+
+    /// <summary>ya (M, Na) = x · Aᵀ and yb (M, Nb) = x · Bᵀ for one input x (M, K): one pool run when M is a decode
+    /// batch (gate and up, q_a and kv_a), two GEMMs otherwise.</summary>
+    public static void ForwardPair(WorkerPool pool, LinearWeight a, LinearWeight b, ReadOnlySpan<float> x, int m, Span<float> ya, Span<float> yb)
+    {
+        if (m < 1 || m > Gemm.GemvMaxRows || a.InFeatures != b.InFeatures)
+        {
+            a.Forward(pool, 0, x, m, ya);
+            b.Forward(pool, 0, x, m, yb);
+            return;
+        }
+        if (x.Length < m * a.InFeatures || ya.Length < m * a.OutFeatures || yb.Length < m * b.OutFeatures)
+            throw new ArgumentException($"linear pair ({a.OutFeatures}, {b.OutFeatures}) x {a.InFeatures}: x, ya or yb is too short for {m} rows.");
+        fixed (float* px = x, pa = ya, pb = yb)
+        {
+            Span<GemvProblem> problems = [a.Gemv(0, px, m, pa), b.Gemv(0, px, m, pb)];
+            Gemm.Gemv(pool, problems);
+        }
+    }
+
     private ReadOnlySpan<float> F32Group(int g) => new(_f32!.Pointer + g * GroupElements, checked((int)GroupElements));
     private ReadOnlySpan<byte> Fp8Group(int g) => new(_fp8!.Pointer + g * GroupElements, checked((int)GroupElements));
     private ReadOnlySpan<float> ScaleGroup(int g) => new(_scaleInv!.Pointer + (long)g * GroupScales, GroupScales);

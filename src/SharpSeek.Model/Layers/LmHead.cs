@@ -5,11 +5,14 @@
 //
 // Training (Loss over all T rows, targets (T) with CrossEntropy.IgnoreIndex for rows without a label):
 //   z = n · W_headᵀ (T, V)      L = mean_{valid t} CE(z_t, target_t)
-// Backward, scaled by lossGradient (1 for the main loss, λ/D for an MTP depth):
-//   B: dz = (softmax(z) − onehot) · lossGradient / valid (T, V, in place over z)
-//      dn (T, D) = NormedGrad + dz · W_head        (NormedGrad: what readers of n, i.e. MTP, added after Loss)
+//   Loss also computes the unit gradient dz₁ = (softmax(z) − onehot) / valid in place over z (CrossEntropy.
+//   ForwardBackward: one pass over the (T, V) logits instead of a forward pass and a backward pass).
+// Backward, scaled by g = lossGradient (1 for the main loss, λ/D for an MTP depth); dz = g · dz₁ is never formed —
+// g goes onto the small (T, D) operands instead:
+//   B: dn (T, D) = NormedGrad + g · (dz₁ · W_head)  (g = 1: one accumulating GEMM; else GEMM into scratch, then axpy)
+//      (NormedGrad: what readers of n, i.e. MTP, added after Loss)
 //      dh (T, D) = RMSNorm'(dn)
-//   W: dW_head += dzᵀ · n      dw_norm += Σ_t dn_t ⊙ n̂_t
+//   W: dW_head += dz₁ᵀ · (g · n)      dw_norm += Σ_t dn_t ⊙ n̂_t
 using SharpSeek.Numerics;
 
 namespace SharpSeek.Model.Layers;
@@ -25,11 +28,12 @@ public sealed unsafe class LmHead : IDisposable
 
     // Training buffers, allocated by the first Loss call (inference never pays for (T, V) logits).
     private readonly int _maxTokens;
-    private NativeBuffer<float>? _logits;     // (T, V) z, then dz after BackwardInput
+    private NativeBuffer<float>? _logits;     // (T, V) z, overwritten by dz₁ = (softmax − onehot) / valid in Loss
     private NativeBuffer<float>? _losses;     // (T)
     private NativeBuffer<float>? _dNormed;    // (T, D) dn
     private int[] _targets = [];              // (T)
     private int _lossTokens = -1;
+    private float _lossGradient = float.NaN;  // g of the last BackwardInput (NaN: none since Loss)
 
     public LmHead(ModelConfig c, NativeBuffer<float> normWeight, LinearWeight head, int maxTokens)
         : this(c, new RmsNormLayer(normWeight, c.RmsNormEps, maxTokens), head, maxTokens)
@@ -83,10 +87,11 @@ public sealed unsafe class LmHead : IDisposable
         }
         targets.CopyTo(_targets);
         _lossTokens = tokens;
+        _lossGradient = float.NaN;
         NormedGradOf(tokens).Clear();
         var z = new Span<float>(_logits.Pointer, tokens * Vocab);
         Head.Forward(ctx.Pool, 0, NormedRows(tokens), tokens, z);
-        return CrossEntropy.Forward(tokens, Vocab, z, targets, new Span<float>(_losses!.Pointer, tokens), ctx.Pool);
+        return CrossEntropy.ForwardBackward(tokens, Vocab, z, targets, new Span<float>(_losses!.Pointer, tokens), 1f, z, ctx.Pool);   // z → dz₁
     }
 
     /// <summary>dn (T, D) accumulator: zeroed by <see cref="Loss"/>; MTP adds ∂L_mtp/∂n here before BackwardInput.</summary>
@@ -101,18 +106,34 @@ public sealed unsafe class LmHead : IDisposable
     public void BackwardInput(ForwardContext ctx, ReadOnlySpan<float> h /* (T, D) */, int tokens, float lossGradient, Span<float> dh /* (T, D) */)
     {
         RequireLoss(tokens);
-        var z = new Span<float>(_logits!.Pointer, tokens * Vocab);
-        CrossEntropy.Backward(tokens, Vocab, z, _targets.AsSpan(0, tokens), lossGradient, z, ctx.Pool);   // in place: z → dz
+        var dz = new ReadOnlySpan<float>(_logits!.Pointer, tokens * Vocab);          // dz₁ (T, V)
         Span<float> dn = NormedGradOf(tokens);
-        Head.BackwardInput(ctx.Pool, 0, z, tokens, dn, GemmOutput.Accumulate);
+        if (lossGradient == 1f)
+            Head.BackwardInput(ctx.Pool, 0, dz, tokens, dn, GemmOutput.Accumulate);
+        else
+        {
+            var scratch = new Span<float>(_gather.Pointer, tokens * _d);               // dz₁ · W_head (T, D)
+            Head.BackwardInput(ctx.Pool, 0, dz, tokens, scratch, GemmOutput.Overwrite);
+            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(scratch, lossGradient, dn, dn);
+        }
+        _lossGradient = lossGradient;
         Norm.BackwardInput(dn, h, tokens, dh);
     }
 
-    /// <summary>W: dW_head += dzᵀ · n and the final norm's weight gradient.</summary>
+    /// <summary>W: dW_head += dz₁ᵀ · (g · n) and the final norm's weight gradient (after <see cref="BackwardInput"/>).</summary>
     public void BackwardWeights(ForwardContext ctx, int tokens)
     {
         RequireLoss(tokens);
-        Head.BackwardWeights(ctx.Pool, 0, NormedRows(tokens), new ReadOnlySpan<float>(_logits!.Pointer, tokens * Vocab), tokens);
+        if (float.IsNaN(_lossGradient))
+            throw new InvalidOperationException("LM head BackwardWeights needs BackwardInput (which fixes the loss gradient) first.");
+        ReadOnlySpan<float> n = NormedRows(tokens);
+        if (_lossGradient != 1f)
+        {
+            var scaled = new Span<float>(_gather.Pointer, tokens * _d);                // g · n (T, D)
+            System.Numerics.Tensors.TensorPrimitives.Multiply(n, _lossGradient, scaled);
+            n = scaled;
+        }
+        Head.BackwardWeights(ctx.Pool, 0, n, new ReadOnlySpan<float>(_logits!.Pointer, tokens * Vocab), tokens);
         Norm.BackwardWeights();
     }
 

@@ -4,7 +4,7 @@
 //   s_tj = (q_nope_t · k_nope_j + q_pe_t · k_pe_j) · scale     p_t = softmax(s_t)     o_t = Σ_j p_tj v_j
 // Backward, dy (T, D) = ∂L/∂out:
 //   dO (T, H·Dv)            = dy · W_o                                   o_proj dgrad
-//   dp_tj = dO_t · v_j      ds_t = p_t ⊙ (dp_t − Σ_j p_tj dp_tj)        softmax backward (recomputed p)
+//   dp_tj = dO_t · v_j      ds_t = p_t ⊙ (dp_t − Σ_j p_tj dp_tj)        softmax backward (Σ_j p dp = dO_t · o_t)
 //   dv_j  += p_tj dO_t      dk_nope_j += scale ds_tj q_nope_t           dq_nope_t = scale Σ_j ds_tj k_nope_j
 //   dk_pe_j += scale Σ_h ds_tj q_pe_t (shared by all heads)             dq_pe_t   = scale Σ_j ds_tj k_pe_j
 //   dq_pe, dk_pe ← RoPE backward (rotation by −θ)
@@ -15,8 +15,9 @@
 // Weight gradients (BackwardWeights, "W"), each += (output gradient)ᵀ · (input):
 //   o_proj: dyᵀ·o   kv_b: d[k_nope,v]ᵀ·c_kv   kv_a: [dc;dk_pe]ᵀ·x   q_b/q_proj: dqᵀ·q_a_norm|x   q_a: dq_aᵀ·x
 //   plus both RMSNorm weights.
-// Probabilities are recomputed from the saved q, c_kv, k_pe rather than stored: (H, T, T) per layer would
-// dominate activation memory, recomputing costs one kv_b GEMM plus the score dot products.
+// The core (scores to dk, dv) is CausalAttention.Backward per (sequence, head) (MlaAttention.Core.cs). Training
+// keeps P (H, T, Lp) from the forward (16 MiB per tiny layer at 8 × 256): re-deriving it would cost the score
+// GEMM and the exps again; without kept P (weights without gradients) the kernel recomputes it.
 // B keeps every output gradient W needs in layer buffers (allocated by the first backward) so W can run after
 // other layers' B (zero-bubble / DualPipe schedules).
 using System.Numerics.Tensors;
@@ -37,7 +38,6 @@ public sealed unsafe partial class MlaAttention
     private NativeBuffer<float>? _dKvA;           // (T, Rkv + Dr)     [dc ; dk_pe]
     private NativeBuffer<float>? _dQANorm;        // (T, Rq)           d q_a_layernorm output
     private NativeBuffer<float>? _dQAOut;         // (T, Rq)           d q_a_proj output
-    private NativeBuffer<float>? _dProbs;         // (H, MaxContext)   dp / ds row per head (scores: _scores, same layout)
     private int _backwardTokens = -1;
 
     private void EnsureBackwardBuffers()
@@ -54,7 +54,6 @@ public sealed unsafe partial class MlaAttention
         _dKvA = new NativeBuffer<float>(T * (_rkv + _dr));
         _dQANorm = new NativeBuffer<float>(T * Math.Max(1, _rq));
         _dQAOut = new NativeBuffer<float>(T * Math.Max(1, _rq));
-        _dProbs = new NativeBuffer<float>((long)_h * _cap.MaxContext);
     }
 
     /// <summary>B: dx (T, D) = ∂L/∂x (overwritten) from dy (T, D) = ∂L/∂out, after a naive cache-free Forward over
@@ -73,13 +72,9 @@ public sealed unsafe partial class MlaAttention
         dy[..dOut.Length].CopyTo(dOut);
         O.BackwardInput(pool, 0, dOut, T, S(_dAttn!, (long)T * _h * _dv));
 
-        // attention core: recompute k_nope, v for all rows (sequences are contiguous, each from position 0)
+        // attention core (MlaAttention.Core.cs): k_nope, v of the forward are still in _kvExp; P kept or recomputed
         int kvw = _h * (_dn + _dv);
-        ctx.Linear(KvB, S(Ckv, (long)T * _rkv), T, S(_kvExp, (long)T * kvw));               // (T, H, Dn + Dv), rounded as in Forward
-        S(_dKvExp!, (long)T * kvw).Clear();
-        S(_dKpeHeads!, (long)_h * T * _dr).Clear();
-        var job = new NaiveBackwardJob(this, batch);
-        pool.Run(_h, ref job);
+        NaiveCoreBackward(ctx, batch);
 
         // RoPE backward on dq_pe (in place inside dq) and on Σ_h dk_pe
         Span<float> dq = S(_dQ!, (long)T * _h * _dq);
@@ -146,60 +141,9 @@ public sealed unsafe partial class MlaAttention
         BackwardWeights(ctx, x);
     }
 
-    /// <summary>Head h of the attention core backward, over every sequence of the batch: writes dq (all of head h's
-    /// columns), accumulates d[k_nope, v] (head h's columns) and head h's dk_pe (T, Dr) — disjoint across heads.</summary>
-    private readonly struct NaiveBackwardJob(MlaAttention m, ForwardBatch batch) : IParallelJob
-    {
-        public void Execute(int h, int worker)
-        {
-            int dn = m._dn, dr = m._dr, dv = m._dv, dq = m._dq, H = m._h, blk = dn + dv, kvw = H * blk;
-            int T = batch.Tokens, stride = m._cap.MaxContext;   // a row attends over at most MaxContext positions
-            float scale = m._scale;
-            float* kvExp = m._kvExp.Pointer, dKvExp = m._dKvExp!.Pointer, dKpe = m._dKpeHeads!.Pointer + (long)h * T * dr;
-            foreach (var seq in batch.Sequences)
-            {
-                int f = seq.FirstRow;
-                float* kvSeq = kvExp + (long)f * kvw, kpeSeq = m.Kpe.Pointer + (long)f * dr;
-                for (int i = 0; i < seq.Rows; i++)
-                {
-                    int t = f + i, len = i + 1;
-                    var p = new Span<float>(m._scores.Pointer + (long)h * stride, len);
-                    var ds = new Span<float>(m._dProbs!.Pointer + (long)h * stride, len);
-                    m.NaiveProbabilities(h, t, kvSeq, kpeSeq, p);
-                    var dO = new ReadOnlySpan<float>(m._dAttn!.Pointer + ((long)t * H + h) * dv, dv);
-                    for (int j = 0; j < len; j++)
-                    {
-                        float* vj = kvSeq + (long)j * kvw + h * blk + dn;
-                        ds[j] = TensorPrimitives.Dot(dO, new ReadOnlySpan<float>(vj, dv));
-                        var dvj = new Span<float>(dKvExp + (long)(f + j) * kvw + h * blk + dn, dv);
-                        TensorPrimitives.MultiplyAdd(dO, p[j], dvj, dvj);                      // dv_j += p_tj dO_t
-                    }
-                    Softmax.Backward(1, len, p, ds, ds);                                         // ds = p ⊙ (dp − Σ p dp)
-                    TensorPrimitives.Multiply(ds, scale, ds);
-                    var qn = new ReadOnlySpan<float>(m.QOut.Pointer + ((long)t * H + h) * dq, dn);
-                    var qp = new ReadOnlySpan<float>(m.QOut.Pointer + ((long)t * H + h) * dq + dn, dr);
-                    var dqn = new Span<float>(m._dQ!.Pointer + ((long)t * H + h) * dq, dn);
-                    var dqp = new Span<float>(m._dQ!.Pointer + ((long)t * H + h) * dq + dn, dr);
-                    dqn.Clear();
-                    dqp.Clear();
-                    for (int j = 0; j < len; j++)
-                    {
-                        float* kj = kvSeq + (long)j * kvw + h * blk;
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(kj, dn), ds[j], dqn, dqn);
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(kpeSeq + (long)j * dr, dr), ds[j], dqp, dqp);
-                        var dkn = new Span<float>(dKvExp + (long)(f + j) * kvw + h * blk, dn);
-                        TensorPrimitives.MultiplyAdd(qn, ds[j], dkn, dkn);
-                        var dkp = new Span<float>(dKpe + (long)(f + j) * dr, dr);
-                        TensorPrimitives.MultiplyAdd(qp, ds[j], dkp, dkp);
-                    }
-                }
-            }
-        }
-    }
-
     private void DisposeBackward()
     {
-        foreach (var b in new[] { _dOut, _dAttn, _dKvExp, _dKpeHeads, _dQ, _dCkv, _dC, _dKvA, _dQANorm, _dQAOut, _dProbs })
+        foreach (var b in new[] { _dOut, _dAttn, _dKvExp, _dKpeHeads, _dQ, _dCkv, _dC, _dKvA, _dQANorm, _dQAOut })
             b?.Dispose();
     }
 }

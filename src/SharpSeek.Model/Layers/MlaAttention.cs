@@ -12,6 +12,8 @@
 // scale = Dq^-1/2 · mscale² (ModelConfig.SoftmaxScale). Causal: row t of a sequence sees its positions ≤ pos_t.
 // With a LatentKvCache the new c_kv, k_pe are written to the cache and attention reads the cached context of
 // each sequence; without one, each sequence must start at position 0 and attends over its own rows.
+// The naive core is MlaAttention.Core.cs (one CausalAttention call per (sequence, head)); the absorbed one is
+// MlaAttention.Absorbed.cs; the backward (naive, cache-free) is MlaAttention.Backward.cs.
 //
 // Glossary: T tokens, L context length of a sequence, D hidden, H heads, Dn/Dr/Dv head dims, Dq = Dn + Dr,
 // Rq q_lora_rank, Rkv kv_lora_rank.
@@ -48,7 +50,7 @@ public sealed unsafe partial class MlaAttention : IDisposable
     public NativeBuffer<float> Attn { get; }      // (T, H, Dv)     attention output before o_proj
 
     // ---- scratch ----
-    private readonly NativeBuffer<float> _kvExp;  // (MaxContext, H, Dn + Dv)  naive: expanded context of one sequence
+    private readonly NativeBuffer<float> _kvExp;  // (max(MaxContext, T), H, Dn + Dv)  naive: expanded context (MlaAttention.Core.cs)
     private readonly NativeBuffer<float> _qc;     // (H, T, Rkv)    absorbed query
     private readonly NativeBuffer<float> _oc;     // (H, T, Rkv)    absorbed output in latent space
     private readonly NativeBuffer<float> _scores; // (H, MaxContext) one row per head task
@@ -112,21 +114,20 @@ public sealed unsafe partial class MlaAttention : IDisposable
 
         // queries
         Span<float> q = S(QOut, (long)T * _h * _dq);                                  // (T, H, Dq)
+        Span<float> kvA = S(KvAOut, (long)T * (_rkv + _dr));                          // (T, Rkv + Dr)
         if (QA is not null)
         {
-            ctx.Linear(QA, x, T, S(QAOut, (long)T * _rq));                              // (T, Rq)
+            ctx.LinearPair(QA, KvA, x, T, S(QAOut, (long)T * _rq), kvA);               // (T, Rq), (T, Rkv + Dr)
             QNorm!.Forward(ctx, S(QAOut, (long)T * _rq), T, S(QANorm, (long)T * _rq)); // (T, Rq)
             ctx.Linear(Q, S(QANorm, (long)T * _rq), T, q);
         }
         else
         {
-            ctx.Linear(Q, x, T, q);
+            ctx.LinearPair(Q, KvA, x, T, q, kvA);
         }
         Rope.Apply(q[_dn..], batch.Positions, heads: _h, stride: _dq);                // q_pe roped in place
 
         // latent
-        Span<float> kvA = S(KvAOut, (long)T * (_rkv + _dr));                          // (T, Rkv + Dr)
-        ctx.Linear(KvA, x, T, kvA);
         Span<float> ckvIn = S(CkvIn, (long)T * _rkv), ckv = S(Ckv, (long)T * _rkv), kpe = S(Kpe, (long)T * _dr);
         for (int t = 0; t < T; t++)
         {
@@ -163,110 +164,10 @@ public sealed unsafe partial class MlaAttention : IDisposable
         ? ((nint)(Ckv.Pointer + (long)seq.FirstRow * _rkv), (nint)(Kpe.Pointer + (long)seq.FirstRow * _dr))
         : ((nint)cache.Ckv(layer, seq.Slot), (nint)cache.Kpe(layer, seq.Slot));
 
-    // ---- naive: expand the latent context to per-head keys and values ----
-    private void NaiveCore(ForwardContext ctx, ForwardBatch batch, LatentKvCache? cache, int layer, Span<float> attn)
-    {
-        int kvw = _h * (_dn + _dv);
-        foreach (var seq in batch.Sequences)
-        {
-            int L = seq.StartPos + seq.Rows;
-            var (ckvCtx, kpeCtx) = Context(seq, cache, layer);
-            Span<float> kvExp = S(_kvExp, (long)L * kvw);                              // (L, H, Dn + Dv)
-            ctx.Linear(KvB, new ReadOnlySpan<float>((float*)ckvCtx, L * _rkv), L, kvExp);
-            var job = new NaiveJob(this, seq, (float*)_kvExp.Pointer, (float*)kpeCtx, Attn.Pointer);
-            ctx.Pool.Run(_h, ref job);
-        }
-    }
-
-    private readonly struct NaiveJob(MlaAttention m, SequenceSpan seq, float* kvExp, float* kpeCtx, float* attn) : IParallelJob
-    {
-        public void Execute(int h, int worker)
-        {
-            int dn = m._dn, dv = m._dv, kvw = m._h * (dn + dv);
-            Span<float> scores = new(m._scores.Pointer + (long)h * m._cap.MaxContext, seq.StartPos + seq.Rows);
-            for (int i = 0; i < seq.Rows; i++)
-            {
-                int t = seq.FirstRow + i, len = seq.StartPos + i + 1;
-                Span<float> p = scores[..len];
-                m.NaiveProbabilities(h, t, kvExp, kpeCtx, p);
-                var o = new Span<float>(attn + ((long)t * m._h + h) * dv, dv);
-                o.Clear();
-                for (int j = 0; j < len; j++)
-                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(kvExp + (long)j * kvw + h * (dn + dv) + dn, dv), p[j], o, o);
-            }
-        }
-    }
-
-    /// <summary>p (len) = softmax_j((q_nope_t,h · k_nope_j,h + q_pe_t,h · k_pe_j) · scale), j &lt; len = p.Length:
-    /// the attention row of token t, head h, over the expanded context (L, H, Dn + Dv) and k_pe (L, Dr).</summary>
-    private void NaiveProbabilities(int h, int t, float* kvExp, float* kpeCtx, Span<float> p)
-    {
-        int dn = _dn, dr = _dr, kvw = _h * (_dn + _dv);
-        var qn = new ReadOnlySpan<float>(QOut.Pointer + ((long)t * _h + h) * _dq, dn);
-        var qp = new ReadOnlySpan<float>(QOut.Pointer + ((long)t * _h + h) * _dq + dn, dr);
-        for (int j = 0; j < p.Length; j++)
-        {
-            var kn = new ReadOnlySpan<float>(kvExp + (long)j * kvw + h * (dn + _dv), dn);
-            var kp = new ReadOnlySpan<float>(kpeCtx + (long)j * dr, dr);
-            p[j] = (TensorPrimitives.Dot(qn, kn) + TensorPrimitives.Dot(qp, kp)) * _scale;
-        }
-        Softmax.Forward(1, p.Length, p, p);
-    }
-
-    // ---- absorbed: attend over the latent directly ----
-    private void AbsorbedCore(ForwardContext ctx, ForwardBatch batch, LatentKvCache? cache, int layer, Span<float> attn)
-    {
-        // one task per head, all sequences: q_c, scores over the latent context, o_c and the value projection
-        var job = new AbsorbedJob(this, ctx, batch, cache, layer, Attn.Pointer);
-        ctx.Pool.Run(_h, ref job);
-    }
-
-    private readonly struct AbsorbedJob(MlaAttention m, ForwardContext ctx, ForwardBatch batch, LatentKvCache? cache, int layer, float* attn)
-        : IParallelJob
-    {
-        public void Execute(int h, int worker)
-        {
-            int rkv = m._rkv, dr = m._dr, dq = m._dq, dn = m._dn, dv = m._dv, tokens = batch.Tokens;
-            float* wk = m._kvbF32.Pointer + (long)h * (dn + dv) * rkv;     // W_k[h] (Dn, Rkv)
-            float* wv = wk + (long)dn * rkv;                               // W_v[h] (Dv, Rkv)
-            Span<float> scores = new(m._scores.Pointer + (long)h * m._cap.MaxContext, m._cap.MaxContext);
-            foreach (var seq in batch.Sequences)
-            {
-                var (ckvPtr, kpePtr) = m.Context(seq, cache, layer);
-                float* ckvCtx = (float*)ckvPtr, kpeCtx = (float*)kpePtr;
-                for (int i = 0; i < seq.Rows; i++)
-                {
-                    int t = seq.FirstRow + i, len = seq.StartPos + i + 1;
-                    float* qrow = m.QOut.Pointer + ((long)t * m._h + h) * dq;
-                    // q_c (Rkv) = q_nope (Dn) · W_k[h] (Dn, Rkv)
-                    var qc = new Span<float>(m._qc.Pointer + ((long)h * tokens + t) * rkv, rkv);
-                    qc.Clear();
-                    for (int d = 0; d < dn; d++)
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(wk + (long)d * rkv, rkv), qrow[d], qc, qc);
-                    ctx.Round(qc);
-                    var qp = new ReadOnlySpan<float>(qrow + dn, dr);
-                    for (int j = 0; j < len; j++)
-                        scores[j] = (TensorPrimitives.Dot(qc, new ReadOnlySpan<float>(ckvCtx + (long)j * rkv, rkv))
-                                   + TensorPrimitives.Dot(qp, new ReadOnlySpan<float>(kpeCtx + (long)j * dr, dr))) * m._scale;
-                    Span<float> p = scores[..len];
-                    Softmax.Forward(1, len, p, p);
-                    // o_c (Rkv) = p (L) · c_kv (L, Rkv)
-                    var oc = new Span<float>(m._oc.Pointer + ((long)h * tokens + t) * rkv, rkv);
-                    oc.Clear();
-                    for (int j = 0; j < len; j++)
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(ckvCtx + (long)j * rkv, rkv), p[j], oc, oc);
-                    ctx.Round(oc);
-                    // o (Dv) = W_v[h] (Dv, Rkv) · o_c
-                    float* o = attn + ((long)t * m._h + h) * dv;
-                    for (int e = 0; e < dv; e++) o[e] = TensorPrimitives.Dot(new ReadOnlySpan<float>(wv + (long)e * rkv, rkv), oc);
-                }
-            }
-        }
-    }
-
     public void Dispose()
     {
         DisposeBackward();
+        DisposeCore();
         QNorm?.Dispose();
         KvNorm.Dispose();
         foreach (var b in new[] { _kvbF32, QAOut, QANorm, QOut, KvAOut, CkvIn, Ckv, Kpe, Attn, _kvExp, _qc, _oc, _scores })

@@ -32,16 +32,21 @@ public sealed unsafe class MoeLayer : IDisposable
     {
         Router.Forward(ctx, x, tokens);
         var routed = new Span<float>(Routed.Pointer, tokens * _d);
-        routed.Clear();
-        Experts.Forward(ctx, x, tokens, Router.Experts, Router.Weights, routed);
+        bool decode = tokens <= Gemm.GemvMaxRows;                  // routed + shared experts in two pool runs
+        if (decode)
+        {
+            routed.Clear();                                         // ForwardDecode adds into routed
+            Experts.ForwardDecode(ctx, x, tokens, Router.Experts, Router.Weights, routed, Shared, y);
+        }
+        else Experts.Forward(ctx, x, tokens, Router.Experts, Router.Weights, routed);   // overwrites routed
         ctx.Round(routed);
         if (Shared is null)
         {
             routed.CopyTo(y);
             return;
         }
-        Shared.Forward(ctx, x, tokens, y);
-        System.Numerics.Tensors.TensorPrimitives.Add(y[..(tokens * _d)], routed, y[..(tokens * _d)]);
+        if (!decode) Shared.Forward(ctx, x, tokens, y);
+        Activations.Add(y[..(tokens * _d)], routed, y[..(tokens * _d)], ctx.Pool);
         ctx.Round(y[..(tokens * _d)]);
     }
 

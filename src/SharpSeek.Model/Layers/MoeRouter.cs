@@ -1,9 +1,12 @@
 // MoeRouter — DeepSeek-V3's auxiliary-loss-free, group-limited top-k gate, in FP32.
 //
 //   s = sigmoid(x · W_gᵀ)                      (or softmax when scoring_func = "softmax")   x (T, D)  s (T, E)
-//   b = s + e_score_correction_bias            biased scores: used for selection only
-//   group score = sum of the top-2 biased scores of each of the n_group groups (E/n_group experts each)
-//   keep the topk_group best groups, set the other groups' biased scores to -inf (not 0: biased scores may be < 0)
+//   b = s + e_score_correction_bias            biased scores: used for selection only (topk_method noaux_tc;
+//                                              other methods have no bias: b = s)
+//   group score = sum of the top-2 biased scores of each of the n_group groups (E/n_group experts each);
+//                 without a bias, the group's best score (official model.py / DeepSeek-V2 group_limited_greedy)
+//   keep the topk_group best groups, set the other groups' biased scores to -inf (not 0: biased scores may be < 0);
+//   topk_method "greedy" skips the group limit
 //   experts = top-K of the masked biased scores                                             (T, K)
 //   weights = s[experts] (unbiased), normalised to sum 1 (sigmoid), × routed_scaling_factor  (T, K)
 // As the official inference/model.py (which the reference fixtures come from): the top-k weights are normalised
@@ -17,6 +20,7 @@
 //   ds += ExtraScoreGrad (T, E)   (the trainer adds ∂L_balance/∂s there between Forward and Backward)
 //   sigmoid: dz = ds ⊙ s ⊙ (1 − s)        softmax: dz = s ⊙ (ds − Σ ds ⊙ s)                       z, dz (T, E)
 //   B: dx (T, D) += dz · W_gate          W: dW_gate (E, D) += dzᵀ · x
+// The per-token loops (routing, score gradients) run on the pool in token ranges (RangeJobs; tokens are independent).
 using SharpSeek.Numerics;
 
 namespace SharpSeek.Model.Layers;
@@ -24,12 +28,12 @@ namespace SharpSeek.Model.Layers;
 public sealed unsafe class MoeRouter : IDisposable
 {
     private readonly int _e, _k, _groups, _keepGroups;
-    private readonly bool _sigmoid, _normalise;
+    private readonly bool _sigmoid, _normalise, _hasBias, _groupLimited;
     private readonly float _routeScale;
     private NativeBuffer<float>? _dLogits;          // (T, E) dz, kept from B for W
 
     public LinearWeight Gate { get; }              // (E, D) F32
-    public NativeBuffer<float> Bias { get; }       // (E)  e_score_correction_bias
+    public NativeBuffer<float> Bias { get; }       // (E)  e_score_correction_bias (zeros, owned here, when the config has none)
     public NativeBuffer<float> Scores { get; }     // (T, E) unbiased scores, kept for backward / balance statistics
     public NativeBuffer<float> Biased { get; }     // (T, E) masked biased scores (scratch)
     public int[] Experts { get; }                  // (T, K)
@@ -46,7 +50,9 @@ public sealed unsafe class MoeRouter : IDisposable
         _normalise = _sigmoid;
         _routeScale = (float)c.RoutedScalingFactor;
         Gate = w.Linear(prefix + "gate.weight");
-        Bias = w.Vector(prefix + "gate.e_score_correction_bias");
+        _hasBias = c.HasRouterBias;
+        _groupLimited = c.UsesGroupLimitedRouting;
+        Bias = _hasBias ? w.Vector(prefix + "gate.e_score_correction_bias") : new NativeBuffer<float>(_e);
         Scores = new NativeBuffer<float>((long)maxTokens * _e);
         Biased = new NativeBuffer<float>((long)maxTokens * _e);
         Experts = new int[maxTokens * _k];
@@ -66,17 +72,24 @@ public sealed unsafe class MoeRouter : IDisposable
         var s = new Span<float>(Scores.Pointer, tokens * _e);
         Gate.Forward(ctx.Pool, 0, x, tokens, s);                   // logits, FP32 whatever the activation precision
         ExtraScoreGradOf(tokens).Clear();
+        var route = new RouteJob(this);
+        RangeJobs.Run(ctx.Pool, tokens, 8L * _e, ref route);       // per token: ~8 passes over its E scores
+    }
+
+    /// <summary>Routing of tokens [begin, end): score activation, bias, group mask, top-K, normalised weights.</summary>
+    private void Route(int begin, int end)
+    {
         var bias = new ReadOnlySpan<float>(Bias.Pointer, _e);
         Span<bool> keep = stackalloc bool[_groups];
         Span<float> topValues = stackalloc float[_k];
-        for (int t = 0; t < tokens; t++)
+        for (int t = begin; t < end; t++)
         {
-            Span<float> row = s.Slice(t * _e, _e);
+            Span<float> row = new(Scores.Pointer + (long)t * _e, _e);
             if (_sigmoid) Activations.Sigmoid(row, row);
             else Softmax.Forward(1, row.Length, row, row);
             Span<float> b = new(Biased.Pointer + (long)t * _e, _e);
             for (int e = 0; e < _e; e++) b[e] = row[e] + bias[e];
-            if (_groups > 1) MaskGroups(b, keep);
+            if (_groupLimited) MaskGroups(b, keep);
             Span<int> chosen = Experts.AsSpan(t * _k, _k);
             Span<float> wts = Weights.AsSpan(t * _k, _k);
             Numerics.TopK.Select(b, _k, topValues, chosen);
@@ -87,7 +100,13 @@ public sealed unsafe class MoeRouter : IDisposable
         }
     }
 
-    /// <summary>Keeps the topk_group groups with the largest sum of their two best biased scores; -inf elsewhere.</summary>
+    private readonly struct RouteJob(MoeRouter router) : IRangeJob
+    {
+        public void Run(int begin, int end) => router.Route(begin, end);
+    }
+
+    /// <summary>Keeps the topk_group groups with the largest sum of their two best biased scores (the best score
+    /// when the router has no bias); -inf elsewhere.</summary>
     private void MaskGroups(Span<float> b, Span<bool> keep)
     {
         int per = _e / _groups;
@@ -100,7 +119,7 @@ public sealed unsafe class MoeRouter : IDisposable
                 if (v > best) { second = best; best = v; }
                 else if (v > second) second = v;
             }
-            groupScore[g] = best + second;
+            groupScore[g] = _hasBias ? best + second : best;
         }
         Span<float> keptScores = stackalloc float[_keepGroups];
         Span<int> kept = stackalloc int[_keepGroups];
@@ -139,12 +158,23 @@ public sealed unsafe class MoeRouter : IDisposable
     /// <summary>dz (T, E) = ∂L/∂logits from the weight gradients and the extra score gradient.</summary>
     private void ScoreGradients(ForwardContext ctx, int tokens, Span<float> dz)
     {
-        ReadOnlySpan<float> extra = ExtraScoreGradOf(tokens);
-        for (int t = 0; t < tokens; t++)
+        if (dz.Length < tokens * _e) throw new ArgumentException($"dz has {dz.Length} floats for {tokens} tokens of {_e} experts.");
+        fixed (float* pdz = dz)
         {
-            ReadOnlySpan<float> s = ScoresOf(tokens).Slice(t * _e, _e);
-            Span<float> ds = dz.Slice(t * _e, _e);
-            extra.Slice(t * _e, _e).CopyTo(ds);
+            var job = new ScoreGradJob(this, pdz);
+            RangeJobs.Run(ctx.Pool, tokens, 4L * _e, ref job);
+        }
+        if (!_sigmoid) Softmax.Backward(tokens, _e, ScoresOf(tokens), dz, dz, ctx.Pool);
+    }
+
+    /// <summary>Score gradients of tokens [begin, end) into dz (before the softmax backward, when scoring is softmax).</summary>
+    private void ScoreGradients(int begin, int end, float* dz)
+    {
+        for (int t = begin; t < end; t++)
+        {
+            ReadOnlySpan<float> s = new(Scores.Pointer + (long)t * _e, _e);
+            Span<float> ds = new(dz + (long)t * _e, _e);
+            new ReadOnlySpan<float>(ExtraScoreGrad.Pointer + (long)t * _e, _e).CopyTo(ds);
             ReadOnlySpan<int> chosen = Experts.AsSpan(t * _k, _k);
             ReadOnlySpan<float> w = Weights.AsSpan(t * _k, _k), dw = WeightGrads.AsSpan(t * _k, _k);
             if (_normalise)
@@ -162,7 +192,11 @@ public sealed unsafe class MoeRouter : IDisposable
                 for (int e = 0; e < _e; e++) ds[e] *= s[e] * (1 - s[e]);
             }
         }
-        if (!_sigmoid) Softmax.Backward(tokens, _e, ScoresOf(tokens), dz, dz, ctx.Pool);
+    }
+
+    private readonly struct ScoreGradJob(MoeRouter router, float* dz) : IRangeJob
+    {
+        public void Run(int begin, int end) => router.ScoreGradients(begin, end, dz);
     }
 
     public void Dispose()
@@ -171,5 +205,6 @@ public sealed unsafe class MoeRouter : IDisposable
         Biased.Dispose();
         ExtraScoreGrad.Dispose();
         _dLogits?.Dispose();
+        if (!_hasBias) Bias.Dispose();
     }
 }

@@ -73,7 +73,7 @@ public sealed unsafe class MtpModule : IDisposable
         var emb = new Span<float>(Emb.Pointer, R * d);
         var tmp = new Span<float>(_tmp.Pointer, R * d);
         var concat = new Span<float>(Concat.Pointer, R * 2 * d);
-        Embed.Forward(batch.TokenIds, emb);
+        Embed.Forward(batch.TokenIds, emb, ctx.Pool);
         ENorm.Forward(ctx, emb, R, tmp);
         for (int i = 0; i < R; i++) tmp.Slice(i * d, d).CopyTo(concat.Slice(i * 2 * d, d));
         HNorm.Forward(ctx, hPrev, R, tmp);
@@ -121,7 +121,7 @@ public sealed unsafe class MtpModule : IDisposable
         EhProj.BackwardWeights(ctx.Pool, 0, new ReadOnlySpan<float>(Concat.Pointer, R * 2 * d), new ReadOnlySpan<float>(_dProjected!.Pointer, R * d), R);
         ENorm.BackwardWeights();
         HNorm.BackwardWeights();
-        Embed.BackwardWeights(Batch.TokenIds, new ReadOnlySpan<float>(_dEmb!.Pointer, R * d));
+        Embed.BackwardWeights(Batch.TokenIds, new ReadOnlySpan<float>(_dEmb!.Pointer, R * d), ctx.Pool);
     }
 
     public void Dispose()

@@ -6,6 +6,7 @@
 //                B e4m3 (N,K) with 128x128 scales (ceil(N/128), ceil(K/128)); FP32 accumulation per 128-wide K block
 //   Fp8Weights   y (M,N) = x (M,K) · dequant(W)ᵀ, W e4m3 (N,K) + weight_scale_inv (ceil(N/128), ceil(K/128))
 //   GroupedF32   one GEMM per MoE expert, all in one call (see the method)
+//   Gemv         many small-M (decode) products of any weight format in one pool run (GemvNT.cs)
 //
 // Each method has an overload taking a SimdLevel (the default is Simd.Active, capped by SHARPSEEK_SIMD) so tests
 // run every micro-kernel in-process. Every kernel here has a naive twin in GemmReference (the test oracle). Spans may be longer than the shape
@@ -36,8 +37,8 @@ public static unsafe partial class Gemm
         {
             if (layout == GemmLayout.NT && m <= GemvNT.MaxRows && k > 0)
             {
-                GemvNT.Run<ElementRowDot<F32Element>>(pool, m, n, k, pa, pb, null, pc,
-                    output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
+                var gemv = new GemvProblem { M = m, N = n, K = k, X = pa, W = pb, Y = pc, Format = WeightFormat.F32 };
+                GemvNT.Run(pool, &gemv, 1, output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
                 return;
             }
             GemmProblem p = F32Problem(layout, m, n, k, pa, pb, pc, output);
@@ -64,8 +65,8 @@ public static unsafe partial class Gemm
         {
             if (m <= GemvNT.MaxRows)
             {
-                GemvNT.Run<ElementRowDot<Bf16Element>>(pool, m, n, k, px, pw, null, py,
-                    output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
+                var gemv = new GemvProblem { M = m, N = n, K = k, X = px, W = pw, Y = py, Format = WeightFormat.Bf16 };
+                GemvNT.Run(pool, &gemv, 1, output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
                 return;
             }
             var p = new GemmProblem
@@ -127,7 +128,8 @@ public static unsafe partial class Gemm
         {
             if (m <= GemvNT.MaxRows)
             {
-                GemvNT.Run<E4M3ScaledRowDot>(pool, m, n, k, px, pw, ps, py, accumulate, kernel == GemmKernel.Vector256);
+                var gemv = new GemvProblem { M = m, N = n, K = k, X = px, W = pw, Scales = ps, Y = py, Format = WeightFormat.Fp8E4M3 };
+                GemvNT.Run(pool, &gemv, 1, accumulate, kernel == GemmKernel.Vector256);
                 return;
             }
             var p = new GemmProblem
@@ -185,13 +187,15 @@ public static unsafe partial class Gemm
                         out var ra, out var rb, out var rc);
                     if (gm == 0 || gn == 0) continue;
                     if (layout == GemmLayout.NT && gm <= GemvNT.MaxRows && gk > 0)
-                        gemvs[gemvCount++] = new GemvProblem { M = gm, X = pa + ra.Start, W = pb + rb.Start, Y = pc + rc.Start };
+                        gemvs[gemvCount++] = new GemvProblem
+                        {
+                            M = gm, N = gn, K = gk, X = pa + ra.Start, W = pb + rb.Start, Y = pc + rc.Start, Format = WeightFormat.F32,
+                        };
                     else
                         problems[count++] = F32Problem(layout, gm, gn, gk, pa + ra.Start, pb + rb.Start, pc + rc.Start, output);
                 }
                 if (gemvCount > 0)
-                    GemvNT.RunMany<ElementRowDot<F32Element>>(pool, gemvs, gemvCount, n, k, null,
-                        output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
+                    GemvNT.Run(pool, gemvs, gemvCount, output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
                 if (count > 0) RunF32(pool, layout, kernel, problems, count);
             }
         }
@@ -204,6 +208,31 @@ public static unsafe partial class Gemm
             }
         }
     }
+
+    /// <summary>Many small-M products y (M,N) (+)= x (M,K) · Wᵀ in one pool run (the decode path: MoE experts with
+    /// their few tokens, gate and up projections side by side, q_a and kv_a of one input). Each problem has its own
+    /// shape, weight format and pointers; M ≤ <see cref="GemvMaxRows"/>. Outputs must not overlap.</summary>
+    public static void Gemv(WorkerPool pool, Span<GemvProblem> problems, GemmOutput output = GemmOutput.Overwrite) =>
+        Gemv(pool, problems, output, Simd.Active);
+
+    public static void Gemv(WorkerPool pool, Span<GemvProblem> problems, GemmOutput output, SimdLevel level)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        GemmKernel kernel = KernelFor(level);
+        for (int i = 0; i < problems.Length; i++)
+        {
+            GemvProblem p = problems[i];
+            if (p.M < 1 || p.M > GemvNT.MaxRows || p.N < 1 || p.K < 1)
+                throw new ArgumentException($"GEMV problem {i} is ({p.M}, {p.N}, {p.K}); it needs 1 ≤ M ≤ {GemvNT.MaxRows} and N, K ≥ 1.", nameof(problems));
+            if (p.X == null || p.Y == null || p.W == null || (p.Format == WeightFormat.Fp8E4M3 && p.Scales == null))
+                throw new ArgumentException($"GEMV problem {i} has a null pointer (x, y, w, or the scales of FP8 weights).", nameof(problems));
+        }
+        fixed (GemvProblem* pp = problems)
+            GemvNT.Run(pool, pp, problems.Length, output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
+    }
+
+    /// <summary>Largest M of a <see cref="Gemv"/> problem; F32 NT, BF16 and FP8 weight GEMMs with M ≤ this use it too.</summary>
+    public const int GemvMaxRows = GemvNT.MaxRows;
 
     /// <summary>The micro-kernel for a SIMD level: Vector256 and wider run the 6x16 AVX2/FMA kernel (there is no
     /// AVX-512 kernel yet), Vector128 the 6x8 kernel, Scalar the portable 4x4 kernel.</summary>

@@ -9,12 +9,13 @@
 //           for ir in mc step MR
 //             micro-kernel: C[ir.., jr..] (+)= Ap_ir · Bp_jr  (· rowScale for FP8 block)
 //
-// Parallelism: a large single problem (M ≥ Threads·MC) packs each B block once, shared by all threads (two pool
-// runs per (jc, pc): pack, then compute row chunks). Otherwise a problem is cut into row chunks × column chunks
-// (multiples of MR / NR), about one per thread, each a task with its own packing buffers. The cut depends only on
-// the shape and the thread count and never splits K, so every C element is reduced in the same order whatever the
-// thread count or path: bits are identical.
-// Grouped GEMMs put every group's chunks into one task list of one Run.
+// Parallelism: a large single problem (M ≥ Threads·MC) packs each B block once, shared by all threads, one block
+// ahead: the pool run that computes block b (equal row chunks, ≥ 4 per thread, claimed dynamically) also packs block
+// b+1 into a second shared buffer. Otherwise a problem is cut into row chunks × column chunks (multiples of
+// MR / NR), about one per thread, each a task with its own packing buffers. The cut depends only on the shape
+// and the thread count and never splits K, so every C element is reduced in the same order whatever the thread
+// count or path: bits are identical.
+// Grouped GEMMs put every group's chunks into one task list of one Run, largest group first.
 using System.Runtime.CompilerServices;
 
 namespace SharpSeek.Numerics;
@@ -42,6 +43,7 @@ internal static unsafe class GemmDriver
     public static void Run<TA, TB, TK>(WorkerPool pool, GemmProblem* problems, int count)
         where TA : IPanelPacker where TB : IPanelPacker where TK : IMicroKernel
     {
+        LargestFirst(problems, count);
         double total = 0;
         for (int i = 0; i < count; i++) total += Work(problems[i]);
         int tasks = 0;
@@ -63,15 +65,39 @@ internal static unsafe class GemmDriver
         pool.Run(tasks, ref job);
     }
 
+    /// <summary>Orders the problems by work, largest first (stable insertion sort), so the task list is claimed
+    /// longest-first and uneven groups (MoE experts) end together. Problems write disjoint parts of C, so the
+    /// order changes no bit.</summary>
+    private static void LargestFirst(GemmProblem* problems, int count)
+    {
+        for (int i = 1; i < count; i++)
+        {
+            GemmProblem x = problems[i];
+            double w = Work(x);
+            int j = i - 1;
+            for (; j >= 0 && Work(problems[j]) < w; j--) problems[j + 1] = problems[j];
+            problems[j + 1] = x;
+        }
+    }
+
     private static double Work(in GemmProblem p) => (double)p.M * p.N * Math.Max(p.K, 1);
 
-    /// <summary>Splits an M×N output into ≈ parts chunks: rows first (each chunk packs all of its B), columns
-    /// when M is too short to give every part MR rows.</summary>
+    /// <summary>Splits an M×N output into ≈ parts chunks. Each chunk packs all of the operand it does not split:
+    /// row chunks each pack all of B (N·K), column chunks all of A (M·K). So the longer side is split first
+    /// (rows when M ≥ N, else columns), and the other only when that side has too few MR / NR units.</summary>
     internal static void Cut(int m, int n, int parts, int mr, int nr, out int rowChunks, out int colChunks)
     {
         int rowUnits = Math.Max(1, (m + mr - 1) / mr), colUnits = Math.Max(1, (n + nr - 1) / nr);
-        rowChunks = Math.Min(parts, rowUnits);
-        colChunks = Math.Min((parts + rowChunks - 1) / rowChunks, colUnits);
+        if (m >= n)
+        {
+            rowChunks = Math.Min(parts, rowUnits);
+            colChunks = Math.Min((parts + rowChunks - 1) / rowChunks, colUnits);
+        }
+        else
+        {
+            colChunks = Math.Min(parts, colUnits);
+            rowChunks = Math.Min((parts + colChunks - 1) / colChunks, rowUnits);
+        }
     }
 
     private static int ChunkStart(int chunk, int chunks, int length, int unit)
@@ -162,54 +188,78 @@ internal static unsafe class GemmDriver
         }
     }
 
-    /// <summary>One large problem on several threads: per (jc, pc) block, all threads pack one shared B block
-    /// (one run), then each computes its row chunk against it (a second run). B is packed once instead of once
-    /// per thread and sits in L3 once; the run boundary is the barrier.</summary>
+    /// <summary>Least tasks per thread in the shared-B runs: equal row chunks claimed dynamically, so a core taken
+    /// by another process for a while hands its remaining chunks to the other threads instead of stalling the run.</summary>
+    internal const int ChunksPerThread = 4;
+
+    /// <summary>Row chunks of a shared-B run: a multiple of Threads (equal shares on a quiet machine), at least
+    /// ChunksPerThread each, and more when that keeps every chunk within one MC block (no short ic block that
+    /// would reuse each B micro-panel only a few times).</summary>
+    internal static int SharedRowChunks(int threads, int m, int mr) =>
+        Math.Min(threads * Math.Max(ChunksPerThread, (m + threads * MC - 1) / (threads * MC)), (m + mr - 1) / mr);
+
+    /// <summary>One large problem on several threads. The (jc, pc) B blocks are packed once into one of two
+    /// pool-wide buffers shared by all threads, and the packing is pipelined: the run that computes block b (row
+    /// chunks against buffer b%2) also packs block b+1 into the other buffer (NR-panel chunks, claimed after the
+    /// compute chunks, so the first threads done with their rows pack). One run per block; the run boundary is
+    /// the only barrier. C sees the blocks in the same (jc, pc) order as on one thread: same bits.</summary>
     private static void RunSharedB<TA, TB, TK>(WorkerPool pool, GemmProblem* p, GemmScratch scratch)
         where TA : IPanelPacker where TB : IPanelPacker where TK : IMicroKernel
     {
         int kcMax = p->AScales != null ? GemmArgs.ScaleBlock : KC;
-        float* shared = scratch.SharedB();
-        for (int jc = 0; jc < p->N; jc += NC)
+        int kBlocks = (p->K + kcMax - 1) / kcMax, blocks = (p->N + NC - 1) / NC * kBlocks;
+        int rowChunks = SharedRowChunks(pool.Threads, p->M, TK.MR);
+        var job = new SharedBJob<TA, TB, TK>
         {
-            int nc = Math.Min(NC, p->N - jc);
-            for (int pc = 0; pc < p->K; pc += kcMax)
-            {
-                int kc = Math.Min(kcMax, p->K - pc);
-                var pack = new PackBJob<TB, TK> { P = p, Jc = jc, Nc = nc, Pc = pc, Kc = kc, Tasks = pool.Threads, B = shared };
-                pool.Run(pool.Threads, ref pack);
-                var compute = new MacroJob<TA, TK> { P = p, Jc = jc, Nc = nc, Pc = pc, Kc = kc, Tasks = pool.Threads, B = shared, Scratch = scratch };
-                pool.Run(pool.Threads, ref compute);
-            }
+            P = p, KcMax = kcMax, KBlocks = kBlocks, RowChunks = rowChunks, Scratch = scratch,
+            Compute = -1, Pack = 0, PackChunks = PackChunks(pool, p->N, 0, TK.NR),
+        };
+        pool.Run(job.PackChunks, ref job);          // block 0 alone
+        for (int b = 0; b < blocks; b++)
+        {
+            job.Compute = b;
+            job.Pack = b + 1 < blocks ? b + 1 : -1;
+            job.PackChunks = job.Pack < 0 ? 0 : PackChunks(pool, p->N, (b + 1) / kBlocks * NC, TK.NR);
+            pool.Run(rowChunks + job.PackChunks, ref job);
         }
     }
 
-    private struct PackBJob<TB, TK> : IParallelJob where TB : IPanelPacker where TK : IMicroKernel
+    private static int PackChunks(WorkerPool pool, int n, int jc, int nr) =>
+        Math.Min(pool.Threads * ChunksPerThread, (Math.Min(NC, n - jc) + nr - 1) / nr);
+
+    private struct SharedBJob<TA, TB, TK> : IParallelJob where TA : IPanelPacker where TB : IPanelPacker where TK : IMicroKernel
     {
         public GemmProblem* P;
-        public int Jc, Nc, Pc, Kc, Tasks;
-        public float* B;
-
-        public readonly void Execute(int task, int worker)
-        {
-            // Whole NR panels per task; NR-wide panels are written exactly (no slack spills into a neighbour's).
-            int first = ChunkStart(task, Tasks, Nc, TK.NR), last = ChunkStart(task + 1, Tasks, Nc, TK.NR);
-            if (last > first) TB.Pack(P->B, Jc + first, last - first, Pc, Kc, TK.NR, B + (long)first * Kc, TK.VectorPacking);
-        }
-    }
-
-    private struct MacroJob<TA, TK> : IParallelJob where TA : IPanelPacker where TK : IMicroKernel
-    {
-        public GemmProblem* P;
-        public int Jc, Nc, Pc, Kc, Tasks;
-        public float* B;
+        public int KcMax, KBlocks, RowChunks, PackChunks;
+        public int Compute, Pack;                   // block indices (jc-major, then pc), -1 for none
         public GemmScratch Scratch;
 
         public readonly void Execute(int task, int worker)
         {
-            int m0 = ChunkStart(task, Tasks, P->M, TK.MR), m1 = ChunkStart(task + 1, Tasks, P->M, TK.MR);
-            Scratch.Buffers(worker, out float* ap, out _);
-            if (m1 > m0) Macro<TA, TK>(*P, m0, m1, Jc, Nc, Pc, Kc, ap, B);
+            if (Compute < 0 || task >= RowChunks)
+            {
+                int chunk = Compute < 0 ? task : task - RowChunks;
+                Block(Pack, out int jc, out int nc, out int pc, out int kc);
+                // Whole NR panels per chunk; NR-wide panels are written exactly (no slack spills into a neighbour's).
+                int first = ChunkStart(chunk, PackChunks, nc, TK.NR), last = ChunkStart(chunk + 1, PackChunks, nc, TK.NR);
+                if (last > first)
+                    TB.Pack(P->B, jc + first, last - first, pc, kc, TK.NR, Scratch.SharedB(Pack & 1) + (long)first * kc, TK.VectorPacking);
+                return;
+            }
+            {
+                Block(Compute, out int jc, out int nc, out int pc, out int kc);
+                int m0 = ChunkStart(task, RowChunks, P->M, TK.MR), m1 = ChunkStart(task + 1, RowChunks, P->M, TK.MR);
+                Scratch.Buffers(worker, out float* ap, out _);
+                if (m1 > m0) Macro<TA, TK>(*P, m0, m1, jc, nc, pc, kc, ap, Scratch.SharedB(Compute & 1));
+            }
+        }
+
+        private readonly void Block(int block, out int jc, out int nc, out int pc, out int kc)
+        {
+            jc = block / KBlocks * NC;
+            pc = block % KBlocks * KcMax;
+            nc = Math.Min(NC, P->N - jc);
+            kc = Math.Min(KcMax, P->K - pc);
         }
     }
 
@@ -233,7 +283,7 @@ internal static unsafe class GemmDriver
 internal sealed unsafe class GemmScratch : IDisposable
 {
     private readonly NativeBuffer<float>?[] _a, _b;
-    private NativeBuffer<float>? _shared;
+    private readonly NativeBuffer<float>?[] _shared = new NativeBuffer<float>?[2];
 
     public GemmScratch(int threads)
     {
@@ -251,13 +301,23 @@ internal sealed unsafe class GemmScratch : IDisposable
         b = _b[worker]!.Pointer;
     }
 
-    /// <summary>The pool's shared packed B block (KC, NC), filled by all workers in RunSharedB.</summary>
-    public float* SharedB() => (_shared ??= new NativeBuffer<float>((long)(GemmDriver.NC + 16) * GemmDriver.KC + 64)).Pointer;
+    /// <summary>One of the pool's two shared packed B blocks (KC, NC), filled by all workers in RunSharedB
+    /// (allocated by the calling thread's first pack run, before any worker reads it).</summary>
+    public float* SharedB(int which)
+    {
+        NativeBuffer<float>? buffer = _shared[which];
+        if (buffer == null)
+            lock (_shared) buffer = _shared[which] ??= new NativeBuffer<float>((long)(GemmDriver.NC + 16) * GemmDriver.KC + 64);
+        return buffer.Pointer;
+    }
 
     public void Dispose()
     {
-        _shared?.Dispose();
-        _shared = null;
+        for (int i = 0; i < _shared.Length; i++)
+        {
+            _shared[i]?.Dispose();
+            _shared[i] = null;
+        }
         for (int w = 0; w < _a.Length; w++)
         {
             _a[w]?.Dispose();

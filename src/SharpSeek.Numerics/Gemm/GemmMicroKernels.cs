@@ -35,7 +35,13 @@ internal readonly unsafe struct MicroKernel6x16Avx : IMicroKernel
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         Vector256<float> b0, b1, ai;
-        for (int i = 0; i < 6; i++) Sse.Prefetch0(c + i * ldc);   // C rows arrive while the K loop runs
+        // C rows arrive while the K loop runs. A 16-float row segment spans two cache lines unless C is 64-byte
+        // aligned (managed arrays are not), so both ends are fetched.
+        for (int i = 0; i < 6; i++)
+        {
+            Sse.Prefetch0(c + i * ldc);
+            Sse.Prefetch0(c + i * ldc + 15);
+        }
         int p = 0;
         // Unrolled by 4: the loop counter and pointer bumps are a quarter of the non-FMA work.
         for (; p + 4 <= kc; p += 4)
@@ -83,30 +89,33 @@ internal readonly unsafe struct MicroKernel6x16Avx : IMicroKernel
             a += 6;
             b += 16;
         }
-        Store(c, c00, c01, rowScale, 0, accumulate);
-        Store(c + ldc, c10, c11, rowScale, 1, accumulate);
-        Store(c + 2 * ldc, c20, c21, rowScale, 2, accumulate);
-        Store(c + 3 * ldc, c30, c31, rowScale, 3, accumulate);
-        Store(c + 4 * ldc, c40, c41, rowScale, 4, accumulate);
-        Store(c + 5 * ldc, c50, c51, rowScale, 5, accumulate);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(float* c, Vector256<float> lo, Vector256<float> hi, float* rowScale, int row, bool accumulate)
-    {
+        // Epilogue: every C load comes before any C store. C rows are often 4 KB apart (ldc = 1024 floats), so
+        // a load issued after a store to another row aliases it in the low 12 address bits and waits for it.
         if (rowScale != null)
         {
-            Vector256<float> s = Vector256.Create(rowScale[row]);
-            lo *= s;
-            hi *= s;
+            Vector256<float> s = Vector256.Create(rowScale[0]); c00 *= s; c01 *= s;
+            s = Vector256.Create(rowScale[1]); c10 *= s; c11 *= s;
+            s = Vector256.Create(rowScale[2]); c20 *= s; c21 *= s;
+            s = Vector256.Create(rowScale[3]); c30 *= s; c31 *= s;
+            s = Vector256.Create(rowScale[4]); c40 *= s; c41 *= s;
+            s = Vector256.Create(rowScale[5]); c50 *= s; c51 *= s;
         }
+        float* r0 = c, r1 = c + ldc, r2 = c + 2 * ldc, r3 = c + 3 * ldc, r4 = c + 4 * ldc, r5 = c + 5 * ldc;
         if (accumulate)
         {
-            lo += Avx.LoadVector256(c);
-            hi += Avx.LoadVector256(c + 8);
+            c00 += Avx.LoadVector256(r0); c01 += Avx.LoadVector256(r0 + 8);
+            c10 += Avx.LoadVector256(r1); c11 += Avx.LoadVector256(r1 + 8);
+            c20 += Avx.LoadVector256(r2); c21 += Avx.LoadVector256(r2 + 8);
+            c30 += Avx.LoadVector256(r3); c31 += Avx.LoadVector256(r3 + 8);
+            c40 += Avx.LoadVector256(r4); c41 += Avx.LoadVector256(r4 + 8);
+            c50 += Avx.LoadVector256(r5); c51 += Avx.LoadVector256(r5 + 8);
         }
-        Avx.Store(c, lo);
-        Avx.Store(c + 8, hi);
+        Avx.Store(r0, c00); Avx.Store(r0 + 8, c01);
+        Avx.Store(r1, c10); Avx.Store(r1 + 8, c11);
+        Avx.Store(r2, c20); Avx.Store(r2 + 8, c21);
+        Avx.Store(r3, c30); Avx.Store(r3 + 8, c31);
+        Avx.Store(r4, c40); Avx.Store(r4 + 8, c41);
+        Avx.Store(r5, c50); Avx.Store(r5 + 8, c51);
     }
 }
 

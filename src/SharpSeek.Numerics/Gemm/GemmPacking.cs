@@ -70,12 +70,20 @@ internal readonly unsafe struct RowsPacker<TElem> : IPanelPacker where TElem : I
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
     public static void Pack(in GemmOperand src, int line0, int lines, int k0, int kc, int width, float* dst, bool vector)
     {
+        if (vector && src.Scales == null && width % 8 != 0 && width > 8)
+            throw new ArgumentOutOfRangeException(nameof(width), width, "Vector packing handles panels of 6, 8 or 16 lines.");
         Vector256<float>* t = stackalloc Vector256<float>[8];
         for (int l0 = 0; l0 < lines; l0 += width, dst += (long)kc * width)
         {
             int lw = Math.Min(width, lines - l0);
             int p = 0;
-            if (vector)
+            if (vector && src.Scales == null)
+            {
+                for (int g = 0; g < width; g += 8)
+                    Transposed8(src.Data, (long)(line0 + l0 + g) * src.Ld + k0, src.Ld, Math.Min(8, lw - g), kc, width, dst + g);
+                p = kc & ~7;
+            }
+            else if (vector)
             {
                 for (; p + 8 <= kc; p += 8)
                 {
@@ -84,8 +92,6 @@ internal readonly unsafe struct RowsPacker<TElem> : IPanelPacker where TElem : I
                         for (int l = 0; l < 8; l++)
                             t[l] = g + l < lw ? Load8Scaled(src, line0 + l0 + g + l, k0 + p) : Vector256<float>.Zero;
                         Transpose8x8(t);
-                        // Row q of the transposed block is k = p+q for lines g..g+8. For width 6 the store spills
-                        // two floats into row q+1, which the next store (or the tail) overwrites.
                         for (int q = 0; q < 8; q++) Avx.Store(dst + (p + q) * width + g, t[q]);
                     }
                 }
@@ -93,6 +99,45 @@ internal readonly unsafe struct RowsPacker<TElem> : IPanelPacker where TElem : I
             for (; p < kc; p++)
                 for (int l = 0; l < width; l++)
                     dst[p * width + l] = l < lw ? LoadScaled(src, line0 + l0 + l, k0 + p) : 0f;
+        }
+    }
+
+    /// <summary>Up to 8 lines (<paramref name="count"/>; missing ones are zero) starting at element
+    /// <paramref name="start"/>, stride <paramref name="ld"/>, transposed 8 k at a time into
+    /// dst[p*width + l] for p in [0, kc &amp; ~7), all in registers. Row q of a transposed block is stored as 8
+    /// floats: for width 6 the store spills two floats into row q+1, which the next store (or the caller's
+    /// scalar tail, or the next panel) overwrites.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transposed8(void* data, long start, long ld, int count, int kc, int width, float* dst)
+    {
+        Vector256<float> zero = Vector256<float>.Zero;
+        for (int p = 0; p + 8 <= kc; p += 8, dst += 8 * width)
+        {
+            long at = start + p;
+            Vector256<float> r0 = count > 0 ? TElem.Load8(data, at) : zero;
+            Vector256<float> r1 = count > 1 ? TElem.Load8(data, at + ld) : zero;
+            Vector256<float> r2 = count > 2 ? TElem.Load8(data, at + 2 * ld) : zero;
+            Vector256<float> r3 = count > 3 ? TElem.Load8(data, at + 3 * ld) : zero;
+            Vector256<float> r4 = count > 4 ? TElem.Load8(data, at + 4 * ld) : zero;
+            Vector256<float> r5 = count > 5 ? TElem.Load8(data, at + 5 * ld) : zero;
+            Vector256<float> r6 = count > 6 ? TElem.Load8(data, at + 6 * ld) : zero;
+            Vector256<float> r7 = count > 7 ? TElem.Load8(data, at + 7 * ld) : zero;
+            Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
+            Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+            Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
+            Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+            Vector256<float> s0 = Avx.Shuffle(t0, t2, 0x44), s1 = Avx.Shuffle(t0, t2, 0xEE);
+            Vector256<float> s2 = Avx.Shuffle(t1, t3, 0x44), s3 = Avx.Shuffle(t1, t3, 0xEE);
+            Vector256<float> s4 = Avx.Shuffle(t4, t6, 0x44), s5 = Avx.Shuffle(t4, t6, 0xEE);
+            Vector256<float> s6 = Avx.Shuffle(t5, t7, 0x44), s7 = Avx.Shuffle(t5, t7, 0xEE);
+            Avx.Store(dst, Avx.Permute2x128(s0, s4, 0x20));
+            Avx.Store(dst + width, Avx.Permute2x128(s1, s5, 0x20));
+            Avx.Store(dst + 2 * width, Avx.Permute2x128(s2, s6, 0x20));
+            Avx.Store(dst + 3 * width, Avx.Permute2x128(s3, s7, 0x20));
+            Avx.Store(dst + 4 * width, Avx.Permute2x128(s0, s4, 0x31));
+            Avx.Store(dst + 5 * width, Avx.Permute2x128(s1, s5, 0x31));
+            Avx.Store(dst + 6 * width, Avx.Permute2x128(s2, s6, 0x31));
+            Avx.Store(dst + 7 * width, Avx.Permute2x128(s3, s7, 0x31));
         }
     }
 
@@ -132,33 +177,54 @@ internal readonly unsafe struct RowsPacker<TElem> : IPanelPacker where TElem : I
 [SkipLocalsInit]
 internal readonly unsafe struct ColumnsPacker : IPanelPacker
 {
+    private const int PrefetchRows = 24, PanelsPerGroup = 8;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
     public static void Pack(in GemmOperand src, int line0, int lines, int k0, int kc, int width, float* dst, bool vector)
     {
         float* data = (float*)src.Data;
-        for (int l0 = 0; l0 < lines; l0 += width, dst += (long)kc * width)
+        long ld = src.Ld, panel = (long)kc * width;
+        int l0 = 0;
+        if (vector && (width == 16 || width == 6))
+        {
+            // Full panels in groups of PanelsPerGroup, copied row by row: each k row is read as one contiguous run of
+            // group·width floats (several cache lines per row, not one), and every panel is still written in order.
+            // Consecutive rows are ld apart (often a new page, which the hardware prefetchers do not cross), so the
+            // row PrefetchRows ahead is requested in software; prefetching past the operand's end cannot fault.
+            int full = lines / width;
+            for (int j0 = 0; j0 < full; j0 += PanelsPerGroup)
+            {
+                int group = Math.Min(PanelsPerGroup, full - j0), span = group * width;
+                float* row = data + k0 * ld + line0 + j0 * width, d = dst + j0 * panel;
+                long ahead = PrefetchRows * ld;
+                for (int p = 0; p < kc; p++, row += ld)
+                {
+                    for (int f = 0; f < span; f += 16) Sse.Prefetch0(row + ahead + f);
+                    Sse.Prefetch0(row + ahead + span - 1);
+                    if (width == 16)
+                        for (int j = 0; j < group; j++)
+                        {
+                            float* o = d + j * panel + p * 16;
+                            Avx.Store(o, Avx.LoadVector256(row + j * 16));
+                            Avx.Store(o + 8, Avx.LoadVector256(row + j * 16 + 8));
+                        }
+                    else
+                        for (int j = 0; j < group; j++)
+                        {
+                            float* o = d + j * panel + p * 6;
+                            Sse.Store(o, Sse.LoadVector128(row + j * 6));
+                            *(long*)(o + 4) = *(long*)(row + j * 6 + 4);
+                        }
+                }
+            }
+            l0 = full * width;
+            dst += full * panel;
+        }
+        for (; l0 < lines; l0 += width, dst += panel)
         {
             int lw = Math.Min(width, lines - l0);
-            float* row = data + k0 * src.Ld + line0 + l0;
-            if (vector && lw == 16 && width == 16)
-            {
-                for (int p = 0; p < kc; p++, row += src.Ld)
-                {
-                    Avx.Store(dst + p * 16, Avx.LoadVector256(row));
-                    Avx.Store(dst + p * 16 + 8, Avx.LoadVector256(row + 8));
-                }
-                continue;
-            }
-            if (vector && lw == 6 && width == 6)
-            {
-                for (int p = 0; p < kc; p++, row += src.Ld)
-                {
-                    Sse.Store(dst + p * 6, Sse.LoadVector128(row));
-                    *(long*)(dst + p * 6 + 4) = *(long*)(row + 4);
-                }
-                continue;
-            }
-            for (int p = 0; p < kc; p++, row += src.Ld)
+            float* row = data + k0 * ld + line0 + l0;
+            for (int p = 0; p < kc; p++, row += ld)
             {
                 int l = 0;
                 for (; l < lw; l++) dst[p * width + l] = row[l];

@@ -38,7 +38,9 @@ public sealed class ExpertBalancer
 
     /// <summary>A balancer for every MoE layer of <paramref name="config"/>, the MTP modules' included.</summary>
     public static ExpertBalancer ForModel(ModelConfig config, double gamma) =>
-        new(Enumerable.Range(0, config.NumStoredLayers).Where(config.IsMoeLayer).ToArray(), config.NRoutedExperts, gamma);
+        gamma > 0 && !config.HasRouterBias
+            ? throw new ArgumentException($"--bias-gamma {gamma} needs a router bias (topk_method \"noaux_tc\"); this config's topk_method is \"{config.TopkMethod}\". Pass --bias-gamma 0.")
+            : new(Enumerable.Range(0, config.NumStoredLayers).Where(config.IsMoeLayer).ToArray(), config.NRoutedExperts, gamma);
 
     /// <summary>Index of decoder layer <paramref name="layer"/> among the MoE layers.</summary>
     public int MoeIndex(int layer)

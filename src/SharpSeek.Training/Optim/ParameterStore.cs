@@ -151,6 +151,39 @@ public sealed unsafe class ParameterStore : IDisposable
             if (_gradAt[i] != 0) Grads(i).Clear();
     }
 
+    /// <summary>As <see cref="ZeroGradients()"/>, split over the pool: task t of n clears the t-th n-th of every
+    /// slot's gradient (a memory-bound pass over all gradients that would otherwise be a serial piece of the step).</summary>
+    public void ZeroGradients(WorkerPool pool)
+    {
+        if (pool.Threads == 1) { ZeroGradients(); return; }
+        var job = new ZeroJob { Store = this, Tasks = 4 * pool.Threads };
+        pool.Run(job.Tasks, ref job);
+    }
+
+    private readonly struct ZeroJob : IParallelJob
+    {
+        public ParameterStore Store { get; init; }
+        public int Tasks { get; init; }
+
+        public void Execute(int task, int worker)
+        {
+            if (Store._grads is { } owned)                      // one buffer: its t-th n-th
+            {
+                Clear(owned.Pointer, owned.Length, task);
+                return;
+            }
+            for (int i = 0; i < Store.Slots.Count; i++)
+                if (Store._gradAt[i] != 0) Clear((float*)Store._gradAt[i], Store.Slots[i].Length, task);
+        }
+
+        private void Clear(float* g, long n, int task)
+        {
+            long from = n * task / Tasks, to = n * (task + 1) / Tasks;
+            for (long at = from; at < to; at += int.MaxValue / 2)
+                new Span<float>(g + at, (int)Math.Min(to - at, int.MaxValue / 2)).Clear();
+        }
+    }
+
     public void Dispose()
     {
         _weights?.Dispose();

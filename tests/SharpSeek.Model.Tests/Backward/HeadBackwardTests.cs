@@ -82,4 +82,27 @@ public class HeadBackwardTests
                 Assert.Equal(expected, grad[row * d + i], 1e-5);
             }
     }
+
+    [Fact]
+    public void Embedding_OnThePool_GivesTheSameBitsAsOneThread()
+    {
+        var c = TestConfigs.With("{}");
+        using var serialW = MoeBackwardTests.TrainableWeights(c);
+        using var pooledW = MoeBackwardTests.TrainableWeights(c);
+        using var pool = new WorkerPool(3);
+        var serial = new Embedding(serialW.Linear("model.embed_tokens.weight"));
+        var pooled = new Embedding(pooledW.Linear("model.embed_tokens.weight"));
+        int d = c.HiddenSize, tokens = 1024;                    // 1024 · 48 floats ≥ 2^15: split over the pool
+        var rng = new Random(5);
+        int[] ids = Enumerable.Range(0, tokens).Select(_ => rng.Next(c.VocabSize)).ToArray();   // many repeats
+        float[] hSerial = new float[tokens * d], hPooled = new float[tokens * d];
+        serial.Forward(ids, hSerial);
+        pooled.Forward(ids, hPooled, pool);
+        Assert.Equal(hSerial, hPooled);
+        float[] dh = Reference64.Gaussian(rng, tokens * d);
+        serial.Backward(ids, dh);
+        pooled.Backward(ids, dh, pool);
+        Assert.Contains(serial.Table.Gradient.Span.ToArray(), v => v != 0);
+        Assert.True(serial.Table.Gradient.Span.SequenceEqual(pooled.Table.Gradient.Span));
+    }
 }

@@ -166,10 +166,12 @@ public class MoeBackwardTests
     [Fact]
     public void MoeLayer_Gradients_AreBitIdenticalForAnyThreadCount()
     {
-        // 96 tokens: enough rows per expert for the GEMMs to split work across the pool's workers
-        float[] one = TwoLayerGradients(deferWeights: false, threads: 1, tokens: 96);
-        Assert.Equal(one, TwoLayerGradients(deferWeights: false, threads: 2, tokens: 96));
-        Assert.Equal(one, TwoLayerGradients(deferWeights: false, threads: 3, tokens: 96));
+        // 1280 tokens: enough rows per expert for the GEMMs to split work across the pool's workers, and enough
+        // work (≥ 2^15 floats) for the experts' gather / combine / scatter loops and the router's per-token
+        // routing (8 · E floats a token) and score gradients (4 · E) to run on the pool (RangeJobs)
+        float[] one = TwoLayerGradients(deferWeights: false, threads: 1, tokens: 1280);
+        Assert.Equal(one, TwoLayerGradients(deferWeights: false, threads: 2, tokens: 1280));
+        Assert.Equal(one, TwoLayerGradients(deferWeights: false, threads: 3, tokens: 1280));
     }
 
     [Fact]

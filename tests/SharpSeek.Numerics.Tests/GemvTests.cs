@@ -1,0 +1,172 @@
+using SharpSeek.Numerics;
+using static SharpSeek.Numerics.Tests.GemmTestData;
+
+namespace SharpSeek.Numerics.Tests;
+
+/// <summary>The decode GEMV (GemvNT through Gemm.Gemv and the small-M paths of the weight GEMMs) against the naive
+/// references: every tile (1, 2, 3, 4 tokens and their 5..8 combinations), partial row tiles, K tails past the
+/// 32-wide loop, partial FP8 scale blocks, many problems of mixed formats in one run.</summary>
+public unsafe class GemvTests
+{
+    public static TheoryData<int, SimdLevel> ThreadsAndLevels()
+    {
+        var data = new TheoryData<int, SimdLevel>();
+        foreach (int threads in new[] { 1, 2 })
+            foreach (SimdLevel level in Simd.Supported) data.Add(threads, level);
+        return data;
+    }
+
+    // N: under a tile, a partial 4-row tile, past one 32-row task, past a 128-row scale block.
+    // K: under 8, a 32-loop tail, partial 128 blocks.
+    private static readonly (int N, int K)[] Shapes = [(1, 5), (3, 40), (7, 129), (33, 300), (130, 131), (45, 256), (129, 77)];
+
+    private sealed class Case
+    {
+        public required WeightFormat Format;
+        public required int M, N, K;
+        public required float[] X, Y, Expected, Scales;
+        public required float[] WF32;
+        public required ushort[] WBf16;
+        public required byte[] WFp8;
+    }
+
+    private static Case Make(WeightFormat format, int m, int n, int k, int seed, GemmOutput output)
+    {
+        float[] x = Floats(m * k, seed), y0 = Floats(m * n, seed + 1), expected = (float[])y0.Clone();
+        float[] wf = Floats(n * k, seed + 2), scales = PositiveScales(GemmArgs.Blocks(n) * GemmArgs.Blocks(k), seed + 3);
+        ushort[] wb = new ushort[n * k];
+        byte[] w8 = Fp8(n * k, seed + 4);
+        switch (format)
+        {
+            case WeightFormat.F32: GemmReference.F32(GemmLayout.NT, m, n, k, x, wf, expected, output); break;
+            case WeightFormat.Bf16:
+                Bf16.FromFloat(wf, wb);
+                GemmReference.Bf16Weights(m, n, k, x, wb, expected, output);
+                break;
+            default: GemmReference.Fp8Weights(m, n, k, x, w8, scales, expected, output); break;
+        }
+        return new Case { Format = format, M = m, N = n, K = k, X = x, Y = y0, Expected = expected, Scales = scales, WF32 = wf, WBf16 = wb, WFp8 = w8 };
+    }
+
+    [Theory]
+    [MemberData(nameof(ThreadsAndLevels))]
+    public void WeightGemms_SmallM_MatchReference_AtRaggedShapes(int threads, SimdLevel level)
+    {
+        foreach (WeightFormat format in Enum.GetValues<WeightFormat>())
+            foreach (GemmOutput output in new[] { GemmOutput.Overwrite, GemmOutput.Accumulate })
+                for (int m = 1; m <= Gemm.GemvMaxRows; m++)
+                    foreach (var (n, k) in Shapes)
+                    {
+                        Case c = Make(format, m, n, k, m * 31 + n + k, output);
+                        switch (format)
+                        {
+                            case WeightFormat.F32: Gemm.F32(Pool(threads), GemmLayout.NT, m, n, k, c.X, c.WF32, c.Y, output, level); break;
+                            case WeightFormat.Bf16: Gemm.Bf16Weights(Pool(threads), m, n, k, c.X, c.WBf16, c.Y, output, level); break;
+                            default: Gemm.Fp8Weights(Pool(threads), m, n, k, c.X, c.WFp8, c.Scales, c.Y, output, level); break;
+                        }
+                        AssertClose(c.Expected, c.Y, Tolerance(k), $"{format} {output} {m}x{n}x{k} on {level}");
+                    }
+    }
+
+    [Theory]
+    [MemberData(nameof(ThreadsAndLevels))]
+    public void Gemv_ManyProblemsOfMixedFormats_EachMatchesItsReference(int threads, SimdLevel level)
+    {
+        var cases = new List<Case>();
+        int seed = 0;
+        foreach (var (n, k) in Shapes)
+            foreach (WeightFormat format in Enum.GetValues<WeightFormat>())
+                cases.Add(Make(format, 1 + seed % Gemm.GemvMaxRows, n, k, 100 + seed++, GemmOutput.Accumulate));
+        var handles = new List<System.Runtime.InteropServices.GCHandle>();
+        try
+        {
+            var problems = new GemvProblem[cases.Count];
+            for (int i = 0; i < cases.Count; i++)
+            {
+                Case c = cases[i];
+                object w = c.Format switch { WeightFormat.F32 => c.WF32, WeightFormat.Bf16 => c.WBf16, _ => c.WFp8 };
+                problems[i] = new GemvProblem
+                {
+                    M = c.M, N = c.N, K = c.K, Format = c.Format,
+                    X = (float*)Pin(c.X), Y = (float*)Pin(c.Y), W = Pin(w), Scales = (float*)Pin(c.Scales),
+                };
+            }
+            Gemm.Gemv(Pool(threads), problems, GemmOutput.Accumulate, level);
+            foreach (Case c in cases) AssertClose(c.Expected, c.Y, Tolerance(c.K), $"{c.Format} {c.M}x{c.N}x{c.K} in a batch");
+        }
+        finally
+        {
+            foreach (var h in handles) h.Free();
+        }
+
+        void* Pin(object array)
+        {
+            var h = System.Runtime.InteropServices.GCHandle.Alloc(array, System.Runtime.InteropServices.GCHandleType.Pinned);
+            handles.Add(h);
+            return (void*)h.AddrOfPinnedObject();
+        }
+    }
+
+    [Fact]
+    public void Fp8Weights_SmallM_SameBitsOnOneAndTwoThreads()
+    {
+        foreach (int m in new[] { 1, 2, 3, 8 })
+        {
+            int n = 300, k = 1000;
+            float[] x = Floats(m * k, m), y1 = new float[m * n], y2 = new float[m * n];
+            byte[] w = Fp8(n * k, 2);
+            float[] scales = PositiveScales(GemmArgs.Blocks(n) * GemmArgs.Blocks(k), 3);
+            Gemm.Fp8Weights(Pool1, m, n, k, x, w, scales, y1);
+            Gemm.Fp8Weights(Pool2, m, n, k, x, w, scales, y2);
+            Assert.Equal(y1, y2);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(ThreadsAndLevels))]
+    public void Fp8Weights_SmallM_HugeActivations_DoNotOverflowTheFoldedScale(int threads, SimdLevel level)
+    {
+        // x·scale·2^120 would overflow FP32 here; the GEMV must lower its power of two and still match.
+        foreach (int m in new[] { 1, 4 })
+        {
+            int n = 20, k = 300;
+            float[] x = Floats(m * k, 7, scale: 1e30f), y = new float[m * n], expected = new float[m * n];
+            byte[] w = Fp8(n * k, 8);
+            float[] scales = PositiveScales(GemmArgs.Blocks(n) * GemmArgs.Blocks(k), 9);
+            for (int i = 0; i < scales.Length; i++) scales[i] *= 1000f;
+            GemmReference.Fp8Weights(m, n, k, x, w, scales, expected);
+            Gemm.Fp8Weights(Pool(threads), m, n, k, x, w, scales, y, GemmOutput.Overwrite, level);
+            double scale = expected.Max(v => Math.Abs((double)v));
+            Assert.True(double.IsFinite(scale) && scale > 1e30);
+            for (int i = 0; i < y.Length; i++)
+                Assert.True(Math.Abs((double)y[i] - expected[i]) <= Tolerance(k) * scale, $"m={m} element {i}: {y[i]} vs {expected[i]}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(ThreadsAndLevels))]
+    public void Fp8Weights_SmallM_NaNCodeInLoopOrTail_GivesNaNInItsColumnOnly(int threads, SimdLevel level)
+    {
+        foreach (int m in new[] { 1, 2, 3, 4, 7 })
+            foreach (int at in new[] { 5, 290 })   // inside the 32-wide loop, in the k % 32 tail
+            {
+                int n = 13, k = 300;
+                float[] x = Floats(m * k, 1), y = new float[m * n];
+                byte[] w = Fp8(n * k, 2);
+                w[6 * k + at] = 0x7F;
+                float[] scales = PositiveScales(GemmArgs.Blocks(n) * GemmArgs.Blocks(k), 3);
+                Gemm.Fp8Weights(Pool(threads), m, n, k, x, w, scales, y, GemmOutput.Overwrite, level);
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < n; j++)
+                        Assert.Equal(j == 6, float.IsNaN(y[i * n + j]));
+            }
+    }
+
+    [Fact]
+    public void Gemv_ProblemWithTooManyRows_ThrowsArgumentException()
+    {
+        var problems = new GemvProblem[] { new() { M = Gemm.GemvMaxRows + 1, N = 4, K = 4 } };
+        var ex = Assert.Throws<ArgumentException>(() => Gemm.Gemv(Pool1, problems));
+        Assert.Contains("M ≤", ex.Message);
+    }
+}
