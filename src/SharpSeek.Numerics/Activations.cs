@@ -4,7 +4,8 @@
 //   swiglu(g, u) = silu(g) · u                       DeepSeek-V3 MLP / expert: w2(silu(w1 x) · w3 x)
 // Backward:  dx = dy · silu'(x);   dg = dh · u · silu'(g),  du = dh · silu(g).
 // Add: y = a + b, the residual adds of the blocks (here so they split over the pool like the activations).
-// Written as 1 / (1 + e^-x) the forms are stable at both ends: e^-x = inf gives 0, e^-x = 0 gives 1.
+// The vector sigmoid is computed from e = e^-|x| ≤ 1 (IVec.ExpNonPositive, the fast exp): 1/(1+e) for x ≥ 0,
+// e/(1+e) for x < 0 — stable at both ends (e → 0 gives 1 and 0) and never exponentiates a positive argument.
 using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
@@ -135,8 +136,12 @@ public static unsafe class Activations
         }
 
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public static V Sigmoid<V>(V x) where V : unmanaged, IVec<V> =>
-            V.Div(V.Broadcast(1), V.Add(V.Broadcast(1), V.Exp(V.Sub(V.Broadcast(0), x))));
+        public static V Sigmoid<V>(V x) where V : unmanaged, IVec<V>
+        {
+            V zero = V.Broadcast(0), one = V.Broadcast(1);
+            V e = V.ExpNonPositive(V.Sub(zero, V.Max(x, V.Sub(zero, x))));          // e^-|x| ≤ 1
+            return V.Div(V.Select(V.LessThan(x, zero), e, one), V.Add(one, e));   // x ≥ 0: 1/(1+e)  x < 0: e/(1+e)
+        }
 
         /// <summary>silu'(x) = s · (1 + x · (1 − s)).</summary>
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]

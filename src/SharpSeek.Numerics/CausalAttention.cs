@@ -174,26 +174,9 @@ public static unsafe class CausalAttention
         for (int j = 0; j < n; j += 8) Vector256.Store(Vector256.Load(row + j) * inv, row + j);
     }
 
-    /// <summary>e^x for x ≤ 0 (softmax after the max shift): 2^k · p(r), x = k·ln2 + r, |r| ≤ ln2/2, with the
-    /// degree-6 Cephes polynomial (≈1 ulp); x below −87 flushes to 0 rather than a subnormal.</summary>
+    /// <summary>e^x for x ≤ 0 (softmax after the max shift): the row kernels' Cephes exp (VecMath.ExpNonPositive).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> Exp(Vector256<float> x)
-    {
-        Vector256<float> tooSmall = Vector256.LessThan(x, Vector256.Create(-87f));
-        x = Vector256.Max(x, Vector256.Create(-87f));
-        Vector256<float> k = Avx.RoundToNearestInteger(x * Vector256.Create(1.44269504088896341f));
-        Vector256<float> r = Fma.MultiplyAddNegated(k, Vector256.Create(0.693359375f), x);
-        r = Fma.MultiplyAddNegated(k, Vector256.Create(-2.12194440e-4f), r);
-        Vector256<float> p = Vector256.Create(1.9875691500e-4f);
-        p = Fma.MultiplyAdd(p, r, Vector256.Create(1.3981999507e-3f));
-        p = Fma.MultiplyAdd(p, r, Vector256.Create(8.3334519073e-3f));
-        p = Fma.MultiplyAdd(p, r, Vector256.Create(4.1665795894e-2f));
-        p = Fma.MultiplyAdd(p, r, Vector256.Create(1.6666665459e-1f));
-        p = Fma.MultiplyAdd(p, r, Vector256.Create(5.0000001201e-1f));
-        p = Fma.MultiplyAdd(p, r * r, r + Vector256<float>.One);
-        Vector256<int> pow2 = (Avx.ConvertToVector256Int32(k) + Vector256.Create(127)) << 23;
-        return Vector256.AndNot(p * pow2.AsSingle(), tooSmall);
-    }
+    internal static Vector256<float> Exp(Vector256<float> x) => VecMath.ExpNonPositive(x);
 
     /// <summary>ds[j] = p[j] · (ds[j] − d) · scale for j &lt; n (ds holds dP on entry).</summary>
     private static void SoftmaxBackward(float* p, float* ds, float d, float scale, int n)

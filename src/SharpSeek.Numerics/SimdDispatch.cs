@@ -78,7 +78,8 @@ internal static unsafe class RowOps
         return max;
     }
 
-    /// <summary>y[i] = exp(x[i] - shift); returns Σ y (FP32 lanes, summed in a fixed order).</summary>
+    /// <summary>y[i] = exp(x[i] - shift); returns Σ y (FP32 lanes, summed in a fixed order). shift is the row's
+    /// maximum (x − shift ≤ 0), so the vector body uses <see cref="IVec{TSelf}.ExpNonPositive"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ExpShifted<V>(float* x, float shift, float* y, int n) where V : unmanaged, IVec<V>
     {
@@ -86,7 +87,7 @@ internal static unsafe class RowOps
         int i = 0;
         for (; i <= n - V.Count; i += V.Count)
         {
-            V e = V.Exp(V.Sub(V.Load(x + i), s));
+            V e = V.ExpNonPositive(V.Sub(V.Load(x + i), s));
             V.Store(e, y + i);
             acc = V.Add(acc, e);
         }
@@ -106,7 +107,7 @@ internal static unsafe class RowOps
     {
         V s = V.Broadcast(shift), acc = V.Broadcast(0);
         int i = 0;
-        for (; i <= n - V.Count; i += V.Count) acc = V.Add(acc, V.Exp(V.Sub(V.Load(x + i), s)));
+        for (; i <= n - V.Count; i += V.Count) acc = V.Add(acc, V.ExpNonPositive(V.Sub(V.Load(x + i), s)));
         float sum = V.Sum(acc);
         for (; i < n; i++) sum += MathF.Exp(x[i] - shift);
         return sum;

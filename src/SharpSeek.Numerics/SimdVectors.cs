@@ -28,6 +28,9 @@ internal unsafe interface IVec<TSelf> where TSelf : unmanaged, IVec<TSelf>
     /// <summary>a where a &lt; b, else b.</summary>
     static abstract TSelf Min(TSelf a, TSelf b);
     static abstract TSelf Exp(TSelf a);
+    /// <summary>exp(a) for a ≤ 0 (values shifted by their maximum: softmax, cross-entropy); a ≥ 88 is not
+    /// supported. Vec256 uses a float Cephes polynomial (≈1 ulp, below −87 flushes to 0), the others Exp.</summary>
+    static abstract TSelf ExpNonPositive(TSelf a);
     static abstract float Sum(TSelf a);
     static abstract float MaxAcross(TSelf a);
     static abstract TSelf LessThan(TSelf a, TSelf b);
@@ -80,6 +83,7 @@ internal readonly unsafe struct VecScalar : IVec<VecScalar>
     [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar Max(VecScalar a, VecScalar b) => new(a._v > b._v ? a._v : b._v);
     [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar Min(VecScalar a, VecScalar b) => new(a._v < b._v ? a._v : b._v);
     [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar Exp(VecScalar a) => new(MathF.Exp(a._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar ExpNonPositive(VecScalar a) => new(MathF.Exp(a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static float Sum(VecScalar a) => a._v;
     [AI(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(VecScalar a) => a._v;
     [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar LessThan(VecScalar a, VecScalar b) => B(a._v < b._v ? uint.MaxValue : 0u);
@@ -122,6 +126,7 @@ internal readonly unsafe struct Vec128 : IVec<Vec128>
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 Max(Vec128 a, Vec128 b) => new(Vector128.ConditionalSelect(Vector128.GreaterThan(a._v, b._v), a._v, b._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 Min(Vec128 a, Vec128 b) => new(Vector128.ConditionalSelect(Vector128.LessThan(a._v, b._v), a._v, b._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 Exp(Vec128 a) => new(Vector128.Exp(a._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 ExpNonPositive(Vec128 a) => new(Vector128.Exp(a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static float Sum(Vec128 a) => Vector128.Sum(a._v);
     [AI(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vec128 a) => Lanes.Max(a._v);
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 LessThan(Vec128 a, Vec128 b) => new(Vector128.LessThan(a._v, b._v));
@@ -181,6 +186,8 @@ internal readonly unsafe struct Vec256 : IVec<Vec256>
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 Max(Vec256 a, Vec256 b) => new(Vector256.ConditionalSelect(Vector256.GreaterThan(a._v, b._v), a._v, b._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 Min(Vec256 a, Vec256 b) => new(Vector256.ConditionalSelect(Vector256.LessThan(a._v, b._v), a._v, b._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 Exp(Vec256 a) => new(Vector256.Exp(a._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 ExpNonPositive(Vec256 a) =>
+        new(System.Runtime.Intrinsics.X86.Fma.IsSupported ? VecMath.ExpNonPositive(a._v) : Vector256.Exp(a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static float Sum(Vec256 a) => Vector256.Sum(a._v);
     [AI(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vec256 a) => Lanes.Max(Vec128Max(a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 LessThan(Vec256 a, Vec256 b) => new(Vector256.LessThan(a._v, b._v));
@@ -245,6 +252,7 @@ internal readonly unsafe struct Vec512 : IVec<Vec512>
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Max(Vec512 a, Vec512 b) => new(Vector512.ConditionalSelect(Vector512.GreaterThan(a._v, b._v), a._v, b._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Min(Vec512 a, Vec512 b) => new(Vector512.ConditionalSelect(Vector512.LessThan(a._v, b._v), a._v, b._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Exp(Vec512 a) => new(Vector512.Exp(a._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 ExpNonPositive(Vec512 a) => new(Vector512.Exp(a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static float Sum(Vec512 a) => Vector512.Sum(a._v);
     [AI(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vec512 a) => Vec256.MaxAcross(Unsafe.BitCast<Vector256<float>, Vec256>(
         Vector256.ConditionalSelect(Vector256.GreaterThan(a._v.GetLower(), a._v.GetUpper()), a._v.GetLower(), a._v.GetUpper())));
@@ -284,6 +292,32 @@ internal readonly unsafe struct Vec512 : IVec<Vec512>
     }
     [AI(MethodImplOptions.AggressiveInlining)]
     public static void StoreUShorts(Vec512 v, ushort* p) => Vector256.Narrow(v.U.GetLower(), v.U.GetUpper()).Store(p);
+}
+
+/// <summary>Vector maths shared by the row kernels and the attention kernel.</summary>
+internal static class VecMath
+{
+    /// <summary>exp(x) for x ≤ 0 (AVX2 + FMA): x = k·ln2 + r with ln2 split in two (Cody–Waite), a degree-6 Cephes
+    /// polynomial in r (≈1 ulp), 2^k through the exponent bits. x below −87 flushes to 0 rather than a subnormal;
+    /// x is clamped at 88 so 2^k cannot overflow into the sign bit; NaN stays NaN.</summary>
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ExpNonPositive(Vector256<float> x)
+    {
+        Vector256<float> tooSmall = Vector256.LessThan(x, Vector256.Create(-87f));
+        x = Vector256.Min(Vector256.Max(x, Vector256.Create(-87f)), Vector256.Create(88f));
+        Vector256<float> k = Avx.RoundToNearestInteger(x * Vector256.Create(1.44269504088896341f));
+        Vector256<float> r = Fma.MultiplyAddNegated(k, Vector256.Create(0.693359375f), x);
+        r = Fma.MultiplyAddNegated(k, Vector256.Create(-2.12194440e-4f), r);
+        Vector256<float> p = Vector256.Create(1.9875691500e-4f);
+        p = Fma.MultiplyAdd(p, r, Vector256.Create(1.3981999507e-3f));
+        p = Fma.MultiplyAdd(p, r, Vector256.Create(8.3334519073e-3f));
+        p = Fma.MultiplyAdd(p, r, Vector256.Create(4.1665795894e-2f));
+        p = Fma.MultiplyAdd(p, r, Vector256.Create(1.6666665459e-1f));
+        p = Fma.MultiplyAdd(p, r, Vector256.Create(5.0000001201e-1f));
+        p = Fma.MultiplyAdd(p, r * r, r + Vector256<float>.One);
+        Vector256<int> pow2 = (Avx.ConvertToVector256Int32(k) + Vector256.Create(127)) << 23;
+        return Vector256.AndNot(p * pow2.AsSingle(), tooSmall);
+    }
 }
 
 internal static class Lanes
