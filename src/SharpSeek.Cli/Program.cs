@@ -21,6 +21,7 @@ bench.Subcommands.Add(InferenceCommands.CreateBenchDecode());
 bench.Subcommands.Add(TokenizerCommands.CreateBench());
 bench.Subcommands.Add(TrainingCommands.CreateBenchOptimizer());
 bench.Subcommands.Add(TrainingCommands.CreateBenchTrain());
+bench.Subcommands.Add(TrainingCommands.CreateBenchBalance());
 bench.Subcommands.Add(BackwardCommands.CreateBenchModelBackward());
 bench.Subcommands.Add(BackwardCommands.CreateBenchFfnBackward());
 bench.Subcommands.Add(AttentionCommands.CreateBench());

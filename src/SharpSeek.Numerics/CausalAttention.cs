@@ -54,7 +54,7 @@ public static unsafe class CausalAttention
     public static long ScratchFloats(int lq, int l, int dq, int dv)
     {
         long lp = PaddedLength(l);
-        return Math.Max(dq, dv) * lp + (long)l * dq + 2L * Math.Max(lq, TileRows) * lp + lq;
+        return Math.Max(dq, dv) * lp + 2L * Math.Max(lq, TileRows) * lp + lq;
     }
 
     /// <summary>O (and P when <c>a.P</c> is set) of one head. <paramref name="scratch"/>: ScratchFloats floats.</summary>
@@ -84,8 +84,7 @@ public static unsafe class CausalAttention
         bool vec = UseVector(level);
         int lp = PaddedLength(a.L), q0 = a.L - a.Lq;
         float* t = scratch;                                         // (Dq, Lp) Kᵀ, then (Dv, Lp) Vᵀ
-        float* kp = t + (long)Math.Max(a.Dq, a.Dv) * lp;            // (L, Dq)  K packed
-        float* ds = kp + (long)a.L * a.Dq;                          // (Lq, Lp) dP, then dS
+        float* ds = t + (long)Math.Max(a.Dq, a.Dv) * lp;            // (Lq, Lp) dP, then dS
         float* pOwn = ds + (long)a.Lq * lp;                         // (Lq, Lp) recomputed P
         float* d = pOwn + (long)a.Lq * lp;                          // (Lq)     D_i = dO_i · O_i
         float* p = a.P;
@@ -96,12 +95,6 @@ public static unsafe class CausalAttention
             TransposeK(a, t, lp);
             for (int i0 = 0; i0 < a.Lq; i0 += TileRows)
                 Probabilities(a, i0, Math.Min(TileRows, a.Lq - i0), t, lp, p + i0 * ldp, ldp, vec);
-        }
-        for (int j = 0; j < a.L; j++)
-        {
-            float* dst = kp + (long)j * a.Dq;
-            new ReadOnlySpan<float>(a.K1 + j * a.LdK1, a.Dk1).CopyTo(new Span<float>(dst, a.Dk1));
-            new ReadOnlySpan<float>(a.K2 + j * a.LdK2, a.Dq - a.Dk1).CopyTo(new Span<float>(dst + a.Dk1, a.Dq - a.Dk1));
         }
         Transpose(a.L, a.Dv, a.V, a.LdV, t, lp);
         for (int i = 0; i < a.Lq; i++)
@@ -120,8 +113,10 @@ public static unsafe class CausalAttention
                 SoftmaxBackward(pr, dr, d[i0 + r], a.Scale, len);
                 ZeroBand(dr, len, a.L);
             }
-            // dQ (m, Dq) = dS (m, jEnd) · K (jEnd, Dq)
-            Product(m, a.Dq, jEnd, dsRows, lp, 1, kp, a.Dq, a.DQ + i0 * a.LdDQ, a.LdDQ, 1f, vec);
+            // dQ (m, Dq) = dS (m, jEnd) · K (jEnd, Dq), K read in its two parts
+            float* dq = a.DQ + i0 * a.LdDQ;
+            Product(m, a.Dk1, jEnd, dsRows, lp, 1, a.K1, a.LdK1, dq, a.LdDQ, 1f, vec);
+            Product(m, a.Dq - a.Dk1, jEnd, dsRows, lp, 1, a.K2, a.LdK2, dq + a.Dk1, a.LdDQ, 1f, vec);
         }
         for (int j0 = 0; j0 < a.L; j0 += TileRows)
         {
@@ -181,7 +176,7 @@ public static unsafe class CausalAttention
 
     /// <summary>e^x for x ≤ 0 (softmax after the max shift): the row kernels' Cephes exp (VecMath.ExpNonPositive).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Exp(Vector256<float> x) => VecMath.ExpNonPositive(x);
+    internal static Vector256<float> Exp(Vector256<float> x) => VecMath.ExpNonPositive(x);
 
     /// <summary>ds[j] = p[j] · (ds[j] − d) · scale for j &lt; n (ds holds dP on entry).</summary>
     private static void SoftmaxBackward(float* p, float* ds, float d, float scale, int n)

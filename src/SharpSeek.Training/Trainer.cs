@@ -9,8 +9,14 @@
 //             per MoE layer ℓ (MTP blocks included): counts += top-K choices;
 //                 L_bal += α · Σ_i f_i P_i (SequenceBalanceLoss), ∂L_bal/∂s added into the router's extra dScores
 //             backward of L_m + L_bal (DeepSeekV3.Backward; gradients summed over m)
+//           g(embed) += Σ_k g(mtp_k.embed); g(lm_head) += Σ_k g(mtp_k.head)   (shared, as in the report)
 //           AdamW.Step(lr(step), M)  (clip by ‖g/M‖, decoupled decay, bias-corrected moments)
+//           mtp_k.embed ← embed; mtp_k.head ← lm_head
 //           b_ℓ += γ · sign(mean load − load)  (ExpertBalancer.ApplyAndReset)
+// DeepSeek-V3 §2.2: each MTP module shares the embedding layer and the output head with the main model. The HF
+// layout keeps a copy of both per MTP layer (`model.layers.{L+k}.embed_tokens` / `.shared_head.head`), so the
+// copies are Frozen for the optimizer, their gradients are added into the main tensors, and they are refreshed
+// from them after every update (and after init); checkpoints hold equal copies, as DeepSeek's do.
 // The step allocates no managed memory after the first (warm-up) step: every buffer is owned here or by the model.
 // Bit-exact resume: the whole state is the store's weights (router biases included), AdamW's moments and step
 // count, and the sampler's position; everything else is a function of the options.
@@ -57,6 +63,7 @@ public sealed class Trainer : IDisposable
     private readonly double[] _loads;              // per MoE layer, max/mean load of the last step
     private long _forwardTicks, _backwardTicks, _optimizerTicks;
     private readonly SavePause? _pause = SavePause.FromEnvironment();
+    private readonly (int Main, int Copy)[] _tied;  // store slots: main embedding/head ← MTP copies
 
     /// <summary>Builds the model, store and optimizer for <paramref name="options"/>; weights are left zero — call
     /// <see cref="InitializeWeights"/> or <see cref="Resume"/>.</summary>
@@ -76,7 +83,7 @@ public sealed class Trainer : IDisposable
         {
             Weights.EnableGradients();
             Model = new DeepSeekV3(Weights, new ForwardContext(pool), new ForwardCapacity(MicroBatchSequences * T, MicroBatchSequences, T));
-            Store = ParameterStore.Wrap(Weights);
+            Store = ParameterStore.Wrap(Weights, DecayRuleFor(Config));
             Optimizer = new AdamW(Store, new AdamWSettings(options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay, options.GradClip), pool);
         }
         catch
@@ -99,10 +106,48 @@ public sealed class Trainer : IDisposable
         _sites = [.. sites];
         _f = _sites.Select(s => new float[MicroBatchSequences * s.Router.ExpertCount]).ToArray();
         _loads = new double[Balancer.MoeLayers.Count];
+        _tied = SharedCopies(Config).Select(p => (Store.IndexOf(p.Main), Store.IndexOf(p.Copy))).ToArray();
+    }
+
+    /// <summary>(main tensor, MTP copy) pairs that DeepSeek-V3 shares: the embedding and the output head of every
+    /// MTP depth.</summary>
+    public static IEnumerable<(string Main, string Copy)> SharedCopies(ModelConfig config)
+    {
+        for (int k = 0; k < config.NumNextnPredictLayers; k++)
+        {
+            string p = $"model.layers.{config.NumHiddenLayers + k}.";
+            yield return ("model.embed_tokens.weight", p + "embed_tokens.weight");
+            yield return ("lm_head.weight", p + "shared_head.head.weight");
+        }
+    }
+
+    /// <summary>The trainer's treatment of every parameter: <see cref="DecayRules.Default"/>, and Frozen for the MTP
+    /// copies of the shared embedding and head. A store that loads a training checkpoint must use it.</summary>
+    public static DecayRule DecayRuleFor(ModelConfig config)
+    {
+        var copies = SharedCopies(config).Select(p => p.Copy).ToHashSet(StringComparer.Ordinal);
+        return (name, shape) => copies.Contains(name) ? ParameterTreatment.Frozen : DecayRules.Default(name, shape);
+    }
+
+    /// <summary>Main ← main + copies (gradients), before the optimizer.</summary>
+    private void GatherSharedGradients()
+    {
+        foreach (var (main, copy) in _tied)
+            System.Numerics.Tensors.TensorPrimitives.Add(Store.Grads(main), Store.Grads(copy), Store.Grads(main));
+    }
+
+    /// <summary>Copies ← main (weights), after init, resume and every optimizer step.</summary>
+    private void SyncSharedWeights()
+    {
+        foreach (var (main, copy) in _tied) Store.Weights(main).CopyTo(Store.Weights(copy));
     }
 
     /// <summary>Fresh run: N(0, init_std²) matrices, unit norms, zero vectors and router biases (seeded per tensor).</summary>
-    public void InitializeWeights() => ParameterInit.Initialize(Store, Options.Seed, Options.InitStd);
+    public void InitializeWeights()
+    {
+        ParameterInit.Initialize(Store, Options.Seed, Options.InitStd);
+        SyncSharedWeights();
+    }
 
     /// <summary>Restores weights, moments, step and data position from the newest complete checkpoint under
     /// <paramref name="outDir"/>; refuses (naming the flag) options that would change the computation.</summary>
@@ -113,6 +158,7 @@ public sealed class Trainer : IDisposable
         TrainerState state = TrainerState.Load(Path.Combine(dir, TrainerState.FileName));
         if (state.Options is { } saved) Options.CheckResumableFrom(saved);
         state = TrainingCheckpoint.Load(dir, Store, Optimizer);
+        SyncSharedWeights();
         Sampler.Position = state.DataPosition;
         return state;
     }
@@ -125,7 +171,8 @@ public sealed class Trainer : IDisposable
 
     public long StepCount => Optimizer.StepCount;
 
-    /// <summary>Elements the optimizer updates (every slot but the router biases, which the balancer owns).</summary>
+    /// <summary>Elements the optimizer updates (every slot but the router biases, which the balancer owns, and the
+    /// MTP copies of the shared embedding and head).</summary>
     public long TrainedParameters
     {
         get
@@ -144,6 +191,27 @@ public sealed class Trainer : IDisposable
         var loads = new LayerLoad[_loads.Length];
         for (int m = 0; m < loads.Length; m++) loads[m] = new LayerLoad(Balancer.MoeLayers[m], _loads[m]);
         return loads;
+    }
+
+    /// <summary>Per MoE layer (order of <see cref="ExpertBalancer.MoeLayers"/>, MTP blocks included): the spread of
+    /// the router's unbiased sigmoid scores over the last micro-batch — the standard deviation over experts of each
+    /// expert's mean score — which is the difference the bias b has to offset to even the load out.</summary>
+    public double[] RouterScoreSpread()
+    {
+        var spread = new double[_sites.Length];
+        for (int s = 0; s < _sites.Length; s++)
+        {
+            var (router, _, depth) = _sites[s];
+            int rows = depth == 0 ? _forward.Tokens : Model.Mtp[depth - 1].Batch.Tokens, e = router.ExpertCount;
+            if (rows == 0) continue;
+            ReadOnlySpan<float> scores = router.ScoresOf(rows);   // (rows, E)
+            var mean = new double[e];                              // (E,) mean score of each expert
+            for (int r = 0; r < rows; r++)
+                for (int i = 0; i < e; i++) mean[i] += scores[r * e + i] / (double)rows;
+            double avg = mean.Average();
+            spread[s] = Math.Sqrt(mean.Sum(m => (m - avg) * (m - avg)) / e);
+        }
+        return spread;
     }
 
     public PhaseTimes Times => new(Seconds(_forwardTicks), Seconds(_backwardTicks), Seconds(_optimizerTicks));
@@ -174,7 +242,9 @@ public sealed class Trainer : IDisposable
         }
         long o0 = Stopwatch.GetTimestamp();
         double lr = Schedule.At(Optimizer.StepCount);
+        GatherSharedGradients();
         StepReport report = Optimizer.Step(lr, M);
+        SyncSharedWeights();
         for (int l = 0; l < _loads.Length; l++) _loads[l] = ExpertBalancer.MaxOverMean(Balancer.Counts(l));
         Balancer.ApplyAndReset(Store);
         long end = Stopwatch.GetTimestamp();

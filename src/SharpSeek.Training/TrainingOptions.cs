@@ -1,8 +1,12 @@
 // TrainingOptions — every setting of `sharpseek train` (issue 5), validated in one place.
 //
 // Defaults follow the DeepSeek-V3 report where it gives a value (AdamW 0.9/0.95, wd 0.1, clip 1.0, init std
-// 0.006, γ 0.001, α 0.0001, λ 0.3) and are scaled down where the report's value assumes a 14.8T-token run
-// (peak lr, warm-up and decay lengths).
+// 0.006, α 0.0001, λ 0.3) and are scaled where the report's value assumes a 14.8T-token run: peak lr, warm-up and
+// decay lengths, and γ. The bias update is a sign update, so b moves exactly γ per step; on `tiny` the routers'
+// sigmoid scores spread by 0.15–0.3 (std over experts of the mean score) within the first tens of steps, and the
+// favoured expert's score leads the rest by ~0.5. The report's γ = 0.001 needs ~500 steps to offset that — all of
+// a few-minute run (measured: no lower max/mean load than γ = 0) — while γ = 0.01 offsets it in ~50 steps and
+// its ±0.01 jitter stays well inside the spread (docs/DESIGN.md, "Balancing", has the figures).
 using SharpSeek.Model;
 
 namespace SharpSeek.Training;
@@ -17,18 +21,18 @@ public sealed record TrainingOptions
     public string? Tokenizer { get; init; }
     /// <summary>Run directory: checkpoints, metrics.jsonl, plots; null = runs/&lt;preset or config name&gt;.</summary>
     public string? Out { get; init; }
-    public long Steps { get; init; } = 2000;
+    public long Steps { get; init; } = 800;
     /// <summary>Sequences per optimizer step (B), split into <see cref="MicroBatches"/> micro-batches.</summary>
     public int Batch { get; init; } = 8;
     /// <summary>Tokens per sequence (T).</summary>
-    public int Seq { get; init; } = 256;
+    public int Seq { get; init; } = 128;
     /// <summary>Micro-batches per optimizer step; gradients are summed then scaled by 1/MicroBatches.</summary>
     public int MicroBatches { get; init; } = 1;
     /// <summary>Peak learning rate (after warm-up, before decay).</summary>
-    public double Lr { get; init; } = 1e-3;
+    public double Lr { get; init; } = 2e-3;
     /// <summary>Floor of the cosine decay as a fraction of <see cref="Lr"/> (the report: 2.2e-5 / 2.2e-4 = 0.1).</summary>
     public double MinLrRatio { get; init; } = 0.1;
-    public long WarmupSteps { get; init; } = 100;
+    public long WarmupSteps { get; init; } = 20;
     /// <summary>Length of the cosine decay, which ends at the last step; null = 80% of the steps after warm-up.</summary>
     public long? DecaySteps { get; init; }
     /// <summary>MTP depth D; null = the config's num_nextn_predict_layers.</summary>
@@ -36,7 +40,7 @@ public sealed record TrainingOptions
     /// <summary>λ: weight of the MTP loss (averaged over depths).</summary>
     public double MtpWeight { get; init; } = 0.3;
     /// <summary>γ of the aux-loss-free bias update; 0 turns it off.</summary>
-    public double BiasGamma { get; init; } = 0.001;
+    public double BiasGamma { get; init; } = 0.01;
     /// <summary>α of the complementary sequence-wise balance loss; 0 turns it off.</summary>
     public double AuxAlpha { get; init; } = 0.0001;
     public double WeightDecay { get; init; } = 0.1;
@@ -51,7 +55,7 @@ public sealed record TrainingOptions
     /// <summary>Batches averaged for one validation loss.</summary>
     public int EvalBatches { get; init; } = 4;
     /// <summary>Steps between checkpoints (0 = only at the end).</summary>
-    public long SaveInterval { get; init; } = 500;
+    public long SaveInterval { get; init; } = 100;
     /// <summary>Worker threads; 0 = all cores.</summary>
     public int Threads { get; init; }
     public bool Resume { get; init; }

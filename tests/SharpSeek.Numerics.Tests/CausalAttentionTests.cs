@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace SharpSeek.Numerics.Tests;
 
@@ -111,5 +113,20 @@ public unsafe class CausalAttentionTests
         args.LdP = 20;   // < PaddedLength(20) = 32
         var ex = Assert.Throws<ArgumentException>(() => CausalAttention.Forward(args, h.ScratchPtr));
         Assert.Contains("PaddedLength", ex.Message);
+    }
+
+    [Fact]
+    public void Exp_IsWithinTwoUlpOnTheSoftmaxRange_AndFlushesBelowMinus87()
+    {
+        if (!Avx2.IsSupported || !Fma.IsSupported) return;   // the Vector256 kernel only runs with AVX2 + FMA
+        for (int i = 0; i <= 200_000; i++)
+        {
+            float x = -87f * i / 200_000;
+            float got = CausalAttention.Exp(Vector256.Create(x)).ToScalar();
+            double want = Math.Exp(x);
+            Assert.True(Math.Abs(got - want) <= 2.5e-7 * want, $"exp({x}) = {got}, expected {want}");
+        }
+        foreach (float x in new[] { -87.5f, -100f, -1e30f, float.NegativeInfinity })
+            Assert.Equal(0f, CausalAttention.Exp(Vector256.Create(x)).ToScalar());
     }
 }

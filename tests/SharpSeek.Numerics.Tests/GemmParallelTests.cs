@@ -91,4 +91,35 @@ public class GemmParallelTests
         Assert.Equal(one, two);
         Assert.Equal(one, three);
     }
+
+    [Theory]
+    [InlineData(20, 4096, 2, 1, 2)]     // short and wide: columns (each chunk packs half of B, all of the small A)
+    [InlineData(4096, 20, 2, 2, 1)]     // tall: rows
+    [InlineData(4, 4096, 4, 1, 4)]
+    [InlineData(100, 100, 3, 3, 1)]
+    [InlineData(6, 20, 4, 1, 2)]        // too few NR units for 4 column chunks: 2, and 1 MR row unit
+    [InlineData(30, 10, 8, 5, 1)]       // too few MR units for 8 row chunks: 5, and 1 NR column unit
+    public void Cut_SplitsTheLongerSideFirst(int m, int n, int parts, int rows, int cols)
+    {
+        GemmDriver.Cut(m, n, parts, 6, 16, out int rowChunks, out int colChunks);
+        Assert.Equal((rows, cols), (rowChunks, colChunks));
+    }
+
+    [Theory]
+    [InlineData(GemmLayout.NN)]
+    [InlineData(GemmLayout.NT)]
+    [InlineData(GemmLayout.TN)]
+    public void ShortAndWide_ColumnChunks_MatchReference_AndOneThreadBits(GemmLayout layout)
+    {
+        int m = 20, n = 333, k = 70;        // M < N and M < Threads·MC: column chunks of NR, the last ragged
+        float[] a = Floats(m * k, 61), b = Floats(k * n, 62);
+        float[] expected = new float[m * n], one = new float[m * n], two = new float[m * n], three = new float[m * n];
+        GemmReference.F32(layout, m, n, k, a, b, expected);
+        Gemm.F32(Pool1, layout, m, n, k, a, b, one);
+        Gemm.F32(Pool2, layout, m, n, k, a, b, two);
+        Gemm.F32(Pool3, layout, m, n, k, a, b, three);
+        AssertClose(expected, two, Tolerance(k), $"{layout} {m}x{n}x{k} on 2 threads");
+        Assert.Equal(one, two);
+        Assert.Equal(one, three);
+    }
 }

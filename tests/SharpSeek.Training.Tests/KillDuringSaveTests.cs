@@ -70,7 +70,7 @@ public sealed partial class KillDuringSaveTests : IDisposable
         var (config, weights) = CheckpointLoader.Load(Current);                     // `sharpseek generate --model`
         using (weights)
         {
-            using var store = ParameterStore.ForModel(config);
+            using var store = ParameterStore.ForModel(config, Trainer.DecayRuleFor(config));
             using var optimizer = new AdamW(store);
             TrainerState state = TrainingCheckpoint.Load(Current, store, optimizer);  // `--resume`: step agrees with the optimizer's
             for (int i = 0; i < store.Slots.Count; i++)

@@ -120,22 +120,38 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
-    public void BiasUpdate_LowersMaxOverMeanLoad_AgainstGammaZero()
+    public void BiasUpdate_WithTheDefaultGamma_LowersMaxOverMeanLoad_AgainstGammaZero_AtEqualBudget()
     {
         using var pool = new WorkerPool(2);
-        double Load(double gamma)
+        var options = Options(40) with { AuxAlpha = 0, BiasGamma = new TrainingOptions().BiasGamma };
+        BalanceComparisonResult r = BalanceComparison.Run(options, Micro(), "micro", _train, _val, pool);
+        Assert.Equal([1, 2], r.Layers);                                  // the MoE decoder layer and the MTP block
+        Assert.All(r.GammaZero.BiasRange, b => Assert.Equal(0, b));      // γ = 0 never moves the bias
+        Assert.All(r.WithGamma.BiasRange, b => Assert.True(b > 0));
+        Assert.True(r.GammaZero.MeanMaxOverMean > 1.5, $"γ = 0 should leave the routers unbalanced (max/mean {r.GammaZero.MeanMaxOverMean:F2})");
+        Assert.True(r.LoadRatio < 0.75,
+            $"max/mean expert load over the last 10 of 40 steps: γ = 0 {r.GammaZero.MeanMaxOverMean:F2}, γ = {options.BiasGamma} {r.WithGamma.MeanMaxOverMean:F2}");
+        Assert.Equal(r.GammaZero.LastLoss, BalanceComparison.Run(options, Micro(), "micro", _train, _val, pool).GammaZero.LastLoss); // seeded
+    }
+
+    [Fact]
+    public void MtpEmbeddingAndHead_AreSharedWithTheMainModel()
+    {
+        using var pool = new WorkerPool(2);
+        using var t = new Trainer(Options(3), Micro(), _train, _val, pool);
+        t.InitializeWeights();
+        var pairs = Trainer.SharedCopies(t.Config).ToArray();
+        Assert.Equal(2, pairs.Length);
+        float[] before = t.Store.Weights("lm_head.weight").ToArray();
+        for (int i = 0; i < 3; i++) t.Step();
+        Assert.False(before.AsSpan().SequenceEqual(t.Store.Weights("lm_head.weight")));
+        foreach (var (main, copy) in pairs)
         {
-            using var t = new Trainer(Options(40) with { AuxAlpha = 0, BiasGamma = gamma }, Micro(), _train, _val, pool);
-            t.InitializeWeights();
-            double sum = 0;
-            for (int i = 0; i < 40; i++)
-            {
-                t.Step();
-                if (i >= 30) foreach (double l in t.LastLoads) sum += l;
-            }
-            return sum / (10 * t.LastLoads.Length);
+            Assert.True(t.Store.Weights(main).SequenceEqual(t.Store.Weights(copy)), $"{copy} is not {main}");
+            Assert.Equal(ParameterTreatment.Frozen, t.Store.Slots[t.Store.IndexOf(copy)].Treatment);
         }
-        double off = Load(0), on = Load(0.01);
-        Assert.True(on < off - 0.2, $"max/mean expert load over the last 10 of 40 steps: γ=0 {off:F2}, γ=0.01 {on:F2}");
+        long copies = pairs.Sum(p => (long)t.Store.Slots[t.Store.IndexOf(p.Copy)].Length);
+        long all = t.Store.Slots.Where(s => !s.Name.EndsWith("e_score_correction_bias", StringComparison.Ordinal)).Sum(s => (long)s.Length);
+        Assert.Equal(all - copies, t.TrainedParameters);
     }
 }

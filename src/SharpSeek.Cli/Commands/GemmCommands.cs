@@ -41,10 +41,17 @@ public static class GemmCommands
                 + "2048x768x256 in NN/NT/TN, skinny K and N, the LM head 2048x8192x256, a weight gradient, grouped experts "
                 + "16x256 rows and 32 groups of 100-500 rows) for the --kernels among f32_nn, f32_nt, f32_tn, grouped_f32.",
         };
-        foreach (Option o in new Option[] { json, threads, sizes, kernels, noDecode, training }) cmd.Options.Add(o);
+        var seconds = new Option<double>("--seconds")
+        {
+            Description = "Time each case for this long (best-of and median over the repeats); more repeats find a quiet moment on a shared machine.",
+            DefaultValueFactory = _ => GemmBenchmark.DefaultSeconds,
+        };
+        foreach (Option o in new Option[] { json, threads, sizes, kernels, noDecode, training, seconds }) cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {
             int n = CheckThreads(parse.GetValue(threads));
+            double caseSeconds = parse.GetValue(seconds);
+            if (!(caseSeconds is > 0 and <= 600)) throw new ArgumentException($"--seconds must be in (0, 600], got {caseSeconds}.");
             string[] names = parse.GetValue(kernels)!;
             foreach (string k in names)
                 if (!GemmBenchmark.Kernels.Contains(k))
@@ -65,7 +72,7 @@ public static class GemmCommands
                 using var pool = new WorkerPool(t);
                 if (decode) readGbps[t] = MachinePeak.Memory(pool, 256L << 20, repeats: 3).ReadGbps;
                 double peak = MachinePeak.FmaGflops(pool);
-                var rows = cases != null ? GemmBenchmark.Run(pool, peak, cases) : GemmBenchmark.Run(pool, peak, names, shapes);
+                var rows = cases != null ? GemmBenchmark.Run(pool, peak, cases, caseSeconds) : GemmBenchmark.Run(pool, peak, names, shapes, caseSeconds);
                 peaks[t.ToString()] = Math.Max(peak, MachinePeak.FmaGflops(pool));   // also after: the box is shared
                 results.AddRange(rows.Select(r => r with { RatioToPeak = r.Gflops / peaks[t.ToString()] }));
             }

@@ -1,4 +1,4 @@
-// Training commands: `sharpseek train`, `sharpseek bench train`, `sharpseek bench optimizer`.
+// Training commands: `sharpseek train`, `sharpseek bench train`, `sharpseek bench optimizer`, `sharpseek bench balance`.
 using System.CommandLine;
 using System.Globalization;
 using SharpSeek.Model;
@@ -6,6 +6,7 @@ using SharpSeek.Numerics;
 using SharpSeek.Numerics.Benchmarks;
 using SharpSeek.Planner;
 using SharpSeek.Training;
+using SharpSeek.Training.Data;
 using Spectre.Console;
 
 namespace SharpSeek.Cli.Commands;
@@ -135,6 +136,58 @@ public static class TrainingCommands
                 $"  {flops.Total / 1e6:F1} MFLOP/token → {gflops:F1} GFLOP/s of a measured FMA peak {peak:F1} GFLOP/s: MFU {100 * gflops / peak:F1}%"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  peak working set {r.PeakWorkingSetBytes / (1 << 20)} MiB, {r.AllocatedBytesPerStep} managed bytes allocated per step after warm-up"));
+            return 0;
+        });
+        return cmd;
+    }
+
+    /// <summary><c>sharpseek bench balance</c>: the aux-loss-free bias update against γ = 0 at equal budget, both printed.</summary>
+    public static Command CreateBenchBalance()
+    {
+        var cmd = new Command("balance", "Train twice from the same seed, data and init — γ = 0 and --bias-gamma — for the same steps, and print " +
+                                         "max/mean expert load per MoE layer (mean over the last quarter), router score spread, bias range and losses of both.");
+        var preset = new Option<string>("--preset") { Description = "tiny, small or a config.json path.", DefaultValueFactory = _ => "tiny" };
+        var data = new Option<string?>("--data") { Description = "A .txt file or a directory of .txt files (default: the Brown corpus)." };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Directory with tokenizer.json (default: a BPE trained on the corpus)." };
+        var steps = new Option<long>("--steps") { Description = "Optimizer steps of each run.", DefaultValueFactory = _ => 60 };
+        var batch = new Option<int>("--batch") { Description = "Sequences per step (B).", DefaultValueFactory = _ => 4 };
+        var seq = new Option<int>("--seq") { Description = "Tokens per sequence (T).", DefaultValueFactory = _ => 128 };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => D.Lr };
+        var warmup = new Option<long>("--warmup-steps") { Description = "Linear warm-up steps.", DefaultValueFactory = _ => 10 };
+        var gamma = new Option<double>("--bias-gamma") { Description = "γ compared against 0.", DefaultValueFactory = _ => D.BiasGamma };
+        var alpha = new Option<double>("--aux-alpha") { Description = "α of the sequence-wise balance loss, the same in both runs.", DefaultValueFactory = _ => D.AuxAlpha };
+        var threads = new Option<int>("--threads") { Description = "Worker threads (0 = all cores).", DefaultValueFactory = _ => 0 };
+        var json = new Option<bool>("--json") { Description = "Write the result as JSON (progress goes to stderr)." };
+        foreach (Option o in new Option[] { preset, data, tokenizer, steps, batch, seq, lr, warmup, gamma, alpha, threads, json }) cmd.Options.Add(o);
+        cmd.SetAction(parse =>
+        {
+            var options = new TrainingOptions
+            {
+                Preset = parse.GetValue(preset)!, Data = parse.GetValue(data), Tokenizer = parse.GetValue(tokenizer), Steps = parse.GetValue(steps),
+                Batch = parse.GetValue(batch), Seq = parse.GetValue(seq), Lr = parse.GetValue(lr), WarmupSteps = parse.GetValue(warmup),
+                BiasGamma = parse.GetValue(gamma), AuxAlpha = parse.GetValue(alpha), Threads = parse.GetValue(threads), EvalInterval = 0,
+            };
+            ModelConfig config = ModelConfig.FromPresetOrPath(options.Preset);
+            options.Validate(config);
+            void Log(string line) => Console.Error.WriteLine(line);
+            using var prepared = TrainingData.Prepare(options, config, CorpusSource.DefaultCacheRoot, Log);
+            using var pool = new WorkerPool(options.EffectiveThreads);
+            BalanceComparisonResult r = BalanceComparison.Run(options, config, Path.GetFileNameWithoutExtension(options.Preset),
+                prepared.Train, prepared.Validation, pool, Log);
+            if (parse.GetValue(json)) { CliRunner.WriteJson(r); return 0; }
+            static string Row(IEnumerable<double> xs, string format) => string.Join(" ", xs.Select(x => x.ToString(format, CultureInfo.InvariantCulture).PadLeft(7)));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{r.Model}: {r.Steps} steps of B={r.Batch} × T={r.Seq} per run; max/mean expert load = mean over the last quarter of the steps"));
+            Console.WriteLine($"  MoE layer                      {Row(r.Layers.Select(l => (double)l), "F0")}   mean");
+            foreach (BalanceRun run in new[] { r.GammaZero, r.WithGamma })
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  γ = {run.Gamma,-6} max/mean load     {Row(run.MaxOverMean, "F2")}  {run.MeanMaxOverMean,5:F2}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"               score spread      {Row(run.ScoreSpread, "F3")}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"               bias range        {Row(run.BiasRange, "F3")}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"               loss {run.LastLoss:F3}, validation {run.ValLoss:F3}"));
+            }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  γ = {r.WithGamma.Gamma} vs γ = 0: mean max/mean load {r.WithGamma.MeanMaxOverMean:F2} vs {r.GammaZero.MeanMaxOverMean:F2} (ratio {r.LoadRatio:F2})"));
             return 0;
         });
         return cmd;

@@ -4,7 +4,8 @@
 //   W_kv_b viewed (H, Dn + Dv, Rkv) = [W_k (Dn, Rkv); W_v (Dv, Rkv)] per head
 //   q_c (T, H, Rkv) = q_nope · W_k        s_tj = (q_c_t · c_kv_j + q_pe_t · k_pe_j) · scale     j ≤ pos_t
 //   o_c (T, H, Rkv) = softmax(s) · c_kv   o (T, H, Dv) = o_c · W_vᵀ
-using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using SharpSeek.Numerics;
 
 namespace SharpSeek.Model.Layers;
@@ -37,28 +38,71 @@ public sealed unsafe partial class MlaAttention
                     int t = seq.FirstRow + i, len = seq.StartPos + i + 1;
                     float* qrow = m.QOut.Pointer + ((long)t * m._h + h) * dq;
                     // q_c (Rkv) = q_nope (Dn) · W_k[h] (Dn, Rkv)
-                    var qc = new Span<float>(m._qc.Pointer + ((long)h * tokens + t) * rkv, rkv);
-                    qc.Clear();
-                    for (int d = 0; d < dn; d++)
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(wk + (long)d * rkv, rkv), qrow[d], qc, qc);
+                    float* qcp = m._qc.Pointer + ((long)h * tokens + t) * rkv;
+                    var qc = new Span<float>(qcp, rkv);
+                    CombineRows(wk, dn, rkv, qrow, qcp);
                     ctx.Round(qc);
-                    var qp = new ReadOnlySpan<float>(qrow + dn, dr);
                     for (int j = 0; j < len; j++)
-                        scores[j] = (TensorPrimitives.Dot(qc, new ReadOnlySpan<float>(ckvCtx + (long)j * rkv, rkv))
-                                   + TensorPrimitives.Dot(qp, new ReadOnlySpan<float>(kpeCtx + (long)j * dr, dr))) * m._scale;
+                        scores[j] = (Dot(qcp, ckvCtx + (long)j * rkv, rkv) + Dot(qrow + dn, kpeCtx + (long)j * dr, dr)) * m._scale;
                     Span<float> p = scores[..len];
                     Softmax.Forward(1, len, p, p);
                     // o_c (Rkv) = p (L) · c_kv (L, Rkv)
-                    var oc = new Span<float>(m._oc.Pointer + ((long)h * tokens + t) * rkv, rkv);
-                    oc.Clear();
-                    for (int j = 0; j < len; j++)
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(ckvCtx + (long)j * rkv, rkv), p[j], oc, oc);
-                    ctx.Round(oc);
+                    float* ocp = m._oc.Pointer + ((long)h * tokens + t) * rkv;
+                    fixed (float* pp = p) CombineRows(ckvCtx, len, rkv, pp, ocp);
+                    ctx.Round(new Span<float>(ocp, rkv));
                     // o (Dv) = W_v[h] (Dv, Rkv) · o_c
                     float* o = attn + ((long)t * m._h + h) * dv;
-                    for (int e = 0; e < dv; e++) o[e] = TensorPrimitives.Dot(new ReadOnlySpan<float>(wv + (long)e * rkv, rkv), oc);
+                    for (int e = 0; e < dv; e++) o[e] = Dot(wv + (long)e * rkv, ocp, rkv);
                 }
             }
         }
+    }
+
+    // Small fused loops: the per-row TensorPrimitives calls they replace cost more in call overhead than in FLOPs at
+    // these widths (Rkv = 128..512, Dr = 32..64).
+
+    /// <summary>dst (n) = Σ_r coef[r] · rows[r, :] over rows (count, n): q_c = q_nope · W_k and o_c = p · c_kv.</summary>
+    private static void CombineRows(float* rows, int count, int n, float* coef, float* dst)
+    {
+        int c = 0;
+        if (Fma.IsSupported)
+            for (; c + 32 <= n; c += 32)
+            {
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                for (int r = 0; r < count; r++)
+                {
+                    float* row = rows + (long)r * n + c;
+                    Vector256<float> s = Vector256.Create(coef[r]);
+                    a0 = Fma.MultiplyAdd(s, Avx.LoadVector256(row), a0);
+                    a1 = Fma.MultiplyAdd(s, Avx.LoadVector256(row + 8), a1);
+                    a2 = Fma.MultiplyAdd(s, Avx.LoadVector256(row + 16), a2);
+                    a3 = Fma.MultiplyAdd(s, Avx.LoadVector256(row + 24), a3);
+                }
+                Avx.Store(dst + c, a0); Avx.Store(dst + c + 8, a1); Avx.Store(dst + c + 16, a2); Avx.Store(dst + c + 24, a3);
+            }
+        for (; c < n; c++)
+        {
+            float sum = 0;
+            for (int r = 0; r < count; r++) sum += coef[r] * rows[(long)r * n + c];
+            dst[c] = sum;
+        }
+    }
+
+    private static float Dot(float* a, float* b, int n)
+    {
+        int i = 0;
+        float sum = 0;
+        if (Fma.IsSupported)
+        {
+            Vector256<float> s0 = default, s1 = default;
+            for (; i + 16 <= n; i += 16)
+            {
+                s0 = Fma.MultiplyAdd(Avx.LoadVector256(a + i), Avx.LoadVector256(b + i), s0);
+                s1 = Fma.MultiplyAdd(Avx.LoadVector256(a + i + 8), Avx.LoadVector256(b + i + 8), s1);
+            }
+            sum = Vector256.Sum(s0 + s1);
+        }
+        for (; i < n; i++) sum += a[i] * b[i];
+        return sum;
     }
 }

@@ -12,6 +12,8 @@
 // scale = Dq^-1/2 · mscale² (ModelConfig.SoftmaxScale). Causal: row t of a sequence sees its positions ≤ pos_t.
 // With a LatentKvCache the new c_kv, k_pe are written to the cache and attention reads the cached context of
 // each sequence; without one, each sequence must start at position 0 and attends over its own rows.
+// The naive core is MlaAttention.Core.cs (one CausalAttention call per (sequence, head)); the absorbed one is
+// MlaAttention.Absorbed.cs; the backward (naive, cache-free) is MlaAttention.Backward.cs.
 //
 // Glossary: T tokens, L context length of a sequence, D hidden, H heads, Dn/Dr/Dv head dims, Dq = Dn + Dr,
 // Rq q_lora_rank, Rkv kv_lora_rank.

@@ -15,7 +15,6 @@
 //   da = grouped_NN(dys, W_down)  (R, Im)     dg, du = swiglu'(da; g, u)  (R, Im)
 //   dxs = grouped_NN(dg, W_gate) + grouped_NN(du, W_up)  (R, D)     dx[token(r)] += dxs[r]  (row order: deterministic)
 //   W: dW_down += grouped_TN(dys, a)   dW_gate += grouped_TN(dg, xs)   dW_up += grouped_TN(du, xs)
-using System.Runtime.CompilerServices;
 using SharpSeek.Numerics;
 
 namespace SharpSeek.Model.Layers;
@@ -38,6 +37,7 @@ public sealed unsafe class MoeExperts : IDisposable
     public NativeBuffer<float> A { get; }    // (R, Im)
     public NativeBuffer<float> Ys { get; }   // (R, D)
     private readonly int[] _cursor;
+    private readonly GemvProblem[] _gemvs;  // (2E + 2) decode: gate and up of every expert plus the shared expert's
     private NativeBuffer<float>? _dYs, _dA, _dG, _dU, _dXs;   // (R, D), (R, Im) ×3, (R, D): allocated by the first backward
     private int _rows;                                        // R of the last Forward
 
@@ -50,6 +50,7 @@ public sealed unsafe class MoeExperts : IDisposable
         long r = (long)maxTokens * _k;
         Offsets = new int[_e + 1];
         _cursor = new int[_e];
+        _gemvs = new GemvProblem[2 * _e + 2];
         RowToken = new int[r];
         RowSlot = new int[r];
         SlotRow = new int[r];
@@ -100,7 +101,6 @@ public sealed unsafe class MoeExperts : IDisposable
     /// projections — and the shared expert's, when given — run as GEMVs in ONE pool run (tasks over expert × row
     /// block), SwiGLU on the calling thread, then every down projection in a second run. Each expert's weights are
     /// streamed once for all of its tokens. <paramref name="sharedY"/> (T, D) receives the shared expert's output.</summary>
-    [SkipLocalsInit]
     public void ForwardDecode(ForwardContext ctx, ReadOnlySpan<float> x, int tokens, ReadOnlySpan<int> experts,
         ReadOnlySpan<float> weights, Span<float> y, DenseMlp? shared, Span<float> sharedY)
     {
@@ -113,7 +113,7 @@ public sealed unsafe class MoeExperts : IDisposable
         int used = 0;
         for (int e = 0; e < _e; e++) if (Offsets[e + 1] > Offsets[e]) used++;
         int count = 2 * used + (shared is null ? 0 : 2);
-        Span<GemvProblem> problems = count <= 64 ? stackalloc GemvProblem[count] : new GemvProblem[count];
+        Span<GemvProblem> problems = _gemvs.AsSpan(0, count);
         fixed (float* px = x, psy = sharedY)
         {
             int i = 0;

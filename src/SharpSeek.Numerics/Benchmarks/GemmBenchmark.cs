@@ -1,6 +1,7 @@
 // `sharpseek bench gemm`: GFLOP/s of every Gemm kernel at M=N=K ∈ sizes and at the decode shape (M=1, N=K=8192),
 // for one thread and all threads, next to the FMA peak measured in the same run. Each case is warmed up once,
-// then repeated until it has run for MinSeconds (at least MinRepeats times); best-of and median are kept.
+// then repeated until it has run for the given seconds per case (default 0.3; at least MinRepeats and at most
+// MaxRepeats times); best-of and median are kept.
 // `--training` runs the shapes the training step issues instead (TrainingCases).
 using System.Diagnostics;
 
@@ -22,24 +23,25 @@ public static class GemmBenchmark
     public static readonly int[] DefaultSizes = [256, 512, 1024, 2048];
     public const int DecodeSize = 8192;
     public const int GroupedExperts = 8;
-    private const double MinSeconds = 0.3;
-    private const int MinRepeats = 3, MaxRepeats = 50;
+    public const double DefaultSeconds = 0.3;
+    private const int MinRepeats = 3, MaxRepeats = 1000;
 
     /// <summary>Runs every (kernel, shape) case on <paramref name="pool"/>; <paramref name="peakGflops"/> is that
     /// pool's FMA peak (for ratio_to_peak).</summary>
     public static List<GemmBenchResult> Run(WorkerPool pool, double peakGflops, IReadOnlyList<string> kernels,
-        IReadOnlyList<(int M, int N, int K)> shapes)
+        IReadOnlyList<(int M, int N, int K)> shapes, double seconds = DefaultSeconds)
     {
         var cases = new List<GemmBenchCase>();
         foreach (var (m, n, k) in shapes)
             foreach (string kernel in kernels)
                 if (kernel != "grouped_f32" || m > 1)   // one token routes to one expert: that is f32_nt
                     cases.Add(new GemmBenchCase(kernel, m, n, k));
-        return Run(pool, peakGflops, cases);
+        return Run(pool, peakGflops, cases, seconds);
     }
 
     /// <summary>Runs the given cases in order (operands are shared by consecutive cases of one shape).</summary>
-    public static List<GemmBenchResult> Run(WorkerPool pool, double peakGflops, IReadOnlyList<GemmBenchCase> cases)
+    public static List<GemmBenchResult> Run(WorkerPool pool, double peakGflops, IReadOnlyList<GemmBenchCase> cases,
+        double seconds = DefaultSeconds)
     {
         var results = new List<GemmBenchResult>();
         Operands? operands = null;
@@ -49,7 +51,7 @@ public static class GemmBenchmark
             if (operands == null || !operands.Fits(c.M, c.N, c.K, c.Kernel == "grouped_f32" ? offsets : null))
                 operands = new Operands(c.M, c.N, c.K, c.Kernel == "grouped_f32" ? offsets : null);
             Action call = operands.Call(pool, c.Kernel);
-            (double best, double median) = Time(call);
+            (double best, double median) = Time(call, seconds);
             double flops = 2.0 * c.M * c.N * c.K;
             results.Add(new GemmBenchResult(c.Kernel, c.M, c.N, c.K, pool.Threads, flops / best / 1e9, flops / median / 1e9,
                 flops / best / 1e9 / peakGflops, operands.Bytes(c.Kernel) / best / 1e9, c.Groups));
@@ -102,12 +104,12 @@ public static class GemmBenchmark
         return offsets;
     }
 
-    private static (double Best, double Median) Time(Action call)
+    private static (double Best, double Median) Time(Action call, double seconds)
     {
         call();
         var times = new List<double>();
         long start = Stopwatch.GetTimestamp();
-        while (times.Count < MinRepeats || (Stopwatch.GetElapsedTime(start).TotalSeconds < MinSeconds && times.Count < MaxRepeats))
+        while (times.Count < MinRepeats || (Stopwatch.GetElapsedTime(start).TotalSeconds < seconds && times.Count < MaxRepeats))
         {
             long t0 = Stopwatch.GetTimestamp();
             call();

@@ -91,15 +91,26 @@ public static unsafe class MachinePeak
         return new MemoryBandwidth(pool.Threads, n * sizeof(float), read, copy, triad);
     }
 
-    private static double Best(WorkerPool pool, StreamJob job, int repeats, long bytes)
+    /// <summary>Best-of-<paramref name="repeats"/> read bandwidth over one buffer, timed by <paramref name="clockSeconds"/>
+    /// (e.g. process CPU time, which a loaded machine's time slicing does not inflate; meaningful on one thread).</summary>
+    public static double ReadGbps(WorkerPool pool, long bufferBytes, int repeats, Func<double> clockSeconds)
     {
+        long n = bufferBytes / sizeof(float) / 64 * 64;
+        using NativeBuffer<float> buf = new(n);
+        new Span<float>(buf.Pointer, (int)n).Fill(1f);
+        return Best(pool, new StreamJob { Kind = 0, B = buf.Pointer, N = n, Tasks = pool.Threads }, repeats, n * 4L, clockSeconds);
+    }
+
+    private static double Best(WorkerPool pool, StreamJob job, int repeats, long bytes, Func<double>? clockSeconds = null)
+    {
+        clockSeconds ??= static () => Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
         pool.Run(job.Tasks, ref job);
         double best = 0;
         for (int r = 0; r < repeats; r++)
         {
-            long t0 = Stopwatch.GetTimestamp();
+            double t0 = clockSeconds();
             pool.Run(job.Tasks, ref job);
-            best = Math.Max(best, bytes / Stopwatch.GetElapsedTime(t0).TotalSeconds / 1e9);
+            best = Math.Max(best, bytes / (clockSeconds() - t0) / 1e9);
         }
         return best;
     }

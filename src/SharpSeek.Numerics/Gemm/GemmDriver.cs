@@ -82,13 +82,22 @@ internal static unsafe class GemmDriver
 
     private static double Work(in GemmProblem p) => (double)p.M * p.N * Math.Max(p.K, 1);
 
-    /// <summary>Splits an M×N output into ≈ parts chunks: rows first (each chunk packs all of its B), columns
-    /// when M is too short to give every part MR rows.</summary>
+    /// <summary>Splits an M×N output into ≈ parts chunks. Each chunk packs all of the operand it does not split:
+    /// row chunks each pack all of B (N·K), column chunks all of A (M·K). So the longer side is split first
+    /// (rows when M ≥ N, else columns), and the other only when that side has too few MR / NR units.</summary>
     internal static void Cut(int m, int n, int parts, int mr, int nr, out int rowChunks, out int colChunks)
     {
         int rowUnits = Math.Max(1, (m + mr - 1) / mr), colUnits = Math.Max(1, (n + nr - 1) / nr);
-        rowChunks = Math.Min(parts, rowUnits);
-        colChunks = Math.Min((parts + rowChunks - 1) / rowChunks, colUnits);
+        if (m >= n)
+        {
+            rowChunks = Math.Min(parts, rowUnits);
+            colChunks = Math.Min((parts + rowChunks - 1) / rowChunks, colUnits);
+        }
+        else
+        {
+            colChunks = Math.Min(parts, colUnits);
+            rowChunks = Math.Min((parts + colChunks - 1) / colChunks, rowUnits);
+        }
     }
 
     private static int ChunkStart(int chunk, int chunks, int length, int unit)

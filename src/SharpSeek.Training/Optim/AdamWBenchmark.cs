@@ -23,7 +23,7 @@ public static class AdamWBenchmark
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
-        using var store = ParameterStore.ForModel(config);
+        using var store = ParameterStore.ForModel(config, Trainer.DecayRuleFor(config));
         ParameterInit.Initialize(store, 1, 0.006);
         var rng = new Xoshiro256(2);
         long trained = 0;
