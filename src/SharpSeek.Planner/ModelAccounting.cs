@@ -73,14 +73,23 @@ public sealed class ModelAccounting
     public double AttentionTrainingFlopsPerToken(long seqLen, int layers) =>
         3.0 * Config.NumAttentionHeads * (Config.QkHeadDim + Config.VHeadDim) * (seqLen + 1) * layers;
 
-    /// <summary>Training FLOPs per token (forward + backward) at sequence length <paramref name="seqLen"/>.</summary>
-    public TrainingFlops TrainingFlopsPerToken(long seqLen, bool includeMtp = true)
+    /// <summary>The same with the whole T×T score and value products counted, masked half included — the attention
+    /// term of the usual MFU definition (PaLM's 6N + 12·L·H·Q·T, here 6·H·(Dq + Dv)·T per layer), which the
+    /// PyTorch baseline in shared/bench/torchref counts too.</summary>
+    public double AttentionTrainingFlopsPerTokenFull(long seqLen, int layers) =>
+        6.0 * Config.NumAttentionHeads * (Config.QkHeadDim + Config.VHeadDim) * seqLen * layers;
+
+    /// <summary>Training FLOPs per token (forward + backward) at sequence length <paramref name="seqLen"/>; the
+    /// attention term counts the causal half (what is computed) unless <paramref name="fullAttention"/>.</summary>
+    public TrainingFlops TrainingFlopsPerToken(long seqLen, bool includeMtp = true, bool fullAttention = false)
     {
         if (seqLen <= 0) throw new ArgumentOutOfRangeException(nameof(seqLen), seqLen, "sequence length must be > 0.");
         int mtpLayers = includeMtp ? Config.NumNextnPredictLayers : 0;
         double dense = 6.0 * MatmulParamsPerToken;
         double mtp = includeMtp ? 6.0 * MtpMatmulParamsPerToken : 0;
-        double attention = AttentionTrainingFlopsPerToken(seqLen, Config.NumHiddenLayers + mtpLayers);
+        double attention = fullAttention
+            ? AttentionTrainingFlopsPerTokenFull(seqLen, Config.NumHiddenLayers + mtpLayers)
+            : AttentionTrainingFlopsPerToken(seqLen, Config.NumHiddenLayers + mtpLayers);
         return new TrainingFlops(dense, mtp, attention);
     }
 
