@@ -133,7 +133,7 @@ public sealed class Trainer : IDisposable
     private void GatherSharedGradients()
     {
         foreach (var (main, copy) in _tied)
-            System.Numerics.Tensors.TensorPrimitives.Add(Store.Grads(main), Store.Grads(copy), Store.Grads(main));
+            Activations.Add(Store.Grads(main), Store.Grads(copy), Store.Grads(main), Pool);   // on the pool: same bits
     }
 
     /// <summary>Copies ← main (weights), after init, resume and every optimizer step.</summary>
