@@ -1,5 +1,6 @@
 // Machine ceilings the kernel benchmarks are judged against, measured on this machine in the same run:
-//   FMA peak   register-only Vector256 FMA chains (no loads): the most FLOP/s a core can issue
+//   FMA peak   register-only Vector256 FMA chains (no loads): the most FLOP/s a core can issue with the 256-bit
+//              kernels we have; FmaGflops512 times Vector512 chains where AVX-512 exists (2x on Zen 5)
 //   memory     read / copy / triad over buffers far larger than the last-level cache (STREAM-style)
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
@@ -30,6 +31,53 @@ public static unsafe class MachinePeak
             best = Math.Max(best, pool.Threads * iterations * Chains * 8 * 2 / seconds / 1e9);
         }
         return best;
+    }
+
+    /// <summary>Best-of-<paramref name="repeats"/> FMA throughput of 512-bit chains in GFLOP/s, one task per pool
+    /// thread; null where AVX-512F is absent. On a core with full-width 512-bit FMA units this is twice
+    /// <see cref="FmaGflops"/>, and it is the ceiling an MFU figure should be read against there.</summary>
+    public static double? FmaGflops512(WorkerPool pool, int repeats = 5, long iterations = 20_000_000)
+    {
+        if (!Avx512F.IsSupported) return null;
+        var job = new Fma512Job { Iterations = iterations };
+        pool.Run(pool.Threads, ref job);
+        double best = 0;
+        for (int r = 0; r < repeats; r++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            pool.Run(pool.Threads, ref job);
+            double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            best = Math.Max(best, pool.Threads * iterations * Chains * 16 * 2 / seconds / 1e9);
+        }
+        return best;
+    }
+
+    private struct Fma512Job : IParallelJob
+    {
+        public long Iterations;
+        public readonly void Execute(int task, int worker)
+        {
+            Vector512<float> v = Fma512Chains(Iterations);
+            Sink(v.GetLower() + v.GetUpper());
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Vector512<float> Fma512Chains(long iterations)
+    {
+        Vector512<float> m = Vector512.Create(0.99999f), add = Vector512.Create(1e-6f);
+        Vector512<float> a0 = Vector512.Create(0.10f), a1 = Vector512.Create(0.11f), a2 = Vector512.Create(0.12f);
+        Vector512<float> a3 = Vector512.Create(0.13f), a4 = Vector512.Create(0.14f), a5 = Vector512.Create(0.15f);
+        Vector512<float> a6 = Vector512.Create(0.16f), a7 = Vector512.Create(0.17f), a8 = Vector512.Create(0.18f);
+        Vector512<float> a9 = Vector512.Create(0.19f), a10 = Vector512.Create(0.20f), a11 = Vector512.Create(0.21f);
+        for (long i = 0; i < iterations; i++)
+        {
+            a0 = Avx512F.FusedMultiplyAdd(a0, m, add); a1 = Avx512F.FusedMultiplyAdd(a1, m, add); a2 = Avx512F.FusedMultiplyAdd(a2, m, add);
+            a3 = Avx512F.FusedMultiplyAdd(a3, m, add); a4 = Avx512F.FusedMultiplyAdd(a4, m, add); a5 = Avx512F.FusedMultiplyAdd(a5, m, add);
+            a6 = Avx512F.FusedMultiplyAdd(a6, m, add); a7 = Avx512F.FusedMultiplyAdd(a7, m, add); a8 = Avx512F.FusedMultiplyAdd(a8, m, add);
+            a9 = Avx512F.FusedMultiplyAdd(a9, m, add); a10 = Avx512F.FusedMultiplyAdd(a10, m, add); a11 = Avx512F.FusedMultiplyAdd(a11, m, add);
+        }
+        return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + ((a8 + a9) + (a10 + a11));
     }
 
     private struct FmaJob : IParallelJob
