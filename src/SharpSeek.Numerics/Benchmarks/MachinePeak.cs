@@ -20,17 +20,7 @@ public static unsafe class MachinePeak
     public static double FmaGflops(WorkerPool pool, int repeats = 5, long iterations = 20_000_000)
     {
         if (!Fma.IsSupported) return FmaGflopsPortable(pool, repeats, iterations / 4);
-        var job = new FmaJob { Iterations = iterations };
-        pool.Run(pool.Threads, ref job);        // warm-up (tiering, clocks)
-        double best = 0;
-        for (int r = 0; r < repeats; r++)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            pool.Run(pool.Threads, ref job);
-            double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-            best = Math.Max(best, pool.Threads * iterations * Chains * 8 * 2 / seconds / 1e9);
-        }
-        return best;
+        return Best(pool, new FmaJob { Iterations = iterations }, pool.Threads, repeats, pool.Threads * iterations * Chains * 8 * 2);
     }
 
     /// <summary>Best-of-<paramref name="repeats"/> FMA throughput of 512-bit chains in GFLOP/s, one task per pool
@@ -39,17 +29,7 @@ public static unsafe class MachinePeak
     public static double? FmaGflops512(WorkerPool pool, int repeats = 5, long iterations = 20_000_000)
     {
         if (!Avx512F.IsSupported) return null;
-        var job = new Fma512Job { Iterations = iterations };
-        pool.Run(pool.Threads, ref job);
-        double best = 0;
-        for (int r = 0; r < repeats; r++)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            pool.Run(pool.Threads, ref job);
-            double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-            best = Math.Max(best, pool.Threads * iterations * Chains * 16 * 2 / seconds / 1e9);
-        }
-        return best;
+        return Best(pool, new Fma512Job { Iterations = iterations }, pool.Threads, repeats, pool.Threads * iterations * Chains * 16 * 2);
     }
 
     private struct Fma512Job : IParallelJob
@@ -149,16 +129,22 @@ public static unsafe class MachinePeak
         return Best(pool, new StreamJob { Kind = 0, B = buf.Pointer, N = n, Tasks = pool.Threads }, repeats, n * 4L, clockSeconds);
     }
 
-    private static double Best(WorkerPool pool, StreamJob job, int repeats, long bytes, Func<double>? clockSeconds = null)
+    private static double Best(WorkerPool pool, StreamJob job, int repeats, long bytes, Func<double>? clockSeconds = null) =>
+        Best(pool, job, job.Tasks, repeats, bytes, clockSeconds);
+
+    /// <summary>Runs <paramref name="job"/> once to warm up (tiering, clocks), then <paramref name="repeats"/> times;
+    /// the best <paramref name="units"/> (FLOPs or bytes) per run over the fastest run's seconds, in giga-units.</summary>
+    private static double Best<TJob>(WorkerPool pool, TJob job, int tasks, int repeats, long units, Func<double>? clockSeconds = null)
+        where TJob : struct, IParallelJob
     {
         clockSeconds ??= static () => Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
-        pool.Run(job.Tasks, ref job);
+        pool.Run(tasks, ref job);
         double best = 0;
         for (int r = 0; r < repeats; r++)
         {
             double t0 = clockSeconds();
-            pool.Run(job.Tasks, ref job);
-            best = Math.Max(best, bytes / (clockSeconds() - t0) / 1e9);
+            pool.Run(tasks, ref job);
+            best = Math.Max(best, units / (clockSeconds() - t0) / 1e9);
         }
         return best;
     }
