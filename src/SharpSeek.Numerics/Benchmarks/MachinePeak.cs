@@ -20,7 +20,7 @@ public static unsafe class MachinePeak
     public static double FmaGflops(WorkerPool pool, int repeats = 5, long iterations = 20_000_000)
     {
         if (!Fma.IsSupported) return FmaGflopsPortable(pool, repeats, iterations / 4);
-        return Best(pool, new FmaJob { Iterations = iterations }, pool.Threads, repeats, pool.Threads * iterations * Chains * 8 * 2);
+        return Best(pool, new FmaJob<Vec256> { Iterations = iterations }, pool.Threads, repeats, pool.Threads * iterations * Chains * 8 * 2);
     }
 
     /// <summary>Best-of-<paramref name="repeats"/> FMA throughput of 512-bit chains in GFLOP/s, one task per pool
@@ -29,59 +29,31 @@ public static unsafe class MachinePeak
     public static double? FmaGflops512(WorkerPool pool, int repeats = 5, long iterations = 20_000_000)
     {
         if (!Avx512F.IsSupported) return null;
-        return Best(pool, new Fma512Job { Iterations = iterations }, pool.Threads, repeats, pool.Threads * iterations * Chains * 16 * 2);
+        return Best(pool, new FmaJob<Vec512> { Iterations = iterations }, pool.Threads, repeats, pool.Threads * iterations * Chains * 16 * 2);
     }
 
-    private struct Fma512Job : IParallelJob
+    private struct FmaJob<V> : IParallelJob where V : unmanaged, IVec<V>
     {
         public long Iterations;
-        public readonly void Execute(int task, int worker)
-        {
-            Vector512<float> v = Fma512Chains(Iterations);
-            Sink(v.GetLower() + v.GetUpper());
-        }
+        public readonly void Execute(int task, int worker) => s_sink += FmaChains<V>(Iterations) * 1e-30f;
     }
 
+    /// <summary><see cref="Chains"/> independent a = a·m + c chains of V-wide FMAs, no loads; the lane sum keeps them live.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static Vector512<float> Fma512Chains(long iterations)
+    private static float FmaChains<V>(long iterations) where V : unmanaged, IVec<V>
     {
-        Vector512<float> m = Vector512.Create(0.99999f), add = Vector512.Create(1e-6f);
-        Vector512<float> a0 = Vector512.Create(0.10f), a1 = Vector512.Create(0.11f), a2 = Vector512.Create(0.12f);
-        Vector512<float> a3 = Vector512.Create(0.13f), a4 = Vector512.Create(0.14f), a5 = Vector512.Create(0.15f);
-        Vector512<float> a6 = Vector512.Create(0.16f), a7 = Vector512.Create(0.17f), a8 = Vector512.Create(0.18f);
-        Vector512<float> a9 = Vector512.Create(0.19f), a10 = Vector512.Create(0.20f), a11 = Vector512.Create(0.21f);
+        V m = V.Broadcast(0.99999f), add = V.Broadcast(1e-6f);
+        V a0 = V.Broadcast(0.10f), a1 = V.Broadcast(0.11f), a2 = V.Broadcast(0.12f), a3 = V.Broadcast(0.13f);
+        V a4 = V.Broadcast(0.14f), a5 = V.Broadcast(0.15f), a6 = V.Broadcast(0.16f), a7 = V.Broadcast(0.17f);
+        V a8 = V.Broadcast(0.18f), a9 = V.Broadcast(0.19f), a10 = V.Broadcast(0.20f), a11 = V.Broadcast(0.21f);
         for (long i = 0; i < iterations; i++)
         {
-            a0 = Avx512F.FusedMultiplyAdd(a0, m, add); a1 = Avx512F.FusedMultiplyAdd(a1, m, add); a2 = Avx512F.FusedMultiplyAdd(a2, m, add);
-            a3 = Avx512F.FusedMultiplyAdd(a3, m, add); a4 = Avx512F.FusedMultiplyAdd(a4, m, add); a5 = Avx512F.FusedMultiplyAdd(a5, m, add);
-            a6 = Avx512F.FusedMultiplyAdd(a6, m, add); a7 = Avx512F.FusedMultiplyAdd(a7, m, add); a8 = Avx512F.FusedMultiplyAdd(a8, m, add);
-            a9 = Avx512F.FusedMultiplyAdd(a9, m, add); a10 = Avx512F.FusedMultiplyAdd(a10, m, add); a11 = Avx512F.FusedMultiplyAdd(a11, m, add);
+            a0 = V.Fma(a0, m, add); a1 = V.Fma(a1, m, add); a2 = V.Fma(a2, m, add); a3 = V.Fma(a3, m, add);
+            a4 = V.Fma(a4, m, add); a5 = V.Fma(a5, m, add); a6 = V.Fma(a6, m, add); a7 = V.Fma(a7, m, add);
+            a8 = V.Fma(a8, m, add); a9 = V.Fma(a9, m, add); a10 = V.Fma(a10, m, add); a11 = V.Fma(a11, m, add);
         }
-        return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + ((a8 + a9) + (a10 + a11));
-    }
-
-    private struct FmaJob : IParallelJob
-    {
-        public long Iterations;
-        public readonly void Execute(int task, int worker) => Sink(FmaChains(Iterations));
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static Vector256<float> FmaChains(long iterations)
-    {
-        Vector256<float> m = Vector256.Create(0.99999f), add = Vector256.Create(1e-6f);
-        Vector256<float> a0 = Vector256.Create(0.10f), a1 = Vector256.Create(0.11f), a2 = Vector256.Create(0.12f);
-        Vector256<float> a3 = Vector256.Create(0.13f), a4 = Vector256.Create(0.14f), a5 = Vector256.Create(0.15f);
-        Vector256<float> a6 = Vector256.Create(0.16f), a7 = Vector256.Create(0.17f), a8 = Vector256.Create(0.18f);
-        Vector256<float> a9 = Vector256.Create(0.19f), a10 = Vector256.Create(0.20f), a11 = Vector256.Create(0.21f);
-        for (long i = 0; i < iterations; i++)
-        {
-            a0 = Fma.MultiplyAdd(a0, m, add); a1 = Fma.MultiplyAdd(a1, m, add); a2 = Fma.MultiplyAdd(a2, m, add);
-            a3 = Fma.MultiplyAdd(a3, m, add); a4 = Fma.MultiplyAdd(a4, m, add); a5 = Fma.MultiplyAdd(a5, m, add);
-            a6 = Fma.MultiplyAdd(a6, m, add); a7 = Fma.MultiplyAdd(a7, m, add); a8 = Fma.MultiplyAdd(a8, m, add);
-            a9 = Fma.MultiplyAdd(a9, m, add); a10 = Fma.MultiplyAdd(a10, m, add); a11 = Fma.MultiplyAdd(a11, m, add);
-        }
-        return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + ((a8 + a9) + (a10 + a11));
+        return V.Sum(V.Add(V.Add(V.Add(a0, a1), V.Add(a2, a3)), V.Add(V.Add(a4, a5), V.Add(a6, a7))))
+             + V.Sum(V.Add(V.Add(a8, a9), V.Add(a10, a11)));
     }
 
     private static double FmaGflopsPortable(WorkerPool pool, int repeats, long iterations)
