@@ -20,7 +20,7 @@ public static unsafe class MachinePeak
     public static double FmaGflops(WorkerPool pool, int repeats = 5, long iterations = 20_000_000)
     {
         if (!Fma.IsSupported) return FmaGflopsPortable(pool, repeats, iterations / 4);
-        return Best(pool, new FmaJob<Vec256> { Iterations = iterations }, pool.Threads, repeats, pool.Threads * iterations * Chains * 8 * 2);
+        return FmaGflops<Vec256>(pool, repeats, iterations);
     }
 
     /// <summary>Best-of-<paramref name="repeats"/> FMA throughput of 512-bit chains in GFLOP/s, one task per pool
@@ -29,8 +29,11 @@ public static unsafe class MachinePeak
     public static double? FmaGflops512(WorkerPool pool, int repeats = 5, long iterations = 20_000_000)
     {
         if (!Avx512F.IsSupported) return null;
-        return Best(pool, new FmaJob<Vec512> { Iterations = iterations }, pool.Threads, repeats, pool.Threads * iterations * Chains * 16 * 2);
+        return FmaGflops<Vec512>(pool, repeats, iterations);
     }
+
+    private static double FmaGflops<V>(WorkerPool pool, int repeats, long iterations) where V : unmanaged, IVec<V> =>
+        Best(pool, new FmaJob<V> { Iterations = iterations }, pool.Threads, repeats, pool.Threads * iterations * Chains * V.Count * 2);
 
     private struct FmaJob<V> : IParallelJob where V : unmanaged, IVec<V>
     {
@@ -85,9 +88,9 @@ public static unsafe class MachinePeak
         float* a = bufA.Pointer, b = bufB.Pointer, c = bufC.Pointer;
         new Span<float>(b, (int)n).Fill(1f);
         new Span<float>(c, (int)n).Fill(2f);
-        double read = Best(pool, new StreamJob { Kind = 0, A = a, B = b, C = c, N = n, Tasks = pool.Threads }, repeats, n * 4L);
-        double copy = Best(pool, new StreamJob { Kind = 1, A = a, B = b, C = c, N = n, Tasks = pool.Threads }, repeats, n * 8L);
-        double triad = Best(pool, new StreamJob { Kind = 2, A = a, B = b, C = c, N = n, Tasks = pool.Threads }, repeats, n * 12L);
+        double read = Best(pool, new StreamJob { Kind = 0, A = a, B = b, C = c, N = n, Tasks = pool.Threads }, pool.Threads, repeats, n * 4L);
+        double copy = Best(pool, new StreamJob { Kind = 1, A = a, B = b, C = c, N = n, Tasks = pool.Threads }, pool.Threads, repeats, n * 8L);
+        double triad = Best(pool, new StreamJob { Kind = 2, A = a, B = b, C = c, N = n, Tasks = pool.Threads }, pool.Threads, repeats, n * 12L);
         return new MemoryBandwidth(pool.Threads, n * sizeof(float), read, copy, triad);
     }
 
@@ -98,11 +101,8 @@ public static unsafe class MachinePeak
         long n = bufferBytes / sizeof(float) / 64 * 64;
         using NativeBuffer<float> buf = new(n);
         new Span<float>(buf.Pointer, (int)n).Fill(1f);
-        return Best(pool, new StreamJob { Kind = 0, B = buf.Pointer, N = n, Tasks = pool.Threads }, repeats, n * 4L, clockSeconds);
+        return Best(pool, new StreamJob { Kind = 0, B = buf.Pointer, N = n, Tasks = pool.Threads }, pool.Threads, repeats, n * 4L, clockSeconds);
     }
-
-    private static double Best(WorkerPool pool, StreamJob job, int repeats, long bytes, Func<double>? clockSeconds = null) =>
-        Best(pool, job, job.Tasks, repeats, bytes, clockSeconds);
 
     /// <summary>Runs <paramref name="job"/> once to warm up (tiering, clocks), then <paramref name="repeats"/> times;
     /// the best <paramref name="units"/> (FLOPs or bytes) per run over the fastest run's seconds, in giga-units.</summary>
