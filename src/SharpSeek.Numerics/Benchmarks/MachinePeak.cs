@@ -1,6 +1,6 @@
 // Machine ceilings the kernel benchmarks are judged against, measured on this machine in the same run:
-//   FMA peak   register-only Vector256 FMA chains (no loads): the most FLOP/s a core can issue with the 256-bit
-//              kernels we have; FmaGflops512 times Vector512 chains where AVX-512 exists (2x on Zen 5)
+//   FMA peak   register-only FMA chains (no loads): FmaGflops with Vector256, FmaGflops512 with Vector512 where
+//              AVX-512 exists (2x on Zen 5); FmaGflopsWidest is the machine's ceiling, the one MFU is read against
 //   memory     read / copy / triad over buffers far larger than the last-level cache (STREAM-style)
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
@@ -31,6 +31,11 @@ public static unsafe class MachinePeak
         if (!Avx512F.IsSupported) return null;
         return FmaGflops<Vec512>(pool, repeats, iterations);
     }
+
+    /// <summary>The machine's FMA ceiling: the 512-bit peak where AVX-512F exists, else the 256-bit one (or the
+    /// portable one), with the register width it was timed at.</summary>
+    public static (double Gflops, int Bits) FmaGflopsWidest(WorkerPool pool, int repeats = 5, long iterations = 20_000_000) =>
+        FmaGflops512(pool, repeats, iterations) is double wide ? (wide, 512) : (FmaGflops(pool, repeats, iterations), 256);
 
     private static double FmaGflops<V>(WorkerPool pool, int repeats, long iterations) where V : unmanaged, IVec<V> =>
         Best(pool, new FmaJob<V> { Iterations = iterations }, pool.Threads, repeats, pool.Threads * iterations * Chains * V.Count * 2);

@@ -38,7 +38,7 @@ public static unsafe partial class Gemm
             if (layout == GemmLayout.NT && m <= GemvNT.MaxRows && k > 0)
             {
                 var gemv = new GemvProblem { M = m, N = n, K = k, X = pa, W = pb, Y = pc, Format = WeightFormat.F32 };
-                GemvNT.Run(pool, &gemv, 1, output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
+                GemvNT.Run(pool, &gemv, 1, output == GemmOutput.Accumulate, kernel >= GemmKernel.Vector256);
                 return;
             }
             GemmProblem p = F32Problem(layout, m, n, k, pa, pb, pc, output);
@@ -66,7 +66,7 @@ public static unsafe partial class Gemm
             if (m <= GemvNT.MaxRows)
             {
                 var gemv = new GemvProblem { M = m, N = n, K = k, X = px, W = pw, Y = py, Format = WeightFormat.Bf16 };
-                GemvNT.Run(pool, &gemv, 1, output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
+                GemvNT.Run(pool, &gemv, 1, output == GemmOutput.Accumulate, kernel >= GemmKernel.Vector256);
                 return;
             }
             var p = new GemmProblem
@@ -129,7 +129,7 @@ public static unsafe partial class Gemm
             if (m <= GemvNT.MaxRows)
             {
                 var gemv = new GemvProblem { M = m, N = n, K = k, X = px, W = pw, Scales = ps, Y = py, Format = WeightFormat.Fp8E4M3 };
-                GemvNT.Run(pool, &gemv, 1, accumulate, kernel == GemmKernel.Vector256);
+                GemvNT.Run(pool, &gemv, 1, accumulate, kernel >= GemmKernel.Vector256);
                 return;
             }
             var p = new GemmProblem
@@ -195,7 +195,7 @@ public static unsafe partial class Gemm
                         problems[count++] = F32Problem(layout, gm, gn, gk, pa + ra.Start, pb + rb.Start, pc + rc.Start, output);
                 }
                 if (gemvCount > 0)
-                    GemvNT.Run(pool, gemvs, gemvCount, output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
+                    GemvNT.Run(pool, gemvs, gemvCount, output == GemmOutput.Accumulate, kernel >= GemmKernel.Vector256);
                 if (count > 0) RunF32(pool, layout, kernel, problems, count);
             }
         }
@@ -228,14 +228,14 @@ public static unsafe partial class Gemm
                 throw new ArgumentException($"GEMV problem {i} has a null pointer (x, y, w, or the scales of FP8 weights).", nameof(problems));
         }
         fixed (GemvProblem* pp = problems)
-            GemvNT.Run(pool, pp, problems.Length, output == GemmOutput.Accumulate, kernel == GemmKernel.Vector256);
+            GemvNT.Run(pool, pp, problems.Length, output == GemmOutput.Accumulate, kernel >= GemmKernel.Vector256);
     }
 
     /// <summary>Largest M of a <see cref="Gemv"/> problem; F32 NT, BF16 and FP8 weight GEMMs with M ≤ this use it too.</summary>
     public const int GemvMaxRows = GemvNT.MaxRows;
 
-    /// <summary>The micro-kernel for a SIMD level: Vector256 and wider run the 6x16 AVX2/FMA kernel (there is no
-    /// AVX-512 kernel yet), Vector128 the 6x8 kernel, Scalar the portable 4x4 kernel.</summary>
+    /// <summary>The micro-kernel for a SIMD level: Vector512 the 12x32 AVX-512 kernel, Vector256 the 6x16 AVX2/FMA
+    /// kernel, Vector128 the 6x8 kernel, Scalar the portable 4x4 kernel.</summary>
     internal static GemmKernel KernelFor(SimdLevel level)
     {
         Simd.Require(level);
@@ -243,6 +243,7 @@ public static unsafe partial class Gemm
         {
             SimdLevel.Scalar => GemmKernel.Scalar,
             SimdLevel.Vector128 => GemmKernel.Vector128,
+            SimdLevel.Vector512 when Avx512F.IsSupported => GemmKernel.Vector512,
             _ => Avx2.IsSupported && Fma.IsSupported ? GemmKernel.Vector256 : GemmKernel.Vector128,
         };
     }
@@ -269,6 +270,7 @@ public static unsafe partial class Gemm
     {
         switch (kernel)
         {
+            case GemmKernel.Vector512: GemmDriver.Run<TA, TB, MicroKernel12x32Avx512>(pool, problems, count); break;
             case GemmKernel.Vector256: GemmDriver.Run<TA, TB, MicroKernel6x16Avx>(pool, problems, count); break;
             case GemmKernel.Vector128: GemmDriver.Run<TA, TB, MicroKernel6x8V128>(pool, problems, count); break;
             default: GemmDriver.Run<TA, TB, MicroKernel4x4Scalar>(pool, problems, count); break;
@@ -282,4 +284,5 @@ internal enum GemmKernel
     Scalar,
     Vector128,
     Vector256,
+    Vector512,
 }

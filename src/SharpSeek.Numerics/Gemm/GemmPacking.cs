@@ -70,8 +70,11 @@ internal readonly unsafe struct RowsPacker<TElem> : IPanelPacker where TElem : I
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
     public static void Pack(in GemmOperand src, int line0, int lines, int k0, int kc, int width, float* dst, bool vector)
     {
-        if (vector && src.Scales == null && width % 8 != 0 && width > 8)
-            throw new ArgumentOutOfRangeException(nameof(width), width, "Vector packing handles panels of 6, 8 or 16 lines.");
+        if (vector && width < 4)
+            throw new ArgumentOutOfRangeException(nameof(width), width, "Vector packing needs panels of at least 4 lines.");
+        // Groups of 8 lines go last to first: a group that ends a panel row short of 8 floats (widths 6 and 12)
+        // stores 8 anyway and spills into the start of the next row, which the lower groups write afterwards.
+        int lastGroup = (width - 1) & ~7;
         Vector256<float>* t = stackalloc Vector256<float>[8];
         for (int l0 = 0; l0 < lines; l0 += width, dst += (long)kc * width)
         {
@@ -79,7 +82,7 @@ internal readonly unsafe struct RowsPacker<TElem> : IPanelPacker where TElem : I
             int p = 0;
             if (vector && src.Scales == null)
             {
-                for (int g = 0; g < width; g += 8)
+                for (int g = lastGroup; g >= 0; g -= 8)
                     Transposed8(src.Data, (long)(line0 + l0 + g) * src.Ld + k0, src.Ld, Math.Min(8, lw - g), kc, width, dst + g);
                 p = kc & ~7;
             }
@@ -87,7 +90,7 @@ internal readonly unsafe struct RowsPacker<TElem> : IPanelPacker where TElem : I
             {
                 for (; p + 8 <= kc; p += 8)
                 {
-                    for (int g = 0; g < width; g += 8)
+                    for (int g = lastGroup; g >= 0; g -= 8)
                     {
                         for (int l = 0; l < 8; l++)
                             t[l] = g + l < lw ? Load8Scaled(src, line0 + l0 + g + l, k0 + p) : Vector256<float>.Zero;
@@ -105,8 +108,8 @@ internal readonly unsafe struct RowsPacker<TElem> : IPanelPacker where TElem : I
     /// <summary>Up to 8 lines (<paramref name="count"/>; missing ones are zero) starting at element
     /// <paramref name="start"/>, stride <paramref name="ld"/>, transposed 8 k at a time into
     /// dst[p*width + l] for p in [0, kc &amp; ~7), all in registers. Row q of a transposed block is stored as 8
-    /// floats: for width 6 the store spills two floats into row q+1, which the next store (or the caller's
-    /// scalar tail, or the next panel) overwrites.</summary>
+    /// floats: when fewer than 8 remain in the panel row (width 6, or the last group of width 12) the store spills
+    /// into row q+1, which the next store (or a lower group, the caller's scalar tail, or the next panel) overwrites.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Transposed8(void* data, long start, long ld, int count, int kc, int width, float* dst)
     {
@@ -185,7 +188,7 @@ internal readonly unsafe struct ColumnsPacker : IPanelPacker
         float* data = (float*)src.Data;
         long ld = src.Ld, panel = (long)kc * width;
         int l0 = 0;
-        if (vector && (width == 16 || width == 6))
+        if (vector && (width % 8 == 0 || width % 8 == 4 || width == 6))
         {
             // Full panels in groups of PanelsPerGroup, copied row by row: each k row is read as one contiguous run of
             // group·width floats (several cache lines per row, not one), and every panel is still written in order.
@@ -201,20 +204,8 @@ internal readonly unsafe struct ColumnsPacker : IPanelPacker
                 {
                     for (int f = 0; f < span; f += 16) Sse.Prefetch0(row + ahead + f);
                     Sse.Prefetch0(row + ahead + span - 1);
-                    if (width == 16)
-                        for (int j = 0; j < group; j++)
-                        {
-                            float* o = d + j * panel + p * 16;
-                            Avx.Store(o, Avx.LoadVector256(row + j * 16));
-                            Avx.Store(o + 8, Avx.LoadVector256(row + j * 16 + 8));
-                        }
-                    else
-                        for (int j = 0; j < group; j++)
-                        {
-                            float* o = d + j * panel + p * 6;
-                            Sse.Store(o, Sse.LoadVector128(row + j * 6));
-                            *(long*)(o + 4) = *(long*)(row + j * 6 + 4);
-                        }
+                    for (int j = 0; j < group; j++)
+                        CopyLine(row + j * width, d + j * panel + p * width, width);
                 }
             }
             l0 = full * width;
@@ -231,5 +222,19 @@ internal readonly unsafe struct ColumnsPacker : IPanelPacker
                 for (; l < width; l++) dst[p * width + l] = 0f;
             }
         }
+    }
+
+    /// <summary>One k row of a full panel: width floats (a multiple of 4, or 6) from src to o.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyLine(float* src, float* o, int width)
+    {
+        int f = 0;
+        for (; f + 8 <= width; f += 8) Avx.Store(o + f, Avx.LoadVector256(src + f));
+        if (width - f >= 4)
+        {
+            Sse.Store(o + f, Sse.LoadVector128(src + f));
+            f += 4;
+        }
+        if (f < width) *(long*)(o + f) = *(long*)(src + f);   // width 6
     }
 }
