@@ -58,6 +58,10 @@ internal unsafe interface IVec<TSelf> where TSelf : unmanaged, IVec<TSelf>
     static abstract void StoreBytes(TSelf v, byte* p);
     static abstract TSelf LoadUShorts(ushort* p);
     static abstract void StoreUShorts(TSelf v, ushort* p);
+    /// <summary>Count bytes sign-extended into int lanes.</summary>
+    static abstract TSelf LoadSBytes(sbyte* p);
+    /// <summary>Byte-wise unsigned maximum of the lanes' bit patterns (4 bytes a lane).</summary>
+    static abstract TSelf MaxBytes(TSelf a, TSelf b);
 }
 
 internal readonly unsafe struct VecScalar : IVec<VecScalar>
@@ -101,10 +105,20 @@ internal readonly unsafe struct VecScalar : IVec<VecScalar>
     [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar EqualBits(VecScalar a, VecScalar b) => B(a.U == b.U ? uint.MaxValue : 0u);
     [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar LessThanBits(VecScalar a, VecScalar b) => B((int)a.U < (int)b.U ? uint.MaxValue : 0u);
     [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar UIntToFloat(VecScalar a) => new(a.U);
-    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar LoadBytes(byte* p) => B(*p);
+    // The narrow loads are not inlined: inlined into a method that stores the loaded lane straight back to memory,
+    // the .NET 10.0.401 JIT was seen to turn load-widen-store into a 4-byte float copy from p (VecLoadTests).
+    [AI(MethodImplOptions.NoInlining)] public static VecScalar LoadBytes(byte* p) => B(*p);
     [AI(MethodImplOptions.AggressiveInlining)] public static void StoreBytes(VecScalar v, byte* p) => *p = (byte)v.U;
-    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar LoadUShorts(ushort* p) => B(*p);
+    [AI(MethodImplOptions.NoInlining)] public static VecScalar LoadUShorts(ushort* p) => B(*p);
     [AI(MethodImplOptions.AggressiveInlining)] public static void StoreUShorts(VecScalar v, ushort* p) => *p = (ushort)v.U;
+    [AI(MethodImplOptions.NoInlining)] public static VecScalar LoadSBytes(sbyte* p) => B((uint)(int)*p);
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static VecScalar MaxBytes(VecScalar a, VecScalar b)
+    {
+        uint x = a.U, y = b.U, m = 0;
+        for (int i = 0; i < 32; i += 8) m |= Math.Max((x >> i) & 0xFF, (y >> i) & 0xFF) << i;
+        return B(m);
+    }
 }
 
 internal readonly unsafe struct Vec128 : IVec<Vec128>
@@ -165,6 +179,14 @@ internal readonly unsafe struct Vec128 : IVec<Vec128>
     }
     [AI(MethodImplOptions.AggressiveInlining)]
     public static void StoreUShorts(Vec128 v, ushort* p) => *(ulong*)p = Vector128.Narrow(v.U, v.U).AsUInt64().ToScalar();
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static Vec128 LoadSBytes(sbyte* p)
+    {
+        if (Sse41.IsSupported) return B(Sse41.ConvertToVector128Int32(p).AsUInt32());
+        Vector128<short> w = Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(int*)p).AsSByte());
+        return B(Vector128.WidenLower(w).AsUInt32());
+    }
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 MaxBytes(Vec128 a, Vec128 b) => B(Vector128.Max(a.U.AsByte(), b.U.AsByte()).AsUInt32());
 }
 
 internal readonly unsafe struct Vec256 : IVec<Vec256>
@@ -227,6 +249,14 @@ internal readonly unsafe struct Vec256 : IVec<Vec256>
     }
     [AI(MethodImplOptions.AggressiveInlining)]
     public static void StoreUShorts(Vec256 v, ushort* p) => Vector128.Narrow(v.U.GetLower(), v.U.GetUpper()).Store(p);
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 LoadSBytes(sbyte* p)
+    {
+        if (Avx2.IsSupported) return B(Avx2.ConvertToVector256Int32(p).AsUInt32());
+        Vector128<short> w = Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(long*)p).AsSByte());
+        return B(Vector256.Create(Vector128.WidenLower(w), Vector128.WidenUpper(w)).AsUInt32());
+    }
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 MaxBytes(Vec256 a, Vec256 b) => B(Vector256.Max(a.U.AsByte(), b.U.AsByte()).AsUInt32());
 
     [AI(MethodImplOptions.AggressiveInlining)]
     private static Vector128<float> Vec128Max(Vector256<float> v) =>
@@ -274,6 +304,7 @@ internal readonly unsafe struct Vec512 : IVec<Vec512>
     [AI(MethodImplOptions.AggressiveInlining)]
     public static Vec512 LoadBytes(byte* p)
     {
+        if (Avx512F.IsSupported) return B(Avx512F.ConvertToVector512UInt32(Vector128.Load(p)));   // vpmovzxbd
         Vector128<byte> b = Vector128.Load(p);
         var w = Vector256.Create(Vector128.WidenLower(b), Vector128.WidenUpper(b));
         return B(Vector512.Create(Vector256.WidenLower(w), Vector256.WidenUpper(w)));
@@ -287,11 +318,21 @@ internal readonly unsafe struct Vec512 : IVec<Vec512>
     [AI(MethodImplOptions.AggressiveInlining)]
     public static Vec512 LoadUShorts(ushort* p)
     {
+        if (Avx512F.IsSupported) return B(Avx512F.ConvertToVector512UInt32(Vector256.Load(p)));   // vpmovzxwd
         Vector256<ushort> w = Vector256.Load(p);
         return B(Vector512.Create(Vector256.WidenLower(w), Vector256.WidenUpper(w)));
     }
     [AI(MethodImplOptions.AggressiveInlining)]
     public static void StoreUShorts(Vec512 v, ushort* p) => Vector256.Narrow(v.U.GetLower(), v.U.GetUpper()).Store(p);
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 LoadSBytes(sbyte* p)
+    {
+        if (Avx512F.IsSupported) return B(Avx512F.ConvertToVector512Int32(Vector128.Load(p)).AsUInt32());   // vpmovsxbd
+        Vector128<sbyte> b = Vector128.Load(p);
+        var w = Vector256.Create(Vector128.WidenLower(b), Vector128.WidenUpper(b));
+        return B(Vector512.Create(Vector256.WidenLower(w), Vector256.WidenUpper(w)).AsUInt32());
+    }
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 MaxBytes(Vec512 a, Vec512 b) => B(Vector512.Max(a.U.AsByte(), b.U.AsByte()).AsUInt32());
 }
 
 /// <summary>Vector maths shared by the row kernels and the attention kernel.</summary>

@@ -107,6 +107,24 @@ public unsafe class GemvTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(ThreadsAndLevels))]
+    public void Fp8Weights_SmallM_BackToBackCallsWithNewX_NeverReuseTheScaledCopy(int threads, SimdLevel level)
+    {
+        // Workers keep x·scale_inv of one (problem, row block) across tasks of a run; a new run (new x, same shapes
+        // and weights) must rescale.
+        int n = 256, k = 384;
+        byte[] w = Fp8(n * k, 7);
+        float[] scales = PositiveScales(GemmArgs.Blocks(n) * GemmArgs.Blocks(k), 8);
+        foreach (int seed in new[] { 1, 2, 3 })
+        {
+            float[] x = Floats(k, seed, scale: seed), expected = new float[n], actual = new float[n];
+            GemmReference.Fp8Weights(1, n, k, x, w, scales, expected);
+            Gemm.Fp8Weights(Pool(threads), 1, n, k, x, w, scales, actual, GemmOutput.Overwrite, level);
+            AssertClose(expected, actual, Tolerance(k), $"seed {seed} threads={threads} {level}");
+        }
+    }
+
     [Fact]
     public void Fp8Weights_SmallM_SameBitsOnOneAndTwoThreads()
     {

@@ -38,7 +38,7 @@ public static unsafe partial class Gemm
             if (layout == GemmLayout.NT && m <= GemvNT.MaxRows && k > 0)
             {
                 var gemv = new GemvProblem { M = m, N = n, K = k, X = pa, W = pb, Y = pc, Format = WeightFormat.F32 };
-                GemvNT.Run(pool, &gemv, 1, output == GemmOutput.Accumulate, kernel >= GemmKernel.Vector256);
+                GemvNT.Run(pool, &gemv, 1, output == GemmOutput.Accumulate, kernel);
                 return;
             }
             GemmProblem p = F32Problem(layout, m, n, k, pa, pb, pc, output);
@@ -66,7 +66,7 @@ public static unsafe partial class Gemm
             if (m <= GemvNT.MaxRows)
             {
                 var gemv = new GemvProblem { M = m, N = n, K = k, X = px, W = pw, Y = py, Format = WeightFormat.Bf16 };
-                GemvNT.Run(pool, &gemv, 1, output == GemmOutput.Accumulate, kernel >= GemmKernel.Vector256);
+                GemvNT.Run(pool, &gemv, 1, output == GemmOutput.Accumulate, kernel);
                 return;
             }
             var p = new GemmProblem
@@ -129,7 +129,7 @@ public static unsafe partial class Gemm
             if (m <= GemvNT.MaxRows)
             {
                 var gemv = new GemvProblem { M = m, N = n, K = k, X = px, W = pw, Scales = ps, Y = py, Format = WeightFormat.Fp8E4M3 };
-                GemvNT.Run(pool, &gemv, 1, accumulate, kernel >= GemmKernel.Vector256);
+                GemvNT.Run(pool, &gemv, 1, accumulate, kernel);
                 return;
             }
             var p = new GemmProblem
@@ -195,7 +195,7 @@ public static unsafe partial class Gemm
                         problems[count++] = F32Problem(layout, gm, gn, gk, pa + ra.Start, pb + rb.Start, pc + rc.Start, output);
                 }
                 if (gemvCount > 0)
-                    GemvNT.Run(pool, gemvs, gemvCount, output == GemmOutput.Accumulate, kernel >= GemmKernel.Vector256);
+                    GemvNT.Run(pool, gemvs, gemvCount, output == GemmOutput.Accumulate, kernel);
                 if (count > 0) RunF32(pool, layout, kernel, problems, count);
             }
         }
@@ -228,7 +228,7 @@ public static unsafe partial class Gemm
                 throw new ArgumentException($"GEMV problem {i} has a null pointer (x, y, w, or the scales of FP8 weights).", nameof(problems));
         }
         fixed (GemvProblem* pp = problems)
-            GemvNT.Run(pool, pp, problems.Length, output == GemmOutput.Accumulate, kernel >= GemmKernel.Vector256);
+            GemvNT.Run(pool, pp, problems.Length, output == GemmOutput.Accumulate, kernel);
     }
 
     /// <summary>Largest M of a <see cref="Gemv"/> problem; F32 NT, BF16 and FP8 weight GEMMs with M ≤ this use it too.</summary>

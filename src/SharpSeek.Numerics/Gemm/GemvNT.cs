@@ -11,9 +11,12 @@
 // promotion. s = 120 unless |x·scale| could overflow, then smaller; s = 120 gives exactly the products x·W.
 // A NaN code (S.1111.111) makes its output column NaN, as the dequantized product would.
 //
-// Tiles: a task (one problem, ≤ RowsPerTask rows) walks its rows in register tiles — 1 token × 4 rows (2 chains
-// each), 2 tokens × 4 rows, 3-4 tokens × 2 rows — so each weight row is read once per group of ≤ 4 tokens and each
-// x vector once per group of rows. Many problems (MoE experts, gate and up, q_a and kv_a) share one pool run.
+// Tiles: a task (one problem, ≤ RowsPerTask rows) walks its rows in register tiles — 1 token × 8 rows, 2 tokens ×
+// 4 rows, 3-4 tokens × 2 rows — so each weight row is read once per group of ≤ 4 tokens and each x vector once per
+// group of rows. One tile body serves every vector width through IVec (Vec512 on AVX-512: vpmovzxwd / vpmovsxbd
+// widen 16 weights at a time; Vec256 the AVX2 tiles; Vec128), and the scalar level runs one dot per output.
+// Many problems (MoE experts, gate and up, q_a and kv_a) share one pool run; an FP8 task reuses its worker's scaled
+// copy of x when the previous task of that worker had the same problem and 128-row scale block.
 // Every output element is computed by the same instructions whatever the thread count or task split.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -47,16 +50,17 @@ internal static unsafe class GemvNT
     /// <summary>Largest M served by the GEMV (weights are re-read from L1/L2 per group of 4 tokens; beyond this the
     /// packed GEMM, which reuses each weight over 6 rows in registers, wins).</summary>
     public const int MaxRows = 8;
-    private const int RowsPerTask = 32;          // divides the 128-row FP8 scale block
+    private const int RowsPerTask = 64;          // divides the 128-row FP8 scale block
     private const int MaxStackProblems = 512;
     // Rows of a small matrix (K = 256..1024) end before the hardware prefetcher ramps up, so every tile prefetches
     // the same offsets PrefetchRows rows further on (measured on `small`'s decode shapes: ≈0.47 → ≈0.65 of the
     // read bandwidth on 1 thread).
     private const int PrefetchRows = 8;
+    private const int PrefetchBytes = 16384;
 
     /// <summary>Runs every problem (M ≤ MaxRows each; validated by the caller) as one task list on the pool.</summary>
     [SkipLocalsInit]
-    public static void Run(WorkerPool pool, GemvProblem* problems, int count, bool accumulate, bool vector)
+    public static void Run(WorkerPool pool, GemvProblem* problems, int count, bool accumulate, GemmKernel kernel)
     {
         if (count == 0) return;
         bool onStack = count <= MaxStackProblems;
@@ -77,9 +81,10 @@ internal static unsafe class GemvNT
             var job = new Job
             {
                 Problems = problems, Starts = starts, XMax = xMax, Count = count, Accumulate = accumulate,
-                Vector = vector && Avx2.IsSupported && Fma.IsSupported,
+                Kernel = kernel,
                 Scratch = problemsNeedScratch(problems, count) ? pool.GetScratch(static pool => new GemvScratch(pool.Threads)) : null,
             };
+            job.Scratch?.NewRun();
             pool.Run(starts[count], ref job);
         }
         finally
@@ -105,7 +110,8 @@ internal static unsafe class GemvNT
         public int* Starts;          // (Count + 1) first task of each problem
         public float* XMax;          // (Count) max |x| of FP8 problems
         public int Count;
-        public bool Accumulate, Vector;
+        public bool Accumulate;
+        public GemmKernel Kernel;       // the tiles' vector width (Scalar: one dot per output)
         public GemvScratch? Scratch;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
@@ -121,12 +127,16 @@ internal static unsafe class GemvNT
             int j0 = (task - Starts[lo]) * RowsPerTask, j1 = Math.Min(p.N, j0 + RowsPerTask);
             switch (p.Format)
             {
-                case WeightFormat.F32: Rows<F32Weights>(p, p.X, 1f, j0, j1, Accumulate, Vector); break;
-                case WeightFormat.Bf16: Rows<Bf16Weights>(p, p.X, 1f, j0, j1, Accumulate, Vector); break;
+                case WeightFormat.F32: Rows<F32Weights>(p, p.X, 1f, j0, j1, Accumulate, Kernel); break;
+                case WeightFormat.Bf16: Rows<Bf16Weights>(p, p.X, 1f, j0, j1, Accumulate, Kernel); break;
                 default:
+                    // xs depends only on (problem, 128-row scale block): a worker reuses its copy for the next
+                    // tasks of the same block (RowsPerTask divides the block).
                     float* xs = Scratch!.Buffer(worker, (long)p.M * p.K);
-                    float factor = ScaleX(p, XMax[lo], j0, xs);
-                    Rows<Fp8Weights>(p, xs, factor, j0, j1, Accumulate, Vector);
+                    int block = j0 / GemmArgs.ScaleBlock;
+                    if (!Scratch.Holds(worker, lo, block, out float factor))
+                        Scratch.Filled(worker, lo, block, factor = ScaleX(p, XMax[lo], j0, xs));
+                    Rows<Fp8Weights>(p, xs, factor, j0, j1, Accumulate, Kernel);
                     break;
             }
         }
@@ -165,139 +175,160 @@ internal static unsafe class GemvNT
         return MathF.ScaleB(1f, 120 - s);
     }
 
-    /// <summary>Rows [j0, j1) of one problem for all its tokens, in tiles of ≤ 4 tokens.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows<TW>(in GemvProblem p, float* x, float factor, int j0, int j1, bool accumulate, bool vector)
+    private static void Rows<TW>(in GemvProblem p, float* x, float factor, int j0, int j1, bool accumulate, GemmKernel kernel)
         where TW : IGemvWeights
     {
+        switch (kernel)
+        {
+            case GemmKernel.Vector512: Rows<TW, Vec512>(p, x, factor, j0, j1, accumulate); break;
+            case GemmKernel.Vector256: Rows<TW, Vec256>(p, x, factor, j0, j1, accumulate); break;
+            case GemmKernel.Vector128: Rows<TW, Vec128>(p, x, factor, j0, j1, accumulate); break;
+            default: Rows<TW, VecScalar>(p, x, factor, j0, j1, accumulate); break;
+        }
+    }
+
+    /// <summary>Rows [j0, j1) of one problem for all its tokens, in tiles of ≤ 4 tokens of width V (VecScalar: the
+    /// portable dot per output). Tile sums are (token, row) at sums[t * SumStride + r].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Rows<TW, V>(in GemvProblem p, float* x, float factor, int j0, int j1, bool accumulate)
+        where TW : IGemvWeights where V : unmanaged, IVec<V>
+    {
         int k = p.K;
-        float* sums = stackalloc float[16];           // (4 tokens, 4 rows)
+        float* sums = stackalloc float[4 * SumStride];
+        byte** w = stackalloc byte*[8];
         for (int t0 = 0; t0 < p.M; t0 += 4)
         {
             int tokens = Math.Min(4, p.M - t0);
             float* xt = x + (long)t0 * k;
-            int rows = tokens <= 2 ? 4 : 2;
+            int rows = tokens == 1 ? 8 : tokens == 2 ? 4 : 2;
             for (int j = j0; j < j1; j += rows)
             {
                 int valid = Math.Min(rows, j1 - j);
-                byte* w0 = Row<TW>(p, j, 0, valid), w1 = Row<TW>(p, j, 1, valid), w2 = Row<TW>(p, j, 2, valid), w3 = Row<TW>(p, j, 3, valid);
+                for (int r = 0; r < rows; r++) w[r] = (byte*)p.W + ((long)j + Math.Min(r, valid - 1)) * k * TW.Bytes;   // past the last valid row: repeat it, drop the sums
                 bool nan = false;
-                if (!vector) Scalar<TW>(xt, tokens, k, w0, w1, w2, w3, rows, sums);
-                else if (tokens == 1) nan = Tile1x4<TW>(xt, k, w0, w1, w2, w3, sums);
-                else if (tokens == 2) nan = Tile2x4<TW>(xt, k, w0, w1, w2, w3, sums);
-                else if (tokens == 3) nan = Tile34x2<TW, Three>(xt, k, w0, w1, sums);
-                else nan = Tile34x2<TW, Four>(xt, k, w0, w1, sums);
-                if (nan) MarkNaNRows<TW>(k, w0, w1, w2, w3, rows, tokens, sums);   // rare: which rows hold the NaN codes
+                if (V.Count == 1) Scalar<TW>(xt, tokens, k, w, rows, sums);
+                else if (tokens == 1) nan = Tile1x8<TW, V>(xt, k, w, sums);
+                else if (tokens == 2) nan = Tile2x4<TW, V>(xt, k, w, sums);
+                else if (tokens == 3) nan = Tile34x2<TW, Three, V>(xt, k, w, sums);
+                else nan = Tile34x2<TW, Four, V>(xt, k, w, sums);
+                if (nan) MarkNaNRows<TW>(k, w, rows, tokens, sums);   // rare: which rows hold the NaN codes
                 for (int t = 0; t < tokens; t++)
                     for (int r = 0; r < valid; r++)
                     {
                         float* y = p.Y + (long)(t0 + t) * p.N + j + r;
-                        float v = factor * sums[t * 4 + r];
+                        float v = factor * sums[t * SumStride + r];
                         *y = accumulate ? *y + v : v;
                     }
             }
         }
     }
 
-    /// <summary>Row j + r of W (rows past the last valid one repeat it: a partial tile computes and drops them).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static byte* Row<TW>(in GemvProblem p, int j, int r, int valid) where TW : IGemvWeights =>
-        (byte*)p.W + ((long)j + Math.Min(r, valid - 1)) * p.K * TW.Bytes;
+    private const int SumStride = 8;
 
     /// <summary>Portable path (and the NaN fallback): one dot per (token, row), same xs and bits as the tiles.</summary>
-    private static void Scalar<TW>(float* x, int tokens, int k, byte* w0, byte* w1, byte* w2, byte* w3, int rows, float* sums)
-        where TW : IGemvWeights
+    private static void Scalar<TW>(float* x, int tokens, int k, byte** w, int rows, float* sums) where TW : IGemvWeights
     {
-        byte** w = stackalloc byte*[4] { w0, w1, w2, w3 };
         for (int t = 0; t < tokens; t++)
             for (int r = 0; r < rows; r++)
             {
                 float s = 0;
                 for (int p = 0; p < k; p++) s += x[(long)t * k + p] * TW.Load1(w[r], p);
-                sums[t * 4 + r] = s;
+                sums[t * SumStride + r] = s;
             }
     }
 
     /// <summary>Sets the sums of every row holding a NaN code to NaN (the tiles only know that some row does).</summary>
-    private static void MarkNaNRows<TW>(int k, byte* w0, byte* w1, byte* w2, byte* w3, int rows, int tokens, float* sums)
-        where TW : IGemvWeights
+    private static void MarkNaNRows<TW>(int k, byte** w, int rows, int tokens, float* sums) where TW : IGemvWeights
     {
-        byte** w = stackalloc byte*[4] { w0, w1, w2, w3 };
         for (int r = 0; r < rows; r++)
             for (int p = 0; p < k; p++)
                 if (float.IsNaN(TW.Load1(w[r], p)))
                 {
-                    for (int t = 0; t < tokens; t++) sums[t * 4 + r] = float.NaN;
+                    for (int t = 0; t < tokens; t++) sums[t * SumStride + r] = float.NaN;
                     break;
                 }
     }
 
-    /// <summary>The k % 32 tail of a tile, added to its sums.</summary>
-    private static void Tail<TW>(float* x, int tokens, int k, int from, byte* w0, byte* w1, byte* w2, byte* w3, int rows, float* sums)
-        where TW : IGemvWeights
+    /// <summary>The k % (4·V.Count) tail of a tile, added to its sums.</summary>
+    private static void Tail<TW>(float* x, int tokens, int k, int from, byte** w, int rows, float* sums) where TW : IGemvWeights
     {
-        byte** w = stackalloc byte*[4] { w0, w1, w2, w3 };
         for (int t = 0; t < tokens; t++)
             for (int r = 0; r < rows; r++)
             {
                 float s = 0;
                 for (int p = from; p < k; p++) s += x[(long)t * k + p] * TW.Load1(w[r], p);
-                sums[t * 4 + r] += s;
+                sums[t * SumStride + r] += s;
             }
     }
 
-    // ---- AVX2 tiles. Each returns whether a NaN weight code was seen (FP8 only). Loops step 32 elements. ----
-
-    /// <summary>1 token × 4 rows, two FMA chains per row (8 accumulators).</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static bool Tile1x4<TW>(float* x, int k, byte* w0, byte* w1, byte* w2, byte* w3, float* sums) where TW : IGemvWeights
+    private static bool TailHasNaN<TW>(int k, int from, byte** w, int rows) where TW : IGemvWeights
     {
-        Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
-        Vector256<byte> nan = default;
+        for (int r = 0; r < rows; r++)
+            for (int p = from; p < k; p++)
+                if (float.IsNaN(TW.Load1(w[r], p))) return true;
+        return false;
+    }
+
+    // ---- Vector tiles, one body for every width V (Vec256: ymm; Vec512: zmm). Each returns whether a NaN weight
+    // code was seen (FP8 only). Loops step 4·V.Count elements (32 at 256 bits, 64 at 512). ----
+
+    /// <summary>1 token × 8 rows, one FMA chain per row (8 accumulators: FMA latency × 2 pipes), so each x vector
+    /// is loaded once per 8 rows and the per-tile costs (sums, NaN check) are shared by 8 rows.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static bool Tile1x8<TW, V>(float* x, int k, byte** w, float* sums) where TW : IGemvWeights where V : unmanaged, IVec<V>
+    {
+        int n = V.Count, step = 4 * n;
+        byte* w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7];
+        V a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        V nan = NaNNone<V>();
         int p = 0;
-        long ahead = (long)PrefetchRows * k * TW.Bytes;
-        for (; p + 32 <= k; p += 32)
+        long ahead = Ahead(k, TW.Bytes);
+        for (; p + step <= k; p += step)
         {
-            PrefetchAhead<TW>(ahead + (long)p * TW.Bytes, w0, w1, w2, w3);
-            for (int h = 0; h < 32; h += 16)
+            long at = ahead + (long)p * TW.Bytes;
+            PrefetchAhead(at, step * TW.Bytes, w0, w1, w2, w3);
+            PrefetchAhead(at, step * TW.Bytes, w4, w5, w6, w7);
+            for (int h = 0; h < step; h += n)
             {
-                Vector256<float> x0 = Avx.LoadVector256(x + p + h), x1 = Avx.LoadVector256(x + p + h + 8);
-                a00 = Fma.MultiplyAdd(x0, TW.Load8(w0, p + h), a00); a01 = Fma.MultiplyAdd(x1, TW.Load8(w0, p + h + 8), a01);
-                a10 = Fma.MultiplyAdd(x0, TW.Load8(w1, p + h), a10); a11 = Fma.MultiplyAdd(x1, TW.Load8(w1, p + h + 8), a11);
-                a20 = Fma.MultiplyAdd(x0, TW.Load8(w2, p + h), a20); a21 = Fma.MultiplyAdd(x1, TW.Load8(w2, p + h + 8), a21);
-                a30 = Fma.MultiplyAdd(x0, TW.Load8(w3, p + h), a30); a31 = Fma.MultiplyAdd(x1, TW.Load8(w3, p + h + 8), a31);
+                V xv = V.Load(x + p + h);
+                a0 = V.Fma(xv, TW.Load<V>(w0, p + h), a0); a1 = V.Fma(xv, TW.Load<V>(w1, p + h), a1);
+                a2 = V.Fma(xv, TW.Load<V>(w2, p + h), a2); a3 = V.Fma(xv, TW.Load<V>(w3, p + h), a3);
+                a4 = V.Fma(xv, TW.Load<V>(w4, p + h), a4); a5 = V.Fma(xv, TW.Load<V>(w5, p + h), a5);
+                a6 = V.Fma(xv, TW.Load<V>(w6, p + h), a6); a7 = V.Fma(xv, TW.Load<V>(w7, p + h), a7);
             }
             if (TW.HasNaNCodes)
             {
-                nan = TW.NaNScan(w0 + p, nan); nan = TW.NaNScan(w1 + p, nan);
-                nan = TW.NaNScan(w2 + p, nan); nan = TW.NaNScan(w3 + p, nan);
+                nan = TW.NaNScan(w0 + p, nan); nan = TW.NaNScan(w1 + p, nan); nan = TW.NaNScan(w2 + p, nan); nan = TW.NaNScan(w3 + p, nan);
+                nan = TW.NaNScan(w4 + p, nan); nan = TW.NaNScan(w5 + p, nan); nan = TW.NaNScan(w6 + p, nan); nan = TW.NaNScan(w7 + p, nan);
             }
         }
-        sums[0] = Vector256.Sum(a00 + a01); sums[1] = Vector256.Sum(a10 + a11);
-        sums[2] = Vector256.Sum(a20 + a21); sums[3] = Vector256.Sum(a30 + a31);
-        if (p < k) Tail<TW>(x, 1, k, p, w0, w1, w2, w3, 4, sums);
-        return TW.HasNaNCodes && (NaNSeen(nan) || TailHasNaN<TW>(k, p, w0, w1, w2, w3));
+        sums[0] = V.Sum(a0); sums[1] = V.Sum(a1); sums[2] = V.Sum(a2); sums[3] = V.Sum(a3);
+        sums[4] = V.Sum(a4); sums[5] = V.Sum(a5); sums[6] = V.Sum(a6); sums[7] = V.Sum(a7);
+        if (p < k) Tail<TW>(x, 1, k, p, w, 8, sums);
+        return TW.HasNaNCodes && (NaNSeen(nan) || TailHasNaN<TW>(k, p, w, 8));
     }
 
     /// <summary>2 tokens × 4 rows (8 accumulators).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static bool Tile2x4<TW>(float* x, int k, byte* w0, byte* w1, byte* w2, byte* w3, float* sums) where TW : IGemvWeights
+    private static bool Tile2x4<TW, V>(float* x, int k, byte** w, float* sums) where TW : IGemvWeights where V : unmanaged, IVec<V>
     {
-        Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
-        Vector256<byte> nan = default;
+        int n = V.Count, step = 4 * n;
+        byte* w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+        V a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
+        V nan = NaNNone<V>();
         float* x1p = x + k;
-        long ahead = (long)PrefetchRows * k * TW.Bytes;
+        long ahead = Ahead(k, TW.Bytes);
         int p = 0;
-        for (; p + 32 <= k; p += 32)
+        for (; p + step <= k; p += step)
         {
-            PrefetchAhead<TW>(ahead + (long)p * TW.Bytes, w0, w1, w2, w3);
-            for (int h = 0; h < 32; h += 8)
+            PrefetchAhead(ahead + (long)p * TW.Bytes, step * TW.Bytes, w0, w1, w2, w3);
+            for (int h = 0; h < step; h += n)
             {
-                Vector256<float> x0 = Avx.LoadVector256(x + p + h), x1 = Avx.LoadVector256(x1p + p + h), c;
-                c = TW.Load8(w0, p + h); a00 = Fma.MultiplyAdd(x0, c, a00); a10 = Fma.MultiplyAdd(x1, c, a10);
-                c = TW.Load8(w1, p + h); a01 = Fma.MultiplyAdd(x0, c, a01); a11 = Fma.MultiplyAdd(x1, c, a11);
-                c = TW.Load8(w2, p + h); a02 = Fma.MultiplyAdd(x0, c, a02); a12 = Fma.MultiplyAdd(x1, c, a12);
-                c = TW.Load8(w3, p + h); a03 = Fma.MultiplyAdd(x0, c, a03); a13 = Fma.MultiplyAdd(x1, c, a13);
+                V x0 = V.Load(x + p + h), x1 = V.Load(x1p + p + h), c;
+                c = TW.Load<V>(w0, p + h); a00 = V.Fma(x0, c, a00); a10 = V.Fma(x1, c, a10);
+                c = TW.Load<V>(w1, p + h); a01 = V.Fma(x0, c, a01); a11 = V.Fma(x1, c, a11);
+                c = TW.Load<V>(w2, p + h); a02 = V.Fma(x0, c, a02); a12 = V.Fma(x1, c, a12);
+                c = TW.Load<V>(w3, p + h); a03 = V.Fma(x0, c, a03); a13 = V.Fma(x1, c, a13);
             }
             if (TW.HasNaNCodes)
             {
@@ -305,33 +336,36 @@ internal static unsafe class GemvNT
                 nan = TW.NaNScan(w2 + p, nan); nan = TW.NaNScan(w3 + p, nan);
             }
         }
-        sums[0] = Vector256.Sum(a00); sums[1] = Vector256.Sum(a01); sums[2] = Vector256.Sum(a02); sums[3] = Vector256.Sum(a03);
-        sums[4] = Vector256.Sum(a10); sums[5] = Vector256.Sum(a11); sums[6] = Vector256.Sum(a12); sums[7] = Vector256.Sum(a13);
-        if (p < k) Tail<TW>(x, 2, k, p, w0, w1, w2, w3, 4, sums);
-        return TW.HasNaNCodes && (NaNSeen(nan) || TailHasNaN<TW>(k, p, w0, w1, w2, w3));
+        sums[0] = V.Sum(a00); sums[1] = V.Sum(a01); sums[2] = V.Sum(a02); sums[3] = V.Sum(a03);
+        sums[SumStride] = V.Sum(a10); sums[SumStride + 1] = V.Sum(a11); sums[SumStride + 2] = V.Sum(a12); sums[SumStride + 3] = V.Sum(a13);
+        if (p < k) Tail<TW>(x, 2, k, p, w, 4, sums);
+        return TW.HasNaNCodes && (NaNSeen(nan) || TailHasNaN<TW>(k, p, w, 4));
     }
 
     /// <summary>3 or 4 tokens × 2 rows (≤ 8 accumulators).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static bool Tile34x2<TW, TT>(float* x, int k, byte* w0, byte* w1, float* sums) where TW : IGemvWeights where TT : ITokenCount
+    private static bool Tile34x2<TW, TT, V>(float* x, int k, byte** w, float* sums)
+        where TW : IGemvWeights where TT : ITokenCount where V : unmanaged, IVec<V>
     {
-        Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
-        Vector256<byte> nan = default;
+        int n = V.Count, step = 4 * n;
+        byte* w0 = w[0], w1 = w[1];
+        V a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
+        V nan = NaNNone<V>();
         float* x1p = x + k, x2p = x + 2L * k, x3p = x + 3L * k;
-        long ahead = (long)PrefetchRows * k * TW.Bytes;
+        long ahead = Ahead(k, TW.Bytes);
         int p = 0;
-        for (; p + 32 <= k; p += 32)
+        for (; p + step <= k; p += step)
         {
-            PrefetchAhead<TW>(ahead + (long)p * TW.Bytes, w0, w1, w0, w1);
-            for (int h = 0; h < 32; h += 8)
+            PrefetchAhead(ahead + (long)p * TW.Bytes, step * TW.Bytes, w0, w1, w0, w1);
+            for (int h = 0; h < step; h += n)
             {
-                Vector256<float> c0 = TW.Load8(w0, p + h), c1 = TW.Load8(w1, p + h), xv;
-                xv = Avx.LoadVector256(x + p + h); a00 = Fma.MultiplyAdd(xv, c0, a00); a01 = Fma.MultiplyAdd(xv, c1, a01);
-                xv = Avx.LoadVector256(x1p + p + h); a10 = Fma.MultiplyAdd(xv, c0, a10); a11 = Fma.MultiplyAdd(xv, c1, a11);
-                xv = Avx.LoadVector256(x2p + p + h); a20 = Fma.MultiplyAdd(xv, c0, a20); a21 = Fma.MultiplyAdd(xv, c1, a21);
+                V c0 = TW.Load<V>(w0, p + h), c1 = TW.Load<V>(w1, p + h), xv;
+                xv = V.Load(x + p + h); a00 = V.Fma(xv, c0, a00); a01 = V.Fma(xv, c1, a01);
+                xv = V.Load(x1p + p + h); a10 = V.Fma(xv, c0, a10); a11 = V.Fma(xv, c1, a11);
+                xv = V.Load(x2p + p + h); a20 = V.Fma(xv, c0, a20); a21 = V.Fma(xv, c1, a21);
                 if (TT.Value == 4)
                 {
-                    xv = Avx.LoadVector256(x3p + p + h); a30 = Fma.MultiplyAdd(xv, c0, a30); a31 = Fma.MultiplyAdd(xv, c1, a31);
+                    xv = V.Load(x3p + p + h); a30 = V.Fma(xv, c0, a30); a31 = V.Fma(xv, c1, a31);
                 }
             }
             if (TW.HasNaNCodes)
@@ -339,36 +373,46 @@ internal static unsafe class GemvNT
                 nan = TW.NaNScan(w0 + p, nan); nan = TW.NaNScan(w1 + p, nan);
             }
         }
-        sums[0] = Vector256.Sum(a00); sums[1] = Vector256.Sum(a01);
-        sums[4] = Vector256.Sum(a10); sums[5] = Vector256.Sum(a11);
-        sums[8] = Vector256.Sum(a20); sums[9] = Vector256.Sum(a21);
-        if (TT.Value == 4) { sums[12] = Vector256.Sum(a30); sums[13] = Vector256.Sum(a31); }
-        if (p < k) Tail<TW>(x, TT.Value, k, p, w0, w1, w0, w1, 2, sums);
-        return TW.HasNaNCodes && (NaNSeen(nan) || TailHasNaN<TW>(k, p, w0, w1, w0, w1));
+        sums[0] = V.Sum(a00); sums[1] = V.Sum(a01);
+        sums[SumStride] = V.Sum(a10); sums[SumStride + 1] = V.Sum(a11);
+        sums[2 * SumStride] = V.Sum(a20); sums[2 * SumStride + 1] = V.Sum(a21);
+        if (TT.Value == 4) { sums[3 * SumStride] = V.Sum(a30); sums[3 * SumStride + 1] = V.Sum(a31); }
+        if (p < k) Tail<TW>(x, TT.Value, k, p, w, 2, sums);
+        return TW.HasNaNCodes && (NaNSeen(nan) || TailHasNaN<TW>(k, p, w, 2));
     }
 
-    /// <summary>Prefetches the 32 elements at byte offset <paramref name="at"/> of each tile row (past the matrix end
-    /// the hint is dropped, never faults). Two identical row pointers cost one redundant hint.</summary>
+    /// <summary>Prefetches <paramref name="bytes"/> bytes (one loop step) at byte offset <paramref name="at"/> of each
+    /// tile row, a hint per cache line (past the matrix end the hint is dropped, never faults). Two identical row
+    /// pointers cost redundant hints.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PrefetchAhead<TW>(long at, byte* w0, byte* w1, byte* w2, byte* w3) where TW : IGemvWeights
+    private static void PrefetchAhead(long at, int bytes, byte* w0, byte* w1, byte* w2, byte* w3)
     {
-        Sse.Prefetch0(w0 + at); Sse.Prefetch0(w1 + at); Sse.Prefetch0(w2 + at); Sse.Prefetch0(w3 + at);
-        if (TW.Bytes == 4)
+        for (int o = 0; o < bytes; o += 64)
         {
-            Sse.Prefetch0(w0 + at + 64); Sse.Prefetch0(w1 + at + 64); Sse.Prefetch0(w2 + at + 64); Sse.Prefetch0(w3 + at + 64);
+            Sse.Prefetch0(w0 + at + o); Sse.Prefetch0(w1 + at + o); Sse.Prefetch0(w2 + at + o); Sse.Prefetch0(w3 + at + o);
         }
     }
 
+    /// <summary>How far ahead of the current element the tiles prefetch: PrefetchRows rows, and at least
+    /// PrefetchBytes, so short FP8 rows keep as many bytes in flight as BF16 and F32 ones.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool NaNSeen(Vector256<byte> nan) => Avx2.CompareEqual(nan, Vector256<byte>.AllBitsSet) != Vector256<byte>.Zero;
+    private static long Ahead(int k, int bytes) => Math.Max((long)PrefetchRows * k * bytes, PrefetchBytes);
 
-    private static bool TailHasNaN<TW>(int k, int from, byte* w0, byte* w1, byte* w2, byte* w3) where TW : IGemvWeights
+    /// <summary>A NaNScan accumulator before any scan: every byte 0x80 (codes OR 0x80 are never below it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static V NaNNone<V>() where V : unmanaged, IVec<V> => V.Bits(0x80808080u);
+
+    /// <summary>Whether a NaNScan accumulator saw a NaN code, i.e. some byte is 0xFF, in registers: every byte is
+    /// ≥ 0x80, so adding 0x01 to each byte clears a byte's top bit only where it (or, through a carry, a byte
+    /// below it that is itself 0xFF) overflowed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool NaNSeen<V>(V nan) where V : unmanaged, IVec<V>
     {
-        for (int p = from; p < k; p++)
-            if (float.IsNaN(TW.Load1(w0, p)) || float.IsNaN(TW.Load1(w1, p)) || float.IsNaN(TW.Load1(w2, p)) || float.IsNaN(TW.Load1(w3, p)))
-                return true;
-        return false;
+        V top = V.And(V.AddBits(nan, V.Bits(0x01010101u)), V.Bits(0x80808080u));
+        V clean = V.EqualBits(top, V.Bits(0x80808080u));            // all-ones lanes (NaN as floats) where no byte overflowed
+        return V.GreaterThanMask(V.Broadcast(1f), clean) != 0;      // 1 > 0.0 holds only in a lane that overflowed
     }
+
 }
 
 /// <summary>Marker types for the token count of <c>Tile34x2</c> (a constant the JIT folds).</summary>
@@ -387,10 +431,10 @@ internal unsafe interface IGemvWeights
     /// <summary>Whether codes can be NaN patterns that FP32 arithmetic would not propagate (FP8).</summary>
     static abstract bool HasNaNCodes { get; }
     static abstract float Load1(byte* row, int p);
-    /// <summary>Elements p..p+7 of a row widened to FP32 (AVX2 only).</summary>
-    static abstract Vector256<float> Load8(byte* row, int p);
-    /// <summary>Folds the 32 codes at <paramref name="codes"/> into a running NaN detector (AVX2 only).</summary>
-    static abstract Vector256<byte> NaNScan(byte* codes, Vector256<byte> seen);
+    /// <summary>Elements p..p+V.Count-1 of a row widened to FP32.</summary>
+    static abstract V Load<V>(byte* row, int p) where V : unmanaged, IVec<V>;
+    /// <summary>Folds the 4·V.Count codes at <paramref name="codes"/> into a running NaN detector.</summary>
+    static abstract V NaNScan<V>(byte* codes, V seen) where V : unmanaged, IVec<V>;
 }
 
 internal readonly unsafe struct F32Weights : IGemvWeights
@@ -399,23 +443,24 @@ internal readonly unsafe struct F32Weights : IGemvWeights
     public static bool HasNaNCodes => false;
     public static float Load1(byte* row, int p) => ((float*)row)[p];
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Load8(byte* row, int p) => Avx.LoadVector256((float*)row + p);
-    public static Vector256<byte> NaNScan(byte* codes, Vector256<byte> seen) => seen;
+    public static V Load<V>(byte* row, int p) where V : unmanaged, IVec<V> => V.Load((float*)row + p);
+    public static V NaNScan<V>(byte* codes, V seen) where V : unmanaged, IVec<V> => seen;
 }
 
+/// <summary>BF16 words zero-extended to dwords (vpmovzxwd) and shifted into the high half.</summary>
 internal readonly unsafe struct Bf16Weights : IGemvWeights
 {
     public static int Bytes => 2;
     public static bool HasNaNCodes => false;
     public static float Load1(byte* row, int p) => Bf16.ToFloat(((ushort*)row)[p]);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Load8(byte* row, int p) =>
-        Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((ushort*)row + p), 16).AsSingle();
-    public static Vector256<byte> NaNScan(byte* codes, Vector256<byte> seen) => seen;
+    public static V Load<V>(byte* row, int p) where V : unmanaged, IVec<V> => V.ShiftLeftBits(V.LoadUShorts((ushort*)row + p), 16);
+    public static V NaNScan<V>(byte* codes, V seen) where V : unmanaged, IVec<V> => seen;
 }
 
-/// <summary>E4M3 codes as bits(c) = value · 2^-120 (see the file header); NaN codes are detected per 32 bytes
-/// (OR 0x80 then unsigned max: a NaN code is the only one that becomes 0xFF).</summary>
+/// <summary>E4M3 codes sign-extended to dwords (vpmovsxbd) as bits(c) = value · 2^-120 (see the file header); NaN
+/// codes are detected per 4·V.Count bytes (OR 0x80 then unsigned byte max: a NaN code is the only one that becomes
+/// 0xFF).</summary>
 internal readonly unsafe struct Fp8Weights : IGemvWeights
 {
     private const int Mask = unchecked((int)0x87F00000);
@@ -427,19 +472,38 @@ internal readonly unsafe struct Fp8Weights : IGemvWeights
         return (c & 0x7F) == 0x7F ? float.NaN : BitConverter.Int32BitsToSingle((c << 20) & Mask);
     }
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Load8(byte* row, int p) =>
-        (Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((sbyte*)row + p), 20) & Vector256.Create(Mask)).AsSingle();
+    public static V Load<V>(byte* row, int p) where V : unmanaged, IVec<V> =>
+        V.And(V.ShiftLeftBits(V.LoadSBytes((sbyte*)row + p), 20), V.Bits(unchecked((uint)Mask)));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> NaNScan(byte* codes, Vector256<byte> seen) =>
-        Avx2.Max(seen, Avx.LoadVector256(codes) | Vector256.Create((byte)0x80));
+    public static V NaNScan<V>(byte* codes, V seen) where V : unmanaged, IVec<V> =>
+        V.MaxBytes(seen, V.Or(V.Load((float*)codes), V.Bits(0x80808080u)));
 }
 
-/// <summary>Per-worker copies of x for FP8 problems (x scaled by one row block's scale_inv), grown on demand.</summary>
+/// <summary>Per-worker copies of x for FP8 problems (x scaled by one row block's scale_inv), grown on demand, and
+/// which (run, problem, row block) each copy holds.</summary>
 internal sealed unsafe class GemvScratch : IDisposable
 {
     private readonly NativeBuffer<float>?[] _x;
+    private readonly (int Run, int Problem, int Block, float Factor)[] _holds;
+    private int _run;
 
-    public GemvScratch(int threads) => _x = new NativeBuffer<float>?[threads];
+    public GemvScratch(int threads)
+    {
+        _x = new NativeBuffer<float>?[threads];
+        _holds = new (int, int, int, float)[threads];
+    }
+
+    /// <summary>Starts a run: every copy made before is stale (x has changed).</summary>
+    public void NewRun() => _run++;
+
+    public bool Holds(int worker, int problem, int block, out float factor)
+    {
+        var h = _holds[worker];
+        factor = h.Factor;
+        return h.Run == _run && h.Problem == problem && h.Block == block;
+    }
+
+    public void Filled(int worker, int problem, int block, float factor) => _holds[worker] = (_run, problem, block, factor);
 
     public float* Buffer(int worker, long floats)
     {
@@ -448,6 +512,7 @@ internal sealed unsafe class GemvScratch : IDisposable
         {
             b?.Dispose();
             _x[worker] = b = new NativeBuffer<float>(Math.Max(floats, 8192));
+            _holds[worker] = default;
         }
         return b.Pointer;
     }

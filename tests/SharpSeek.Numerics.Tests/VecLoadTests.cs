@@ -1,0 +1,43 @@
+using SharpSeek.Numerics;
+
+namespace SharpSeek.Numerics.Tests;
+
+/// <summary>The widening loads and the byte maximum of IVec, for every width against the obvious scalar meaning
+/// (the GEMV tiles widen BF16 and FP8 weights and scan FP8 codes with them).</summary>
+public unsafe class VecLoadTests
+{
+    [Fact]
+    public void WideningLoadsAndByteMax_MatchScalar_AtEveryWidth()
+    {
+        Check<VecScalar>();
+        if (Simd.IsSupported(SimdLevel.Vector128)) Check<Vec128>();
+        if (Simd.IsSupported(SimdLevel.Vector256)) Check<Vec256>();
+        if (Simd.IsSupported(SimdLevel.Vector512)) Check<Vec512>();
+    }
+
+    private static void Check<V>() where V : unmanaged, IVec<V>
+    {
+        int n = V.Count;
+        var rng = new Random(n);
+        byte[] bytes = new byte[4 * n], other = new byte[4 * n];
+        ushort[] words = new ushort[n];
+        rng.NextBytes(bytes);
+        rng.NextBytes(other);
+        for (int i = 0; i < n; i++) words[i] = (ushort)rng.Next(65536);
+        bytes[0] = 0x80; bytes[1] = 0x7F; bytes[2] = 0xFF; bytes[3] = 0x00;   // sign-extension edges
+        uint* lanes = stackalloc uint[n];
+        fixed (byte* b = bytes, o = other)
+        fixed (ushort* w = words)
+        {
+            V.Store(V.LoadSBytes((sbyte*)b), (float*)lanes);
+            for (int i = 0; i < n; i++) Assert.True((uint)(int)(sbyte)bytes[i] == lanes[i], $"{typeof(V).Name} LoadSBytes lane {i}: {lanes[i]:X8}");
+            V.Store(V.LoadBytes(b), (float*)lanes);
+            for (int i = 0; i < n; i++) Assert.Equal(bytes[i], lanes[i]);
+            V.Store(V.LoadUShorts(w), (float*)lanes);
+            for (int i = 0; i < n; i++) Assert.Equal(words[i], lanes[i]);
+            byte* max = stackalloc byte[4 * n];
+            V.Store(V.MaxBytes(V.Load((float*)b), V.Load((float*)o)), (float*)max);
+            for (int i = 0; i < 4 * n; i++) Assert.Equal(Math.Max(bytes[i], other[i]), max[i]);
+        }
+    }
+}
