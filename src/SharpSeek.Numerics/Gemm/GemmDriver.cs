@@ -214,13 +214,18 @@ internal static unsafe class GemmDriver
             P = p, KcMax = kcMax, KBlocks = kBlocks, RowChunks = rowChunks, Scratch = scratch,
             Compute = -1, Pack = 0, PackChunks = PackChunks(pool, p->N, 0, TK.NR),
         };
-        pool.Run(job.PackChunks, ref job);          // block 0 alone
-        for (int b = 0; b < blocks; b++)
+        // The shared buffers live across this method's runs: another thread's GEMM on the same pool must not run a
+        // shared-B pipeline in between (the pool serialises single runs only).
+        lock (scratch)
         {
-            job.Compute = b;
-            job.Pack = b + 1 < blocks ? b + 1 : -1;
-            job.PackChunks = job.Pack < 0 ? 0 : PackChunks(pool, p->N, (b + 1) / kBlocks * NC, TK.NR);
-            pool.Run(rowChunks + job.PackChunks, ref job);
+            pool.Run(job.PackChunks, ref job);          // block 0 alone
+            for (int b = 0; b < blocks; b++)
+            {
+                job.Compute = b;
+                job.Pack = b + 1 < blocks ? b + 1 : -1;
+                job.PackChunks = job.Pack < 0 ? 0 : PackChunks(pool, p->N, (b + 1) / kBlocks * NC, TK.NR);
+                pool.Run(rowChunks + job.PackChunks, ref job);
+            }
         }
     }
 

@@ -84,7 +84,7 @@ internal static unsafe class GemvNT
                 Kernel = kernel,
                 Scratch = problemsNeedScratch(problems, count) ? pool.GetScratch(static pool => new GemvScratch(pool.Threads)) : null,
             };
-            job.Scratch?.NewRun();
+            if (job.Scratch != null) job.Run = job.Scratch.NewRun();
             pool.Run(starts[count], ref job);
         }
         finally
@@ -113,6 +113,7 @@ internal static unsafe class GemvNT
         public bool Accumulate;
         public GemmKernel Kernel;       // the tiles' vector width (Scalar: one dot per output)
         public GemvScratch? Scratch;
+        public int Run;               // this run's id: scaled copies of x made by other runs are stale
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
         public readonly void Execute(int task, int worker)
@@ -134,8 +135,8 @@ internal static unsafe class GemvNT
                     // tasks of the same block (RowsPerTask divides the block).
                     float* xs = Scratch!.Buffer(worker, (long)p.M * p.K);
                     int block = j0 / GemmArgs.ScaleBlock;
-                    if (!Scratch.Holds(worker, lo, block, out float factor))
-                        Scratch.Filled(worker, lo, block, factor = ScaleX(p, XMax[lo], j0, xs));
+                    if (!Scratch.Holds(worker, Run, lo, block, out float factor))
+                        Scratch.Filled(worker, Run, lo, block, factor = ScaleX(p, XMax[lo], j0, xs));
                     Rows<Fp8Weights>(p, xs, factor, j0, j1, Accumulate, Kernel);
                     break;
             }
@@ -493,17 +494,18 @@ internal sealed unsafe class GemvScratch : IDisposable
         _holds = new (int, int, int, float)[threads];
     }
 
-    /// <summary>Starts a run: every copy made before is stale (x has changed).</summary>
-    public void NewRun() => _run++;
+    /// <summary>A new run id, unique even when several threads share the pool (their runs interleave): copies made
+    /// under another id are stale.</summary>
+    public int NewRun() => Interlocked.Increment(ref _run);
 
-    public bool Holds(int worker, int problem, int block, out float factor)
+    public bool Holds(int worker, int run, int problem, int block, out float factor)
     {
         var h = _holds[worker];
         factor = h.Factor;
-        return h.Run == _run && h.Problem == problem && h.Block == block;
+        return h.Run == run && h.Problem == problem && h.Block == block;
     }
 
-    public void Filled(int worker, int problem, int block, float factor) => _holds[worker] = (_run, problem, block, factor);
+    public void Filled(int worker, int run, int problem, int block, float factor) => _holds[worker] = (run, problem, block, factor);
 
     public float* Buffer(int worker, long floats)
     {
