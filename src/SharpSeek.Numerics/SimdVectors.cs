@@ -29,7 +29,7 @@ internal unsafe interface IVec<TSelf> where TSelf : unmanaged, IVec<TSelf>
     static abstract TSelf Min(TSelf a, TSelf b);
     static abstract TSelf Exp(TSelf a);
     /// <summary>exp(a) for a ≤ 0 (values shifted by their maximum: softmax, cross-entropy); a ≥ 88 is not
-    /// supported. Vec256 uses a float Cephes polynomial (≈1 ulp, below −87 flushes to 0), the others Exp.</summary>
+    /// supported. Vec256 and Vec512 use a float Cephes polynomial (≈1 ulp, below −87 flushes to 0), the others Exp.</summary>
     static abstract TSelf ExpNonPositive(TSelf a);
     static abstract float Sum(TSelf a);
     static abstract float MaxAcross(TSelf a);
@@ -282,7 +282,8 @@ internal readonly unsafe struct Vec512 : IVec<Vec512>
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Max(Vec512 a, Vec512 b) => new(Vector512.ConditionalSelect(Vector512.GreaterThan(a._v, b._v), a._v, b._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Min(Vec512 a, Vec512 b) => new(Vector512.ConditionalSelect(Vector512.LessThan(a._v, b._v), a._v, b._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Exp(Vec512 a) => new(Vector512.Exp(a._v));
-    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 ExpNonPositive(Vec512 a) => new(Vector512.Exp(a._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 ExpNonPositive(Vec512 a) =>
+        new(Avx512F.IsSupported ? VecMath.ExpNonPositive(a._v) : Vector512.Exp(a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static float Sum(Vec512 a) => Vector512.Sum(a._v);
     [AI(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vec512 a) => Vec256.MaxAcross(Unsafe.BitCast<Vector256<float>, Vec256>(
         Vector256.ConditionalSelect(Vector256.GreaterThan(a._v.GetLower(), a._v.GetUpper()), a._v.GetLower(), a._v.GetUpper())));
@@ -358,6 +359,27 @@ internal static class VecMath
         p = Fma.MultiplyAdd(p, r * r, r + Vector256<float>.One);
         Vector256<int> pow2 = (Avx.ConvertToVector256Int32(k) + Vector256.Create(127)) << 23;
         return Vector256.AndNot(p * pow2.AsSingle(), tooSmall);
+    }
+
+    /// <summary>The same Cephes exp for x ≤ 0 on 512-bit lanes (AVX-512F): Vector512.Exp widens to double and is
+    /// several times slower.</summary>
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ExpNonPositive(Vector512<float> x)
+    {
+        Vector512<float> tooSmall = Vector512.LessThan(x, Vector512.Create(-87f));
+        x = Vector512.Min(Vector512.Max(x, Vector512.Create(-87f)), Vector512.Create(88f));
+        Vector512<float> k = Avx512F.RoundScale(x * Vector512.Create(1.44269504088896341f), 0);   // to nearest even
+        Vector512<float> r = Avx512F.FusedMultiplyAddNegated(k, Vector512.Create(0.693359375f), x);
+        r = Avx512F.FusedMultiplyAddNegated(k, Vector512.Create(-2.12194440e-4f), r);
+        Vector512<float> p = Vector512.Create(1.9875691500e-4f);
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507e-3f));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
+        p = Avx512F.FusedMultiplyAdd(p, r * r, r + Vector512<float>.One);
+        Vector512<int> pow2 = (Avx512F.ConvertToVector512Int32(k) + Vector512.Create(127)) << 23;
+        return Vector512.AndNot(p * pow2.AsSingle(), tooSmall);
     }
 }
 
