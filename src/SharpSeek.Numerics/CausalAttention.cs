@@ -13,7 +13,8 @@
 // Every product is C (m, n) = alpha · Σ_k A(r, k) · B(k, c) with A read by broadcasts at any two strides (so Pᵀ
 // and dSᵀ need no transpose) and B row-major: Q·Kᵀ and dO·Vᵀ read a transposed copy of K and V (Dq, Lp) / (Dv, Lp),
 // Lp = L rounded up to 16 with zero padding. The tile is 6 rows × 16 columns (12 Vector256 accumulators, as in
-// the GEMM's micro-kernel); rows past m repeat row m − 1 and are not stored, columns past n are masked.
+// the GEMM's micro-kernel), or 6 × 32 on AVX-512 (12 zmm accumulators) while 32 columns remain; rows past m
+// repeat row m − 1 and are not stored, columns past n are masked. Both widths give the same bits.
 // Causality: a row block of 6 query rows reduces only over j < q0 + (last row) + 1, and Pᵀ/dSᵀ products over
 // rows i ≥ j − q0. For that, P and dS rows are zero on the band of 5 positions after each row's last one.
 // Determinism: a fixed loop order and no threads — the same inputs give the same bits.
@@ -61,7 +62,7 @@ public static unsafe class CausalAttention
     public static void Forward(in CausalAttentionArgs a, float* scratch, SimdLevel level = SimdLevel.Vector256)
     {
         Check(a, backward: false);
-        bool vec = UseVector(level);
+        int vec = VectorWidth(level);
         int lp = PaddedLength(a.L);
         float* kt = scratch;                                        // (Dq, Lp)
         float* pRows = scratch + (long)Math.Max(a.Dq, a.Dv) * lp;   // (TileRows, Lp) when P is not kept
@@ -81,7 +82,7 @@ public static unsafe class CausalAttention
     public static void Backward(in CausalAttentionArgs a, float* scratch, SimdLevel level = SimdLevel.Vector256)
     {
         Check(a, backward: true);
-        bool vec = UseVector(level);
+        int vec = VectorWidth(level);
         int lp = PaddedLength(a.L), q0 = a.L - a.Lq;
         float* t = scratch;                                         // (Dq, Lp) Kᵀ, then (Dv, Lp) Vᵀ
         float* ds = t + (long)Math.Max(a.Dq, a.Dv) * lp;            // (Lq, Lp) dP, then dS
@@ -131,14 +132,14 @@ public static unsafe class CausalAttention
 
     /// <summary>P rows i0..i0+m (row stride ldp) = softmax of the scaled scores over each row's causal context,
     /// zero on the band after it. Returns the context length the block reduces over.</summary>
-    private static int Probabilities(in CausalAttentionArgs a, int i0, int m, float* kt, int lp, float* p, long ldp, bool vec)
+    private static int Probabilities(in CausalAttentionArgs a, int i0, int m, float* kt, int lp, float* p, long ldp, int vec)
     {
         int q0 = a.L - a.Lq, jEnd = q0 + i0 + m;
         Product(m, PaddedLength(jEnd), a.Dq, a.Q + i0 * a.LdQ, a.LdQ, 1, kt, lp, p, ldp, a.Scale, vec);
         for (int r = 0; r < m; r++)
         {
             int len = q0 + i0 + r + 1;
-            if (vec) SoftmaxRow(p + r * ldp, len);
+            if (vec != 0) SoftmaxRow(p + r * ldp, len);
             else Softmax.Forward(1, len, new Span<float>(p + r * ldp, len), new Span<float>(p + r * ldp, len), SimdLevel.Scalar);
             ZeroBand(p + r * ldp, len, a.L);
         }
@@ -227,16 +228,59 @@ public static unsafe class CausalAttention
 
     /// <summary>C (m ≤ 6, n) = alpha · Σ_{k &lt; kLen} A(r, k) B(k, c), A(r, k) = a[r·aRow + k·aK], B row-major (ldb),
     /// overwriting C (ldc). Tiles of 16 columns.</summary>
+    /// <summary>C (m ≤ 6, n) = alpha · A · B in column tiles: 32 wide on zmm where <paramref name="vec"/> is 512
+    /// (two 16-column tiles at once), 16 wide on ymm (masked at a ragged end), or scalar (0). Every element is the
+    /// same FMA chain over k in all of them, so the widths give the same bits.</summary>
     internal static void Product(int m, int n, int kLen, float* a, long aRow, long aK, float* b, long ldb,
-        float* c, long ldc, float alpha, bool vec)
+        float* c, long ldc, float alpha, int vec)
     {
-        for (int c0 = 0; c0 < n; c0 += TileCols)
+        int c0 = 0;
+        if (vec == 512)
+            for (; c0 + 2 * TileCols <= n; c0 += 2 * TileCols)
+                Tile6x32(m, kLen, a, aRow, aK, b + c0, ldb, c + c0, ldc, alpha);
+        for (; c0 < n; c0 += TileCols)
         {
             int nc = Math.Min(TileCols, n - c0);
-            if (vec && nc == TileCols) Tile6x16<FullRow>(m, nc, kLen, a, aRow, aK, b + c0, ldb, c + c0, ldc, alpha);
-            else if (vec) Tile6x16<MaskedRow>(m, nc, kLen, a, aRow, aK, b + c0, ldb, c + c0, ldc, alpha);
+            if (vec != 0 && nc == TileCols) Tile6x16<FullRow>(m, nc, kLen, a, aRow, aK, b + c0, ldb, c + c0, ldc, alpha);
+            else if (vec != 0) Tile6x16<MaskedRow>(m, nc, kLen, a, aRow, aK, b + c0, ldb, c + c0, ldc, alpha);
             else TileScalar(m, nc, kLen, a, aRow, aK, b + c0, ldb, c + c0, ldc, alpha);
         }
+    }
+
+    /// <summary>The 6 × 32 tile on AVX-512: 12 zmm accumulators, full rows of B.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile6x32(int m, int kLen, float* a, long aRow, long aK, float* b, long ldb, float* c, long ldc, float alpha)
+    {
+        // rows past m read row m − 1 (valid memory) and are not stored
+        long o1 = Math.Min(1, m - 1) * aRow, o2 = Math.Min(2, m - 1) * aRow, o3 = Math.Min(3, m - 1) * aRow;
+        long o4 = Math.Min(4, m - 1) * aRow, o5 = Math.Min(5, m - 1) * aRow;
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int k = 0; k < kLen; k++)
+        {
+            Vector512<float> b0 = Avx512F.LoadVector512(b), b1 = Avx512F.LoadVector512(b + 16);
+            Vector512<float> x = Vector512.Create(a[0]);
+            c00 = Avx512F.FusedMultiplyAdd(x, b0, c00); c01 = Avx512F.FusedMultiplyAdd(x, b1, c01);
+            x = Vector512.Create(a[o1]);
+            c10 = Avx512F.FusedMultiplyAdd(x, b0, c10); c11 = Avx512F.FusedMultiplyAdd(x, b1, c11);
+            x = Vector512.Create(a[o2]);
+            c20 = Avx512F.FusedMultiplyAdd(x, b0, c20); c21 = Avx512F.FusedMultiplyAdd(x, b1, c21);
+            x = Vector512.Create(a[o3]);
+            c30 = Avx512F.FusedMultiplyAdd(x, b0, c30); c31 = Avx512F.FusedMultiplyAdd(x, b1, c31);
+            x = Vector512.Create(a[o4]);
+            c40 = Avx512F.FusedMultiplyAdd(x, b0, c40); c41 = Avx512F.FusedMultiplyAdd(x, b1, c41);
+            x = Vector512.Create(a[o5]);
+            c50 = Avx512F.FusedMultiplyAdd(x, b0, c50); c51 = Avx512F.FusedMultiplyAdd(x, b1, c51);
+            a += aK;
+            b += ldb;
+        }
+        Vector512<float> al = Vector512.Create(alpha);
+        (c00 * al).Store(c); (c01 * al).Store(c + 16);
+        if (m > 1) { (c10 * al).Store(c + ldc); (c11 * al).Store(c + ldc + 16); }
+        if (m > 2) { (c20 * al).Store(c + 2 * ldc); (c21 * al).Store(c + 2 * ldc + 16); }
+        if (m > 3) { (c30 * al).Store(c + 3 * ldc); (c31 * al).Store(c + 3 * ldc + 16); }
+        if (m > 4) { (c40 * al).Store(c + 4 * ldc); (c41 * al).Store(c + 4 * ldc + 16); }
+        if (m > 5) { (c50 * al).Store(c + 5 * ldc); (c51 * al).Store(c + 5 * ldc + 16); }
     }
 
     private static void TileScalar(int m, int n, int kLen, float* a, long aRow, long aK, float* b, long ldb,
@@ -316,10 +360,13 @@ public static unsafe class CausalAttention
     private static Vector256<float> Mask(int n) =>
         Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(n)).AsSingle();
 
-    private static bool UseVector(SimdLevel level)
+    /// <summary>Register width of the product tiles for a level: 512 (6x32 zmm where AVX-512F exists, ymm for a
+    /// ragged end), 256 (6x16 ymm), or 0 (scalar).</summary>
+    private static int VectorWidth(SimdLevel level)
     {
         Simd.Require(level);
-        return level >= SimdLevel.Vector256 && Avx2.IsSupported && Fma.IsSupported;
+        if (level < SimdLevel.Vector256 || !Avx2.IsSupported || !Fma.IsSupported) return 0;
+        return level >= SimdLevel.Vector512 && Avx512F.IsSupported ? 512 : 256;
     }
 
     private static void Check(in CausalAttentionArgs a, bool backward)

@@ -88,6 +88,27 @@ public unsafe class CausalAttentionTests
     }
 
     [Fact]
+    public void Vector512Tiles_GiveTheVector256Bits()
+    {
+        // The 6x32 zmm tile runs the same FMA chain per element as the 6x16 ymm tile; shapes with 32-wide column
+        // runs, a 16-wide rest and ragged ends in every product.
+        if (!Simd.IsSupported(SimdLevel.Vector512)) return;   // nothing to compare on this CPU
+        foreach (var (lq, l, dq, dk1, dv) in new[] { (45, 45, 48, 32, 32), (70, 100, 96, 64, 64), (7, 37, 40, 24, 20) })
+        {
+            float[][] Run(SimdLevel level)
+            {
+                var h = new Head(lq, l, dq, dk1, dv, new Random(lq + l), keepP: true);
+                CausalAttention.Forward(h.Args, h.ScratchPtr, level);
+                CausalAttention.Backward(h.Args, h.ScratchPtr, level);
+                return [h.O, h.P, h.DQ, h.DK1, h.DK2, h.DV];
+            }
+            float[][] narrow = Run(SimdLevel.Vector256), wide = Run(SimdLevel.Vector512);
+            for (int i = 0; i < narrow.Length; i++)
+                Assert.True(narrow[i].AsSpan().SequenceEqual(wide[i]), $"operand {i} of ({lq}, {l}, {dq}, {dk1}, {dv})");
+        }
+    }
+
+    [Fact]
     public void ForwardAndBackward_AreBitIdenticalAcrossRuns_AndKeptOrRecomputedP()
     {
         float[][] Run(bool keepP)
