@@ -177,7 +177,8 @@ public static unsafe class CausalAttention
 
     /// <summary>e^x for x ≤ 0 (softmax after the max shift): the row kernels' Cephes exp (VecMath.ExpNonPositive).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> Exp(Vector256<float> x) => VecMath.ExpNonPositive(x);
+    internal static Vector256<float> Exp(Vector256<float> x) =>
+        Unsafe.BitCast<Vec256, Vector256<float>>(VecMath.ExpNonPositive(Unsafe.BitCast<Vector256<float>, Vec256>(x)));
 
     /// <summary>ds[j] = p[j] · (ds[j] − d) · scale for j &lt; n (ds holds dP on entry).</summary>
     private static void SoftmaxBackward(float* p, float* ds, float d, float scale, int n)

@@ -52,6 +52,10 @@ internal unsafe interface IVec<TSelf> where TSelf : unmanaged, IVec<TSelf>
     static abstract TSelf LessThanBits(TSelf a, TSelf b);
     /// <summary>Each lane's uint bit pattern converted to the float of that integer value (lanes &lt; 2^24).</summary>
     static abstract TSelf UIntToFloat(TSelf a);
+    /// <summary>Each lane rounded to the nearest integer, ties to even.</summary>
+    static abstract TSelf RoundToEven(TSelf a);
+    /// <summary>Each lane (an integral float within int range) converted to the int32 bit pattern of its value.</summary>
+    static abstract TSelf IntegralToIntBits(TSelf a);
     /// <summary>Count bytes zero-extended into uint lanes.</summary>
     static abstract TSelf LoadBytes(byte* p);
     /// <summary>The low 8 bits of each uint lane into Count bytes.</summary>
@@ -105,6 +109,8 @@ internal readonly unsafe struct VecScalar : IVec<VecScalar>
     [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar EqualBits(VecScalar a, VecScalar b) => B(a.U == b.U ? uint.MaxValue : 0u);
     [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar LessThanBits(VecScalar a, VecScalar b) => B((int)a.U < (int)b.U ? uint.MaxValue : 0u);
     [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar UIntToFloat(VecScalar a) => new(a.U);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar RoundToEven(VecScalar a) => new(MathF.Round(a._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar IntegralToIntBits(VecScalar a) => B((uint)(int)a._v);
     // The narrow loads are not inlined: inlined into a method that stores the loaded lane straight back to memory,
     // the .NET 10.0.401 JIT was seen to turn load-widen-store into a 4-byte float copy from p (VecLoadTests).
     [AI(MethodImplOptions.NoInlining)] public static VecScalar LoadBytes(byte* p) => B(*p);
@@ -158,6 +164,8 @@ internal readonly unsafe struct Vec128 : IVec<Vec128>
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 EqualBits(Vec128 a, Vec128 b) => B(Vector128.Equals(a.U, b.U));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 LessThanBits(Vec128 a, Vec128 b) => B(Vector128.LessThan(a.U.AsInt32(), b.U.AsInt32()).AsUInt32());
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 UIntToFloat(Vec128 a) => new(Vector128.ConvertToSingle(a.U.AsInt32()));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 RoundToEven(Vec128 a) => new(Vector128.Round(a._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 IntegralToIntBits(Vec128 a) => B(Vector128.ConvertToInt32(a._v).AsUInt32());
     [AI(MethodImplOptions.AggressiveInlining)]
     public static Vec128 LoadBytes(byte* p)
     {
@@ -209,7 +217,7 @@ internal readonly unsafe struct Vec256 : IVec<Vec256>
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 Min(Vec256 a, Vec256 b) => new(Vector256.ConditionalSelect(Vector256.LessThan(a._v, b._v), a._v, b._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 Exp(Vec256 a) => new(Vector256.Exp(a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 ExpNonPositive(Vec256 a) =>
-        new(System.Runtime.Intrinsics.X86.Fma.IsSupported ? VecMath.ExpNonPositive(a._v) : Vector256.Exp(a._v));
+        System.Runtime.Intrinsics.X86.Fma.IsSupported ? VecMath.ExpNonPositive(a) : new(Vector256.Exp(a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static float Sum(Vec256 a) => Vector256.Sum(a._v);
     [AI(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vec256 a) => Lanes.Max(Vec128Max(a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 LessThan(Vec256 a, Vec256 b) => new(Vector256.LessThan(a._v, b._v));
@@ -227,6 +235,10 @@ internal readonly unsafe struct Vec256 : IVec<Vec256>
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 EqualBits(Vec256 a, Vec256 b) => B(Vector256.Equals(a.U, b.U));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 LessThanBits(Vec256 a, Vec256 b) => B(Vector256.LessThan(a.U.AsInt32(), b.U.AsInt32()).AsUInt32());
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 UIntToFloat(Vec256 a) => new(Vector256.ConvertToSingle(a.U.AsInt32()));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 RoundToEven(Vec256 a) =>
+        new(Avx.IsSupported ? Avx.RoundToNearestInteger(a._v) : Vector256.Round(a._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 IntegralToIntBits(Vec256 a) =>
+        B((Avx.IsSupported ? Avx.ConvertToVector256Int32(a._v) : Vector256.ConvertToInt32(a._v)).AsUInt32());
     [AI(MethodImplOptions.AggressiveInlining)]
     public static Vec256 LoadBytes(byte* p)
     {
@@ -283,7 +295,7 @@ internal readonly unsafe struct Vec512 : IVec<Vec512>
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Min(Vec512 a, Vec512 b) => new(Vector512.ConditionalSelect(Vector512.LessThan(a._v, b._v), a._v, b._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 Exp(Vec512 a) => new(Vector512.Exp(a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 ExpNonPositive(Vec512 a) =>
-        new(Avx512F.IsSupported ? VecMath.ExpNonPositive(a._v) : Vector512.Exp(a._v));
+        Avx512F.IsSupported ? VecMath.ExpNonPositive(a) : new(Vector512.Exp(a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static float Sum(Vec512 a) => Vector512.Sum(a._v);
     [AI(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vec512 a) => Vec256.MaxAcross(Unsafe.BitCast<Vector256<float>, Vec256>(
         Vector256.ConditionalSelect(Vector256.GreaterThan(a._v.GetLower(), a._v.GetUpper()), a._v.GetLower(), a._v.GetUpper())));
@@ -302,6 +314,10 @@ internal readonly unsafe struct Vec512 : IVec<Vec512>
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 EqualBits(Vec512 a, Vec512 b) => B(Vector512.Equals(a.U, b.U));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 LessThanBits(Vec512 a, Vec512 b) => B(Vector512.LessThan(a.U.AsInt32(), b.U.AsInt32()).AsUInt32());
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 UIntToFloat(Vec512 a) => new(Vector512.ConvertToSingle(a.U.AsInt32()));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 RoundToEven(Vec512 a) =>
+        new(Avx512F.IsSupported ? Avx512F.RoundScale(a._v, 0) : Vector512.Round(a._v));
+    [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 IntegralToIntBits(Vec512 a) =>
+        B((Avx512F.IsSupported ? Avx512F.ConvertToVector512Int32(a._v) : Vector512.ConvertToInt32(a._v)).AsUInt32());
     [AI(MethodImplOptions.AggressiveInlining)]
     public static Vec512 LoadBytes(byte* p)
     {
@@ -339,47 +355,27 @@ internal readonly unsafe struct Vec512 : IVec<Vec512>
 /// <summary>Vector maths shared by the row kernels and the attention kernel.</summary>
 internal static class VecMath
 {
-    /// <summary>exp(x) for x ≤ 0 (AVX2 + FMA): x = k·ln2 + r with ln2 split in two (Cody–Waite), a degree-6 Cephes
-    /// polynomial in r (≈1 ulp), 2^k through the exponent bits. x below −87 flushes to 0 rather than a subnormal;
-    /// x is clamped at 88 so 2^k cannot overflow into the sign bit; NaN stays NaN.</summary>
+    /// <summary>exp(x) for x ≤ 0 (Vec256 with FMA, Vec512): x = k·ln2 + r with ln2 split in two (Cody–Waite), a
+    /// degree-6 Cephes polynomial in r (≈1 ulp), 2^k through the exponent bits. x below −87 flushes to 0 rather
+    /// than a subnormal; x is clamped at 88 so 2^k cannot overflow into the sign bit; NaN stays NaN (the clamps
+    /// keep the NaN operand).</summary>
     [AI(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> ExpNonPositive(Vector256<float> x)
+    public static V ExpNonPositive<V>(V x) where V : unmanaged, IVec<V>
     {
-        Vector256<float> tooSmall = Vector256.LessThan(x, Vector256.Create(-87f));
-        x = Vector256.Min(Vector256.Max(x, Vector256.Create(-87f)), Vector256.Create(88f));
-        Vector256<float> k = Avx.RoundToNearestInteger(x * Vector256.Create(1.44269504088896341f));
-        Vector256<float> r = Fma.MultiplyAddNegated(k, Vector256.Create(0.693359375f), x);
-        r = Fma.MultiplyAddNegated(k, Vector256.Create(-2.12194440e-4f), r);
-        Vector256<float> p = Vector256.Create(1.9875691500e-4f);
-        p = Fma.MultiplyAdd(p, r, Vector256.Create(1.3981999507e-3f));
-        p = Fma.MultiplyAdd(p, r, Vector256.Create(8.3334519073e-3f));
-        p = Fma.MultiplyAdd(p, r, Vector256.Create(4.1665795894e-2f));
-        p = Fma.MultiplyAdd(p, r, Vector256.Create(1.6666665459e-1f));
-        p = Fma.MultiplyAdd(p, r, Vector256.Create(5.0000001201e-1f));
-        p = Fma.MultiplyAdd(p, r * r, r + Vector256<float>.One);
-        Vector256<int> pow2 = (Avx.ConvertToVector256Int32(k) + Vector256.Create(127)) << 23;
-        return Vector256.AndNot(p * pow2.AsSingle(), tooSmall);
-    }
-
-    /// <summary>The same Cephes exp for x ≤ 0 on 512-bit lanes (AVX-512F): Vector512.Exp widens to double and is
-    /// several times slower.</summary>
-    [AI(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> ExpNonPositive(Vector512<float> x)
-    {
-        Vector512<float> tooSmall = Vector512.LessThan(x, Vector512.Create(-87f));
-        x = Vector512.Min(Vector512.Max(x, Vector512.Create(-87f)), Vector512.Create(88f));
-        Vector512<float> k = Avx512F.RoundScale(x * Vector512.Create(1.44269504088896341f), 0);   // to nearest even
-        Vector512<float> r = Avx512F.FusedMultiplyAddNegated(k, Vector512.Create(0.693359375f), x);
-        r = Avx512F.FusedMultiplyAddNegated(k, Vector512.Create(-2.12194440e-4f), r);
-        Vector512<float> p = Vector512.Create(1.9875691500e-4f);
-        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507e-3f));
-        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
-        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
-        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
-        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
-        p = Avx512F.FusedMultiplyAdd(p, r * r, r + Vector512<float>.One);
-        Vector512<int> pow2 = (Avx512F.ConvertToVector512Int32(k) + Vector512.Create(127)) << 23;
-        return Vector512.AndNot(p * pow2.AsSingle(), tooSmall);
+        V tooSmall = V.LessThan(x, V.Broadcast(-87f));
+        x = V.Min(V.Broadcast(88f), V.Max(V.Broadcast(-87f), x));
+        V k = V.RoundToEven(V.Mul(x, V.Broadcast(1.44269504088896341f))), minusK = V.Sub(V.Broadcast(0f), k);
+        V r = V.Fma(minusK, V.Broadcast(0.693359375f), x);
+        r = V.Fma(minusK, V.Broadcast(-2.12194440e-4f), r);
+        V p = V.Broadcast(1.9875691500e-4f);
+        p = V.Fma(p, r, V.Broadcast(1.3981999507e-3f));
+        p = V.Fma(p, r, V.Broadcast(8.3334519073e-3f));
+        p = V.Fma(p, r, V.Broadcast(4.1665795894e-2f));
+        p = V.Fma(p, r, V.Broadcast(1.6666665459e-1f));
+        p = V.Fma(p, r, V.Broadcast(5.0000001201e-1f));
+        p = V.Fma(p, V.Mul(r, r), V.Add(r, V.Broadcast(1f)));
+        V pow2 = V.ShiftLeftBits(V.AddBits(V.IntegralToIntBits(k), V.Bits(127)), 23);
+        return V.Select(tooSmall, V.Broadcast(0f), V.Mul(p, pow2));
     }
 }
 
