@@ -9,8 +9,9 @@
 // The machine is shared, so the run is split into rounds: each round measures the read bandwidth, then restarts
 // from the prompt and times its decode steps one by one. A round's fraction uses its own bandwidth and its median
 // step; the result is the median over rounds. The KV-cache bytes read per step are reported, not counted as weights.
-// On one thread the same fraction is also computed from process CPU time (steps and a read probe alike), which the
-// time slicing of a loaded machine does not inflate; wall-clock figures are the ones to quote on a quiet machine.
+// The same fraction is also computed from process CPU time (steps and a read probe alike, all threads' CPU seconds,
+// spinning workers included), which the time slicing of a loaded machine does not inflate; wall-clock figures are
+// the ones to quote on a quiet machine.
 using System.Diagnostics;
 using SharpSeek.Model;
 using SharpSeek.Model.Layers;
@@ -20,7 +21,7 @@ namespace SharpSeek.Inference;
 
 public sealed record DecodeBenchResult(int Batch, int Steps, int Rounds, int Context, double StepSeconds, double TokensPerSecond,
     double WeightBytesPerStep, double KvBytesPerStep, double ReadGbps, double RooflineFraction,
-    double? CpuReadGbps, double? CpuRooflineFraction);
+    double CpuReadGbps, double CpuRooflineFraction);
 
 public static class DecodeBenchmark
 {
@@ -54,7 +55,6 @@ public static class DecodeBenchmark
         long w0 = Stopwatch.GetTimestamp();
         for (int i = 0; i < maxWarmupSteps && (i < 8 || Stopwatch.GetElapsedTime(w0).TotalSeconds < 2); i++) Step();
 
-        bool cpu = ctx.Pool.Threads == 1;
         using var process = Process.GetCurrentProcess();
         double CpuSeconds()
         {
@@ -72,29 +72,29 @@ public static class DecodeBenchmark
         for (int r = 0; r < rounds; r++)
         {
             reads[r] = MachinePeak.Memory(ctx.Pool, ProbeBytes, repeats: 2).ReadGbps;
-            if (cpu) cpuReads[r] = MachinePeak.ReadGbps(ctx.Pool, 4 * ProbeBytes, repeats: 2, CpuSeconds);
+            cpuReads[r] = MachinePeak.ReadGbps(ctx.Pool, 4 * ProbeBytes, repeats: 2, CpuSeconds);
             Prefill();
             double roundBytes = 0;
             for (int i = 0; i < steps; i++)
             {
-                double c0 = cpu ? CpuSeconds() : 0;
+                double c0 = CpuSeconds();
                 long t0 = Stopwatch.GetTimestamp();
                 Step();
                 stepTimes[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-                if (cpu) cpuTimes[i] = CpuSeconds() - c0;
+                cpuTimes[i] = CpuSeconds() - c0;
                 roundBytes += WeightBytesOfLastStep(engine.Model, batch);
             }
             roundBytes /= steps;
             weightBytes += roundBytes / rounds;
             stepMedians[r] = Median(stepTimes);
             fractions[r] = roundBytes / (reads[r] * 1e9) / stepMedians[r];
-            if (cpu) cpuFractions[r] = roundBytes / (cpuReads[r] * 1e9) / Median(cpuTimes);
+            cpuFractions[r] = roundBytes / (cpuReads[r] * 1e9) / Median(cpuTimes);
         }
         int context = promptLength + 2 + steps / 2;
         double kvBytes = (double)engine.KvBytesPerToken * context * batch;
         double step = Median(stepMedians);
         return new DecodeBenchResult(batch, steps, rounds, context, step, batch / step, weightBytes, kvBytes, Median(reads), Median(fractions),
-            cpu ? Median(cpuReads) : null, cpu ? Median(cpuFractions) : null);
+            Median(cpuReads), Median(cpuFractions));
     }
 
     private static double Median(double[] values)

@@ -201,7 +201,7 @@ public static class InferenceCommands
             foreach (var r in results)
                 Console.Out.WriteLine($"batch {r.Batch,2}: {r.TokensPerSecond,8:F1} tok/s  weights/step {r.WeightBytesPerStep / 1e6:F1} MB  " +
                     $"read BW {r.ReadGbps:F1} GB/s  roofline fraction {r.RooflineFraction:P0}" +
-                    (r.CpuRooflineFraction is { } f ? $"  (by CPU time: read {r.CpuReadGbps:F1} GB/s, fraction {f:P0})" : ""));
+                    $"  (by CPU time of all threads: read {r.CpuReadGbps:F1} GB/s, fraction {r.CpuRooflineFraction:P0})");
             return 0;
         });
         return cmd;
