@@ -103,10 +103,17 @@ public static unsafe class MachinePeak
     /// (e.g. process CPU time, which a loaded machine's time slicing does not inflate; meaningful on one thread).</summary>
     public static double ReadGbps(WorkerPool pool, long bufferBytes, int repeats, Func<double> clockSeconds)
     {
-        long n = bufferBytes / sizeof(float) / 64 * 64;
-        using NativeBuffer<float> buf = new(n);
-        new Span<float>(buf.Pointer, (int)n).Fill(1f);
-        return Best(pool, new StreamJob { Kind = 0, B = buf.Pointer, N = n, Tasks = pool.Threads }, pool.Threads, repeats, n * 4L, clockSeconds);
+        using NativeBuffer<float> buf = new(bufferBytes / sizeof(float) / 64 * 64);
+        return ReadGbps(pool, buf, repeats, clockSeconds);
+    }
+
+    /// <summary>The same read probe over a caller's buffer (its contents are irrelevant), so a benchmark that
+    /// probes every round allocates and faults its pages in once.</summary>
+    public static double ReadGbps(WorkerPool pool, NativeBuffer<float> buffer, int repeats, Func<double>? clockSeconds = null)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        long n = buffer.Length / 64 * 64;
+        return Best(pool, new StreamJob { Kind = 0, B = buffer.Pointer, N = n, Tasks = pool.Threads }, pool.Threads, repeats, n * 4L, clockSeconds);
     }
 
     /// <summary>Runs <paramref name="job"/> once to warm up (tiering, clocks), then <paramref name="repeats"/> times;
