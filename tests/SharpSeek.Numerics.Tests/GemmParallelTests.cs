@@ -22,9 +22,9 @@ public class GemmParallelTests
     [MemberData(nameof(LayoutsAndOutputs))]
     public void SharedB_SeveralNAndKBlocks_MatchesReference_AndOneThreadBits(GemmLayout layout, GemmOutput output)
     {
-        // M ≥ Threads·MC takes the shared-B path on 2 and 3 threads; N crosses NC (two jc blocks, the second
-        // ragged), K crosses KC (two pc blocks, the second ragged), M leaves a ragged MR edge.
-        int m = 3 * GemmDriver.MC + 5, n = GemmDriver.NC + 37, k = GemmDriver.KC + 29;
+        // M ≥ Threads·MC and M ≥ N take the shared-B path on 2 and 3 threads; N crosses NC (two jc blocks, the
+        // second ragged), K crosses KC (two pc blocks, the second ragged), M leaves a ragged MR edge.
+        int m = GemmDriver.NC + 53, n = GemmDriver.NC + 37, k = GemmDriver.KC + 29;
         float[] a = Floats(m * k, 31), b = Floats(k * n, 32), c0 = Floats(m * n, 33);
         float[] one = (float[])c0.Clone(), two = (float[])c0.Clone(), three = (float[])c0.Clone();
         Gemm.F32(Pool1, layout, m, n, k, a, b, one, output);

@@ -12,8 +12,8 @@ public class SharedPoolTests
     public void TwoCallers_InterleavingOnOnePool_EachGetTheirOwnResults()
     {
         using var pool = new WorkerPool(2);
-        // Shared-B GEMM (M ≥ Threads·MC, several B blocks) and FP8 GEMV (M = 1), each caller with its own inputs.
-        int m = 2 * GemmDriver.MC + 7, n = GemmDriver.NC + 40, k = GemmDriver.KC + 20;
+        // Shared-B GEMM (M ≥ Threads·MC and M ≥ N, two K blocks) and FP8 GEMV (M = 1), each caller with its own inputs.
+        int m = 2 * GemmDriver.MC + 7, n = 150, k = 2 * GemmDriver.KC + 20;
         int gn = 256, gk = 384;
         byte[] w = Fp8(gn * gk, 9);
         float[] scales = Floats(GemmArgs.Blocks(gn) * GemmArgs.Blocks(gk), 10);
