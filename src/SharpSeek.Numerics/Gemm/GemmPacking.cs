@@ -83,7 +83,10 @@ internal readonly unsafe struct RowsPacker<TElem> : IPanelPacker where TElem : I
             if (vector && src.Scales == null)
             {
                 for (int g = lastGroup; g >= 0; g -= 8)
-                    Transposed8(src.Data, (long)(line0 + l0 + g) * src.Ld + k0, src.Ld, Math.Min(8, lw - g), kc, width, dst + g);
+                    if (width - g == 4)   // the last 4 lines of a 12-wide panel: half the work of an 8-line group
+                        Transposed4(src.Data, (long)(line0 + l0 + g) * src.Ld + k0, src.Ld, Math.Min(4, lw - g), kc, width, dst + g);
+                    else
+                        Transposed8(src.Data, (long)(line0 + l0 + g) * src.Ld + k0, src.Ld, Math.Min(8, lw - g), kc, width, dst + g);
                 p = kc & ~7;
             }
             else if (vector)
@@ -141,6 +144,30 @@ internal readonly unsafe struct RowsPacker<TElem> : IPanelPacker where TElem : I
             Avx.Store(dst + 5 * width, Avx.Permute2x128(s1, s5, 0x31));
             Avx.Store(dst + 6 * width, Avx.Permute2x128(s2, s6, 0x31));
             Avx.Store(dst + 7 * width, Avx.Permute2x128(s3, s7, 0x31));
+        }
+    }
+
+    /// <summary>Up to 4 lines transposed 8 k at a time into dst[p*width + l], l &lt; 4: four 4-float stores per
+    /// 8 k (exact, no spill).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transposed4(void* data, long start, long ld, int count, int kc, int width, float* dst)
+    {
+        Vector256<float> zero = Vector256<float>.Zero;
+        for (int p = 0; p + 8 <= kc; p += 8, dst += 8 * width)
+        {
+            long at = start + p;
+            Vector256<float> r0 = count > 0 ? TElem.Load8(data, at) : zero;
+            Vector256<float> r1 = count > 1 ? TElem.Load8(data, at + ld) : zero;
+            Vector256<float> r2 = count > 2 ? TElem.Load8(data, at + 2 * ld) : zero;
+            Vector256<float> r3 = count > 3 ? TElem.Load8(data, at + 3 * ld) : zero;
+            Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
+            Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+            Vector256<float> s0 = Avx.Shuffle(t0, t2, 0x44), s1 = Avx.Shuffle(t0, t2, 0xEE);   // k 0 | 4, 1 | 5
+            Vector256<float> s2 = Avx.Shuffle(t1, t3, 0x44), s3 = Avx.Shuffle(t1, t3, 0xEE);   // k 2 | 6, 3 | 7
+            Sse.Store(dst, s0.GetLower()); Sse.Store(dst + width, s1.GetLower());
+            Sse.Store(dst + 2 * width, s2.GetLower()); Sse.Store(dst + 3 * width, s3.GetLower());
+            Sse.Store(dst + 4 * width, s0.GetUpper()); Sse.Store(dst + 5 * width, s1.GetUpper());
+            Sse.Store(dst + 6 * width, s2.GetUpper()); Sse.Store(dst + 7 * width, s3.GetUpper());
         }
     }
 
