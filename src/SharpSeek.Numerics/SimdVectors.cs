@@ -111,13 +111,15 @@ internal readonly unsafe struct VecScalar : IVec<VecScalar>
     [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar UIntToFloat(VecScalar a) => new(a.U);
     [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar RoundToEven(VecScalar a) => new(MathF.Round(a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar IntegralToIntBits(VecScalar a) => B((uint)(int)a._v);
-    // The narrow loads are not inlined: inlined into a method that stores the loaded lane straight back to memory,
-    // the .NET 10.0.401 JIT was seen to turn load-widen-store into a 4-byte float copy from p (VecLoadTests).
-    [AI(MethodImplOptions.NoInlining)] public static VecScalar LoadBytes(byte* p) => B(*p);
+    // The narrow loads build the lane through Vector128.CreateScalar, not BitConverter: optimized code from the
+    // .NET 10 JIT (runtime 10.0.12) turns UInt32BitsToSingle((uint)*p) of a byte or ushort load into a 4-byte float
+    // load from p, dropping the widening (VecLoadTests; a 10-line repro in DESIGN).
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar LoadBytes(byte* p) => Widened(*p);
     [AI(MethodImplOptions.AggressiveInlining)] public static void StoreBytes(VecScalar v, byte* p) => *p = (byte)v.U;
-    [AI(MethodImplOptions.NoInlining)] public static VecScalar LoadUShorts(ushort* p) => B(*p);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar LoadUShorts(ushort* p) => Widened(*p);
     [AI(MethodImplOptions.AggressiveInlining)] public static void StoreUShorts(VecScalar v, ushort* p) => *p = (ushort)v.U;
-    [AI(MethodImplOptions.NoInlining)] public static VecScalar LoadSBytes(sbyte* p) => B((uint)(int)*p);
+    [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar LoadSBytes(sbyte* p) => Widened((uint)(int)*p);
+    [AI(MethodImplOptions.AggressiveInlining)] private static VecScalar Widened(uint bits) => new(Vector128.CreateScalar(bits).AsSingle().ToScalar());
     [AI(MethodImplOptions.AggressiveInlining)]
     public static VecScalar MaxBytes(VecScalar a, VecScalar b)
     {

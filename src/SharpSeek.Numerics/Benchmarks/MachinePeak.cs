@@ -99,16 +99,10 @@ public static unsafe class MachinePeak
         return new MemoryBandwidth(pool.Threads, n * sizeof(float), read, copy, triad);
     }
 
-    /// <summary>Best-of-<paramref name="repeats"/> read bandwidth over one buffer, timed by <paramref name="clockSeconds"/>
-    /// (e.g. process CPU time, which a loaded machine's time slicing does not inflate; meaningful on one thread).</summary>
-    public static double ReadGbps(WorkerPool pool, long bufferBytes, int repeats, Func<double> clockSeconds)
-    {
-        using NativeBuffer<float> buf = new(bufferBytes / sizeof(float) / 64 * 64);
-        return ReadGbps(pool, buf, repeats, clockSeconds);
-    }
-
-    /// <summary>The same read probe over a caller's buffer (its contents are irrelevant), so a benchmark that
-    /// probes every round allocates and faults its pages in once.</summary>
+    /// <summary>Best-of-<paramref name="repeats"/> read bandwidth over a caller's buffer (its contents are
+    /// irrelevant; a benchmark that probes every round allocates and faults its pages in once), timed by
+    /// <paramref name="clockSeconds"/> (default wall time; e.g. process CPU time, which a loaded machine's time
+    /// slicing does not inflate, counting every thread's seconds).</summary>
     public static double ReadGbps(WorkerPool pool, NativeBuffer<float> buffer, int repeats, Func<double>? clockSeconds = null)
     {
         ArgumentNullException.ThrowIfNull(buffer);

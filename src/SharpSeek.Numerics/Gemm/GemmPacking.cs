@@ -72,8 +72,9 @@ internal readonly unsafe struct RowsPacker<TElem> : IPanelPacker where TElem : I
     {
         if (vector && width < 4)
             throw new ArgumentOutOfRangeException(nameof(width), width, "Vector packing needs panels of at least 4 lines.");
-        // Groups of 8 lines go last to first: a group that ends a panel row short of 8 floats (widths 6 and 12)
-        // stores 8 anyway and spills into the start of the next row, which the lower groups write afterwards.
+        // Groups of 8 lines go last to first: a group that ends a panel row short of 8 floats (width 6; width 12 on
+        // the scaled path, whose last group is not the 4-line transpose) stores 8 anyway and spills into the start
+        // of the next row, which the lower groups write afterwards.
         int lastGroup = (width - 1) & ~7;
         Vector256<float>* t = stackalloc Vector256<float>[8];
         for (int l0 = 0; l0 < lines; l0 += width, dst += (long)kc * width)

@@ -56,7 +56,6 @@ internal static unsafe class GemvNT
     // the same offsets PrefetchRows rows further on (measured on `small`'s decode shapes: ≈0.47 → ≈0.65 of the
     // read bandwidth on 1 thread).
     private const int PrefetchRows = 8;
-    private const int PrefetchBytes = 16384;
 
     /// <summary>Runs every problem (M ≤ MaxRows each; validated by the caller) as one task list on the pool.</summary>
     [SkipLocalsInit]
@@ -283,7 +282,7 @@ internal static unsafe class GemvNT
         V a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
         V nan = NaNNone<V>();
         int p = 0;
-        long ahead = Ahead(k, TW.Bytes);
+        long ahead = (long)PrefetchRows * k * TW.Bytes;
         for (; p + step <= k; p += step)
         {
             long at = ahead + (long)p * TW.Bytes;
@@ -318,7 +317,7 @@ internal static unsafe class GemvNT
         V a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
         V nan = NaNNone<V>();
         float* x1p = x + k;
-        long ahead = Ahead(k, TW.Bytes);
+        long ahead = (long)PrefetchRows * k * TW.Bytes;
         int p = 0;
         for (; p + step <= k; p += step)
         {
@@ -353,7 +352,7 @@ internal static unsafe class GemvNT
         V a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
         V nan = NaNNone<V>();
         float* x1p = x + k, x2p = x + 2L * k, x3p = x + 3L * k;
-        long ahead = Ahead(k, TW.Bytes);
+        long ahead = (long)PrefetchRows * k * TW.Bytes;
         int p = 0;
         for (; p + step <= k; p += step)
         {
@@ -393,11 +392,6 @@ internal static unsafe class GemvNT
             Sse.Prefetch0(w0 + at + o); Sse.Prefetch0(w1 + at + o); Sse.Prefetch0(w2 + at + o); Sse.Prefetch0(w3 + at + o);
         }
     }
-
-    /// <summary>How far ahead of the current element the tiles prefetch: PrefetchRows rows, and at least
-    /// PrefetchBytes, so short FP8 rows keep as many bytes in flight as BF16 and F32 ones.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static long Ahead(int k, int bytes) => Math.Max((long)PrefetchRows * k * bytes, PrefetchBytes);
 
     /// <summary>A NaNScan accumulator before any scan: every byte 0x80 (codes OR 0x80 are never below it).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
