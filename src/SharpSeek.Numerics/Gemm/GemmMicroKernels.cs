@@ -9,7 +9,8 @@
 // registers; twice the FLOPs per instruction of the ymm kernel on a core with full-width AVX-512 FMA), Vector256
 // 6x16 (12 ymm accumulators + 2 B vectors + 1 broadcast = 15 of 16 registers), Vector128 6x8, and a portable
 // scalar 4x4. The driver selects one from the SimdLevel. Every kernel sums each C element over k in the same order
-// (one FMA chain per K block, then added to C), so all of them give the same bits.
+// (one FMA chain per K block, then added to C), so the 6x16 and 12x32 kernels give the same bits (tested). Each
+// body is written out in full (as BLIS writes one per architecture): the accumulators must stay named registers.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
