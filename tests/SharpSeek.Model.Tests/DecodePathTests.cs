@@ -57,6 +57,31 @@ public unsafe class DecodePathTests
     }
 
     [Fact]
+    public void Fp8LinearWeight_NaNCodeWrittenAfterAForward_IsSeenByTheNextDecodeForward()
+    {
+        // The decode GEMV skips its NaN scan for a group checked free of NaN codes; a later write through
+        // Fp8Values must make the next forward check again (a NaN code gives a NaN output row, as dequantized).
+        using var w = new LinearWeight(2, 20, 300, WeightDType.Fp8);
+        var rng = new Random(3);
+        for (int g = 0; g < 2; g++)
+            w.WriteGroup(g, Enumerable.Range(0, 20 * 300).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray());
+        using var pool = new WorkerPool(2);
+        float[] x = Enumerable.Range(0, 300).Select(_ => (float)rng.NextDouble()).ToArray(), y = new float[20];
+        w.Forward(pool, 1, x, 1, y);
+        Assert.All(y, v => Assert.True(float.IsFinite(v)));
+        fixed (float* px = x, py = y) Assert.True(w.Gemv(1, px, 1, py).NoNaNCodes);
+
+        w.Fp8Values(1)[7 * 300 + 150] = 0xFF;
+        fixed (float* px = x, py = y) Assert.False(w.Gemv(1, px, 1, py).NoNaNCodes);
+        w.Forward(pool, 1, x, 1, y);
+        for (int j = 0; j < 20; j++) Assert.Equal(j == 7, float.IsNaN(y[j]));
+
+        w.WriteGroup(1, Enumerable.Range(0, 20 * 300).Select(_ => 0.25f).ToArray());
+        w.Forward(pool, 1, x, 1, y);
+        Assert.All(y, v => Assert.True(float.IsFinite(v)));
+    }
+
+    [Fact]
     public void LinearWeight_Gemv_RejectsMoreRowsThanTheGemvTakes()
     {
         var c = TestConfigs.Make("base");

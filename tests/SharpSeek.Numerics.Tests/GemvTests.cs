@@ -180,6 +180,30 @@ public unsafe class GemvTests
             }
     }
 
+    [Theory]
+    [MemberData(nameof(ThreadsAndLevels))]
+    public void Fp8Gemv_CheckedFreeOfNaNCodes_SkipsTheScanWithTheSameBits(int threads, SimdLevel level)
+    {
+        int n = 70, k = 300;
+        byte[] w = Fp8(n * k, 4);
+        Assert.DoesNotContain(w, c => (c & 0x7F) == 0x7F);
+        float[] scales = PositiveScales(GemmArgs.Blocks(n) * GemmArgs.Blocks(k), 5);
+        for (int m = 1; m <= Gemm.GemvMaxRows; m++)
+        {
+            float[] x = Floats(m * k, m), scanned = new float[m * n], unscanned = new float[m * n];
+            fixed (float* px = x, ps = scales, py1 = scanned, py2 = unscanned)
+            fixed (byte* pw = w)
+            {
+                var p = new GemvProblem { M = m, N = n, K = k, X = px, W = pw, Scales = ps, Y = py1, Format = WeightFormat.Fp8E4M3 };
+                Gemm.Gemv(Pool(threads), [p], GemmOutput.Overwrite, level);
+                p.Y = py2;
+                p.NoNaNCodes = true;
+                Gemm.Gemv(Pool(threads), [p], GemmOutput.Overwrite, level);
+            }
+            Assert.Equal(scanned, unscanned);
+        }
+    }
+
     [Fact]
     public void Gemv_ProblemWithTooManyRows_ThrowsArgumentException()
     {

@@ -38,6 +38,7 @@ public sealed unsafe partial class LinearWeight : IDisposable
     private readonly NativeBuffer<ushort>? _bf16;     // (G, N, K)
     private readonly NativeBuffer<byte>? _fp8;        // (G, N, K)
     private readonly NativeBuffer<float>? _scaleInv;  // (G, ceil(N/128), ceil(K/128))
+    private readonly NaNCodeCheck[]? _fp8Checked;     // (G) FP8: whether group g is known to hold no NaN code
 
     public LinearWeight(int groups, int outFeatures, int inFeatures, WeightDType dtype)
     {
@@ -55,6 +56,7 @@ public sealed unsafe partial class LinearWeight : IDisposable
             case WeightDType.Fp8:
                 _fp8 = new NativeBuffer<byte>(n);
                 _scaleInv = new NativeBuffer<float>((long)groups * ScaleRows * ScaleCols);
+                _fp8Checked = new NaNCodeCheck[groups];
                 break;
             default: throw new ArgumentOutOfRangeException(nameof(dtype));
         }
@@ -93,6 +95,13 @@ public sealed unsafe partial class LinearWeight : IDisposable
                 break;
             case WeightDType.Bf16:
                 Gemm.Bf16Weights(pool, m, n, k, x, new ReadOnlySpan<ushort>(_bf16!.Pointer + group * GroupElements, checked((int)GroupElements)), y, output);
+                break;
+            case WeightDType.Fp8 when m <= Gemm.GemvMaxRows:
+                fixed (float* px = x, py = y)   // the decode GEMV, told whether the group was checked free of NaN codes
+                {
+                    Span<GemvProblem> problem = [Gemv(group, px, m, py)];
+                    Gemm.Gemv(pool, problem, output);
+                }
                 break;
             default:
                 Gemm.Fp8Weights(pool, m, n, k, x, Fp8Group(group), ScaleGroup(group), y, output);
@@ -137,10 +146,22 @@ public sealed unsafe partial class LinearWeight : IDisposable
                 p.W = _fp8!.Pointer + group * GroupElements;
                 p.Scales = _scaleInv!.Pointer + (long)group * GroupScales;
                 p.Format = WeightFormat.Fp8E4M3;
+                p.NoNaNCodes = HasNoNaNCodes(group);
                 break;
         }
         return p;
     }
+
+    /// <summary>Whether FP8 group g holds no NaN code (S.1111.111), checked once per write (WriteGroup, Fp8Values):
+    /// the decode GEMV then skips its per-tile NaN scan.</summary>
+    private bool HasNoNaNCodes(int g)
+    {
+        if (_fp8Checked![g] == NaNCodeCheck.Unknown)
+            _fp8Checked[g] = Fp8Group(g).IndexOfAny((byte)0x7F, (byte)0xFF) < 0 ? NaNCodeCheck.None : NaNCodeCheck.Some;
+        return _fp8Checked[g] == NaNCodeCheck.None;
+    }
+
+    private enum NaNCodeCheck : byte { Unknown, None, Some }
 
     /// <summary>ya (M, Na) = x · Aᵀ and yb (M, Nb) = x · Bᵀ for one input x (M, K): one pool run when M is a decode
     /// batch (gate and up, q_a and kv_a), two GEMMs otherwise.</summary>
@@ -203,6 +224,7 @@ public sealed unsafe partial class LinearWeight : IDisposable
                 BlockQuant.QuantizeBlocks128x128(OutFeatures, InFeatures, src,
                     new Span<byte>(_fp8!.Pointer + group * GroupElements, len),
                     new Span<float>(_scaleInv!.Pointer + (long)group * GroupScales, GroupScales));
+                _fp8Checked![group] = NaNCodeCheck.Unknown;
                 break;
         }
     }
@@ -212,10 +234,14 @@ public sealed unsafe partial class LinearWeight : IDisposable
         ? new Span<ushort>(_bf16!.Pointer + g * GroupElements, checked((int)GroupElements))
         : throw new InvalidOperationException("not a BF16 weight");
 
-    /// <summary>Raw FP8 storage of group g (FP8 weights only).</summary>
-    public Span<byte> Fp8Values(int g) => DType == WeightDType.Fp8
-        ? new Span<byte>(_fp8!.Pointer + g * GroupElements, checked((int)GroupElements))
-        : throw new InvalidOperationException("not an FP8 weight");
+    /// <summary>Raw FP8 storage of group g (FP8 weights only), for loading. The group counts as written: the next
+    /// forward checks it for NaN codes again, so finish writing through the span before running the model.</summary>
+    public Span<byte> Fp8Values(int g)
+    {
+        if (DType != WeightDType.Fp8) throw new InvalidOperationException("not an FP8 weight");
+        _fp8Checked![g] = NaNCodeCheck.Unknown;
+        return new Span<byte>(_fp8!.Pointer + g * GroupElements, checked((int)GroupElements));
+    }
 
     /// <summary>The (ceil(N/128), ceil(K/128)) scale_inv blocks of group g (FP8 weights only).</summary>
     public Span<float> Fp8ScaleInv(int g) => DType == WeightDType.Fp8
