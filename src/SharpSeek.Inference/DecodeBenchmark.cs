@@ -6,6 +6,11 @@
 //                 the batch, per layer). MTP modules are not run by decode and not counted.
 //   roofline    = bytes/step ÷ read bandwidth (STREAM-style read over buffers ≫ L3, same pool)
 //   fraction    = roofline time ÷ measured step time         (1.0 = decode runs at the memory bandwidth)
+//   compute     = FLOPs/step ÷ FMA peak (2 per weight element a token uses — its own routed experts — plus the
+//                 absorbed attention over the context; norms, softmax and sampling not counted)
+//   compute fraction = compute time ÷ measured step time; `bound` names the larger of the two roofline times.
+//                 A batch of 8 tokens does 8× the FLOPs on about the same bytes, so it is compute-bound: its memory
+//                 fraction is small by nature and the compute fraction is the one to read.
 // The machine is shared, so the run is split into rounds: each round measures the read bandwidth, then restarts
 // from the prompt and times its decode steps one by one. A round's fraction uses its own bandwidth and its median
 // step; the result is the median over rounds. The KV-cache bytes read per step are reported, not counted as weights.
@@ -22,16 +27,18 @@ namespace SharpSeek.Inference;
 
 public sealed record DecodeBenchResult(int Batch, int Steps, int Rounds, int Context, double StepSeconds, double TokensPerSecond,
     double WeightBytesPerStep, double KvBytesPerStep, double ReadGbps, double RooflineFraction,
-    double CpuReadGbps, double CpuRooflineFraction);
+    double CpuReadGbps, double CpuRooflineFraction, double FlopsPerStep, double FmaPeakGflops, double ComputeFraction, string Bound);
 
 public static class DecodeBenchmark
 {
     private const long ProbeBytes = 256L << 20;   // the bandwidth probe's buffer: 8× the L3, allocated once
 
-    /// <summary><paramref name="rounds"/> rounds of <paramref name="steps"/> timed steps (see the file header).</summary>
+    /// <summary><paramref name="rounds"/> rounds of <paramref name="steps"/> timed steps (see the file header);
+    /// <paramref name="fmaPeakGflops"/> is the pool's FMA peak (≤ 0: measured here).</summary>
     public static DecodeBenchResult Run(ModelWeights weights, ForwardContext ctx, int batch, int promptLength, int steps,
-        int rounds = 5, int seed = 0)
+        int rounds = 5, int seed = 0, double fmaPeakGflops = 0)
     {
+        if (fmaPeakGflops <= 0) fmaPeakGflops = MachinePeak.FmaGflopsWidest(ctx.Pool).Gflops;
         var c = weights.Config;
         const int maxWarmupSteps = 64;
         int maxSeq = promptLength + Math.Max(steps, maxWarmupSteps) + 4;
@@ -69,7 +76,8 @@ public static class DecodeBenchmark
         var cpuReads = new double[rounds];
         var stepTimes = new double[steps];
         var cpuTimes = new double[steps];
-        double weightBytes = 0;
+        var computeFractions = new double[rounds];
+        double weightBytes = 0, flops = 0;
         using var probe = new NativeBuffer<float>(ProbeBytes / sizeof(float));
         probe.Span.Fill(1f);   // fault the pages in before any timing
         for (int r = 0; r < rounds; r++)
@@ -77,7 +85,7 @@ public static class DecodeBenchmark
             reads[r] = MachinePeak.ReadGbps(ctx.Pool, probe, repeats: 2);
             cpuReads[r] = MachinePeak.ReadGbps(ctx.Pool, probe, repeats: 2, CpuSeconds);
             Prefill();
-            double roundBytes = 0;
+            double roundBytes = 0, roundFlops = 0;
             for (int i = 0; i < steps; i++)
             {
                 double c0 = CpuSeconds();
@@ -86,18 +94,49 @@ public static class DecodeBenchmark
                 stepTimes[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
                 cpuTimes[i] = CpuSeconds() - c0;
                 roundBytes += WeightBytesOfLastStep(engine.Model, batch);
+                roundFlops += FlopsOfLastStep(engine.Model, batch, context: promptLength + 1 + i);
             }
             roundBytes /= steps;
+            roundFlops /= steps;
             weightBytes += roundBytes / rounds;
+            flops += roundFlops / rounds;
             stepMedians[r] = Median(stepTimes);
             fractions[r] = roundBytes / (reads[r] * 1e9) / stepMedians[r];
             cpuFractions[r] = roundBytes / (cpuReads[r] * 1e9) / Median(cpuTimes);
+            computeFractions[r] = roundFlops / (fmaPeakGflops * 1e9) / stepMedians[r];
         }
         int context = promptLength + 2 + steps / 2;
         double kvBytes = (double)engine.KvBytesPerToken * context * batch;
-        double step = Median(stepMedians);
-        return new DecodeBenchResult(batch, steps, rounds, context, step, batch / step, weightBytes, kvBytes, Median(reads), Median(fractions),
-            Median(cpuReads), Median(cpuFractions));
+        double step = Median(stepMedians), memoryFraction = Median(fractions), computeFraction = Median(computeFractions);
+        return new DecodeBenchResult(batch, steps, rounds, context, step, batch / step, weightBytes, kvBytes, Median(reads), memoryFraction,
+            Median(cpuReads), Median(cpuFractions), flops, fmaPeakGflops, computeFraction,
+            computeFraction > memoryFraction ? "compute" : "memory");
+    }
+
+    /// <summary>FLOPs of a decode step of <paramref name="batch"/> tokens at <paramref name="context"/> positions:
+    /// 2 per weight element each token uses (its own routed experts, the absorbed kv_b) plus the absorbed attention
+    /// (per head and position: the latent and rope dot products and the latent value sum).</summary>
+    public static double FlopsOfLastStep(DeepSeekV3 model, int batch, int context)
+    {
+        var c = model.Config;
+        double elements = 0;
+        for (int t = 0; t < batch; t++)
+        {
+            elements += model.Head.Head.GroupElements;
+            foreach (var block in model.Blocks)
+            {
+                var a = block.Attention;
+                elements += (a.QA?.GroupElements ?? 0) + a.Q.GroupElements + a.KvA.GroupElements + a.KvB.GroupElements + a.O.GroupElements;
+                elements += (double)c.NumAttentionHeads * context * (2 * c.KvLoraRank + c.QkRopeHeadDim);
+                if (block.Mlp is { } mlp) { elements += mlp.Gate.GroupElements + mlp.Up.GroupElements + mlp.Down.GroupElements; continue; }
+                var moe = block.Moe!;
+                elements += moe.Router.Gate.GroupElements;
+                if (moe.Shared is { } sh) elements += sh.Gate.GroupElements + sh.Up.GroupElements + sh.Down.GroupElements;
+                var ex = moe.Experts;
+                elements += (double)moe.Router.TopK * (ex.Gate.GroupElements + ex.Up.GroupElements + ex.Down.GroupElements);
+            }
+        }
+        return 2 * elements;
     }
 
     private static double Median(double[] values)

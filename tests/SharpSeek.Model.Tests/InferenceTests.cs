@@ -33,6 +33,28 @@ public class InferenceTests
     }
 
     [Fact]
+    public void DecodeBenchmark_FlopsPerStep_CountTwoPerWeightElementATokenUses_PlusTheLatentAttention()
+    {
+        var (c, weights) = Tiny();
+        using var _ = weights;
+        using var pool = new WorkerPool(1);
+        using var engine = new InferenceEngine(weights, new ForwardContext(pool), 3, 32, 16);
+        int d = c.HiddenSize, h = c.NumAttentionHeads, rkv = c.KvLoraRank, dr = c.QkRopeHeadDim, context = 10;
+        double perToken = (double)c.VocabSize * d;
+        for (int layer = 0; layer < c.NumHiddenLayers; layer++)
+        {
+            double q = c.QLoraRank is int rq ? (double)rq * d + (double)h * c.QkHeadDim * rq : (double)h * c.QkHeadDim * d;
+            perToken += q + (double)(rkv + dr) * d + (double)h * (c.QkNopeHeadDim + c.VHeadDim) * rkv + (double)d * h * c.VHeadDim;
+            perToken += (double)h * context * (2 * rkv + dr);
+            perToken += c.IsMoeLayer(layer)
+                ? (double)c.NRoutedExperts * d + 3.0 * d * c.MoeIntermediateSize * (c.NSharedExperts + c.NumExpertsPerTok)
+                : 3.0 * d * c.IntermediateSize;
+        }
+        Assert.Equal(2 * perToken, DecodeBenchmark.FlopsOfLastStep(engine.Model, 1, context));
+        Assert.Equal(3 * 2 * perToken, DecodeBenchmark.FlopsOfLastStep(engine.Model, 3, context));
+    }
+
+    [Fact]
     public void DecodeStep_AllocatesNothing()
     {
         var (_, weights) = Tiny();

@@ -182,8 +182,9 @@ public static class InferenceCommands
             using var pool = new WorkerPool(Math.Max(1, parse.GetValue(threads)));
             var ctx = new ForwardContext(pool);
             var results = new List<DecodeBenchResult>();
+            double peak = MachinePeak.FmaGflopsWidest(pool).Gflops;
             foreach (int b in parse.GetValue(batches)!)   // bandwidth probes interleave with the decode rounds
-                results.Add(DecodeBenchmark.Run(weights, ctx, b, parse.GetValue(prompt), parse.GetValue(steps), parse.GetValue(rounds)));
+                results.Add(DecodeBenchmark.Run(weights, ctx, b, parse.GetValue(prompt), parse.GetValue(steps), parse.GetValue(rounds), fmaPeakGflops: peak));
             if (parse.GetValue(json))
             {
                 CliRunner.WriteJson(new
@@ -201,7 +202,8 @@ public static class InferenceCommands
             foreach (var r in results)
                 Console.Out.WriteLine($"batch {r.Batch,2}: {r.TokensPerSecond,8:F1} tok/s  weights/step {r.WeightBytesPerStep / 1e6:F1} MB  " +
                     $"read BW {r.ReadGbps:F1} GB/s  roofline fraction {r.RooflineFraction:P0}" +
-                    $"  (by CPU time of all threads: read {r.CpuReadGbps:F1} GB/s, fraction {r.CpuRooflineFraction:P0})");
+                    $"  (by CPU time of all threads: read {r.CpuReadGbps:F1} GB/s, fraction {r.CpuRooflineFraction:P0})" +
+                    $"  compute {r.FlopsPerStep / 1e9:F2} GFLOP/step = {r.ComputeFraction:P0} of the {r.FmaPeakGflops:F0} GFLOP/s FMA peak ({r.Bound}-bound)");
             return 0;
         });
         return cmd;
