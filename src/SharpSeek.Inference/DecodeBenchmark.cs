@@ -27,7 +27,15 @@ namespace SharpSeek.Inference;
 
 public sealed record DecodeBenchResult(int Batch, int Steps, int Rounds, int Context, double StepSeconds, double TokensPerSecond,
     double WeightBytesPerStep, double KvBytesPerStep, double ReadGbps, double RooflineFraction,
-    double CpuReadGbps, double CpuRooflineFraction, double FlopsPerStep, double FmaPeakGflops, double ComputeFraction, string Bound);
+    double CpuReadGbps, double CpuRooflineFraction, double FlopsPerStep, double FmaPeakGflops, double ComputeFraction, string Bound)
+{
+    /// <summary>The same run read against another FMA peak (e.g. the higher of two measurements on a shared host).</summary>
+    public DecodeBenchResult WithFmaPeak(double gflops)
+    {
+        double compute = ComputeFraction * FmaPeakGflops / gflops;
+        return this with { FmaPeakGflops = gflops, ComputeFraction = compute, Bound = compute > RooflineFraction ? "compute" : "memory" };
+    }
+}
 
 public static class DecodeBenchmark
 {
