@@ -44,6 +44,30 @@ public class ModelConsistencyTests
         Assert.True(MaxAbsDiff(naive, absorbed) <= 1e-5f, $"{variant}: naive vs absorbed max|Δ| {MaxAbsDiff(naive, absorbed):E3}");
     }
 
+    [Fact]
+    public void AbsorbedMla_OverSeveralContextBlocks_MatchesNaive_WithTheSameBitsOnAnyThreadCount()
+    {
+        // 75 positions: two full 32-position blocks of the absorbed core and a partial one; 1, 2 and 3 threads
+        // group the heads differently (all in one task, two halves, uneven thirds).
+        var c = TestConfigs.Make("base");
+        using var w = TestConfigs.RandomWeights(c);
+        int[] ids = Enumerable.Range(0, 75).Select(i => (i * 37 + 11) % c.VocabSize).ToArray();
+        float[]? first = null;
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            using var pool = new WorkerPool(threads);
+            using var model = new DeepSeekV3(w, new ForwardContext(pool), new ForwardCapacity(ids.Length, 1, ids.Length));
+            float[] absorbed = FullLogits(model, ids, MlaPath.Absorbed);
+            if (first is null)
+            {
+                float[] naive = FullLogits(model, ids, MlaPath.Naive);
+                Assert.True(MaxAbsDiff(naive, absorbed) <= 1e-5f, $"naive vs absorbed max|Δ| {MaxAbsDiff(naive, absorbed):E3}");
+                first = absorbed;
+            }
+            else Assert.Equal(first, absorbed);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Variants))]
     public void CachedDecode_EqualsFullRecomputation(string variant)

@@ -13,22 +13,31 @@ namespace SharpSeek.Model.Layers;
 public sealed unsafe partial class MlaAttention
 {
     // ---- absorbed: attend over the latent directly ----
+
+    /// <summary>Context positions per block: a block's c_kv and k_pe rows (32 × (Rkv + Dr) floats, 20 KB at
+    /// Rkv = 128) stay in L1 while every head of a task reads them.</summary>
+    private const int AbsorbedBlock = 32;
+
     private void AbsorbedCore(ForwardContext ctx, ForwardBatch batch, LatentKvCache? cache, int layer, Span<float> attn)
     {
-        // one task per head, all sequences: q_c, scores over the latent context, o_c and the value projection
-        var job = new AbsorbedJob(this, ctx, batch, cache, layer, Attn.Pointer);
-        ctx.Pool.Run(_h, ref job);
+        // one task per group of heads, all sequences: q_c, scores over the latent context, o_c and the value
+        // projection. The latent is shared by all heads (MQA), so a task walks the context in blocks and runs all
+        // its heads over each block: the context is read from L2/L3 once per task, not once per head (with one
+        // head per task, 16 heads re-read a 1000-position context 16 times per layer). Every head's arithmetic is
+        // the same whatever the grouping, so the bits do not depend on the thread count.
+        int tasks = Math.Min(_h, ctx.Pool.Threads), perTask = (_h + tasks - 1) / tasks;
+        var job = new AbsorbedJob(this, ctx, batch, cache, layer, Attn.Pointer, perTask);
+        ctx.Pool.Run((_h + perTask - 1) / perTask, ref job);
     }
 
-    private readonly struct AbsorbedJob(MlaAttention m, ForwardContext ctx, ForwardBatch batch, LatentKvCache? cache, int layer, float* attn)
+    private readonly struct AbsorbedJob(MlaAttention m, ForwardContext ctx, ForwardBatch batch, LatentKvCache? cache, int layer, float* attn, int perTask)
         : IParallelJob
     {
-        public void Execute(int h, int worker)
+        public void Execute(int task, int worker)
         {
-            int rkv = m._rkv, dr = m._dr, dq = m._dq, dn = m._dn, dv = m._dv, tokens = batch.Tokens;
-            float* wk = m._kvbF32.Pointer + (long)h * (dn + dv) * rkv;     // W_k[h] (Dn, Rkv)
-            float* wv = wk + (long)dn * rkv;                               // W_v[h] (Dv, Rkv)
-            Span<float> scores = new(m._scores.Pointer + (long)h * m._cap.MaxContext, m._cap.MaxContext);
+            int rkv = m._rkv, dr = m._dr, dq = m._dq, dn = m._dn, dv = m._dv, tokens = batch.Tokens, maxContext = m._cap.MaxContext;
+            int h0 = task * perTask, h1 = Math.Min(m._h, h0 + perTask), heads = m._h;
+            float* kvb = m._kvbF32.Pointer, qout = m.QOut.Pointer, qcAll = m._qc.Pointer, ocAll = m._oc.Pointer, scoresAll = m._scores.Pointer;
             foreach (var seq in batch.Sequences)
             {
                 var (ckvPtr, kpePtr) = m.Context(seq, cache, layer);
@@ -36,56 +45,136 @@ public sealed unsafe partial class MlaAttention
                 for (int i = 0; i < seq.Rows; i++)
                 {
                     int t = seq.FirstRow + i, len = seq.StartPos + i + 1;
-                    float* qrow = m.QOut.Pointer + ((long)t * m._h + h) * dq;
-                    // q_c (Rkv) = q_nope (Dn) · W_k[h] (Dn, Rkv)
-                    float* qcp = m._qc.Pointer + ((long)h * tokens + t) * rkv;
-                    var qc = new Span<float>(qcp, rkv);
-                    CombineRows(wk, dn, rkv, qrow, qcp);
-                    ctx.Round(qc);
-                    for (int j = 0; j < len; j++)
-                        scores[j] = (Dot(qcp, ckvCtx + (long)j * rkv, rkv) + Dot(qrow + dn, kpeCtx + (long)j * dr, dr)) * m._scale;
-                    Span<float> p = scores[..len];
-                    Softmax.Forward(1, len, p, p);
-                    // o_c (Rkv) = p (L) · c_kv (L, Rkv)
-                    float* ocp = m._oc.Pointer + ((long)h * tokens + t) * rkv;
-                    fixed (float* pp = p) CombineRows(ckvCtx, len, rkv, pp, ocp);
-                    ctx.Round(new Span<float>(ocp, rkv));
-                    // o (Dv) = W_v[h] (Dv, Rkv) · o_c
-                    float* o = attn + ((long)t * m._h + h) * dv;
-                    for (int e = 0; e < dv; e++) o[e] = Dot(wv + (long)e * rkv, ocp, rkv);
+                    for (int h = h0; h < h1; h++)
+                    {
+                        // q_c (Rkv) = q_nope (Dn) · W_k[h] (Dn, Rkv)
+                        float* qcp = QC(h, t);
+                        CombineRows(WK(h), dn, rkv, QRow(h, t), qcp, accumulate: false);
+                        ctx.Round(new Span<float>(qcp, rkv));
+                    }
+                    for (int j0 = 0; j0 < len; j0 += AbsorbedBlock)
+                    {
+                        int j1 = Math.Min(len, j0 + AbsorbedBlock);
+                        for (int h = h0; h < h1; h++)
+                        {
+                            float* scores = scoresAll + (long)h * maxContext;
+                            Scores(QC(h, t), QRow(h, t) + dn, ckvCtx, kpeCtx, j0, j1, rkv, dr, m._scale, scores);
+                        }
+                    }
+                    for (int h = h0; h < h1; h++)
+                    {
+                        var p = new Span<float>(scoresAll + (long)h * maxContext, len);
+                        Softmax.Forward(1, len, p, p);
+                    }
+                    // o_c (Rkv) = p (L) · c_kv (L, Rkv), block by block (each column's sum runs over j in order, as
+                    // one pass over all L would)
+                    for (int j0 = 0; j0 < len; j0 += AbsorbedBlock)
+                    {
+                        int j1 = Math.Min(len, j0 + AbsorbedBlock);
+                        for (int h = h0; h < h1; h++)
+                            CombineRows(ckvCtx + (long)j0 * rkv, j1 - j0, rkv, scoresAll + (long)h * maxContext + j0, OC(h, t), accumulate: j0 > 0);
+                    }
+                    for (int h = h0; h < h1; h++)
+                    {
+                        float* ocp = OC(h, t);
+                        ctx.Round(new Span<float>(ocp, rkv));
+                        // o (Dv) = W_v[h] (Dv, Rkv) · o_c
+                        float* o = attn + ((long)t * heads + h) * dv, wv = WK(h) + (long)dn * rkv;
+                        for (int e = 0; e < dv; e++) o[e] = Dot(wv + (long)e * rkv, ocp, rkv);
+                    }
                 }
             }
+
+            float* WK(int h) => kvb + (long)h * (dn + dv) * rkv;           // W_k[h] (Dn, Rkv), then W_v[h] (Dv, Rkv)
+            float* QRow(int h, int t) => qout + ((long)t * heads + h) * dq;
+            float* QC(int h, int t) => qcAll + ((long)h * tokens + t) * rkv;
+            float* OC(int h, int t) => ocAll + ((long)h * tokens + t) * rkv;
         }
     }
 
     // Small fused loops: the per-row TensorPrimitives calls they replace cost more in call overhead than in FLOPs at
     // these widths (Rkv = 128..512, Dr = 32..64).
 
-    /// <summary>dst (n) = Σ_r coef[r] · rows[r, :] over rows (count, n): q_c = q_nope · W_k and o_c = p · c_kv.</summary>
-    private static void CombineRows(float* rows, int count, int n, float* coef, float* dst)
+    /// <summary>dst (n) (+)= Σ_r coef[r] · rows[r, :] over rows (count, n), the rows added in order onto 0 or onto
+    /// dst: q_c = q_nope · W_k and o_c = p · c_kv.</summary>
+    private static void CombineRows(float* rows, int count, int n, float* coef, float* dst, bool accumulate)
     {
         int c = 0;
         if (Fma.IsSupported)
-            for (; c + 32 <= n; c += 32)
+            for (; c + 64 <= n; c += 64)   // 8 independent FMA chains (latency × 2 pipes), 64 columns a pass
             {
-                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+                if (accumulate)
+                {
+                    a0 = Avx.LoadVector256(dst + c); a1 = Avx.LoadVector256(dst + c + 8); a2 = Avx.LoadVector256(dst + c + 16);
+                    a3 = Avx.LoadVector256(dst + c + 24); a4 = Avx.LoadVector256(dst + c + 32); a5 = Avx.LoadVector256(dst + c + 40);
+                    a6 = Avx.LoadVector256(dst + c + 48); a7 = Avx.LoadVector256(dst + c + 56);
+                }
                 for (int r = 0; r < count; r++)
                 {
                     float* row = rows + (long)r * n + c;
                     Vector256<float> s = Vector256.Create(coef[r]);
-                    a0 = Fma.MultiplyAdd(s, Avx.LoadVector256(row), a0);
-                    a1 = Fma.MultiplyAdd(s, Avx.LoadVector256(row + 8), a1);
-                    a2 = Fma.MultiplyAdd(s, Avx.LoadVector256(row + 16), a2);
-                    a3 = Fma.MultiplyAdd(s, Avx.LoadVector256(row + 24), a3);
+                    a0 = Fma.MultiplyAdd(s, Avx.LoadVector256(row), a0); a1 = Fma.MultiplyAdd(s, Avx.LoadVector256(row + 8), a1);
+                    a2 = Fma.MultiplyAdd(s, Avx.LoadVector256(row + 16), a2); a3 = Fma.MultiplyAdd(s, Avx.LoadVector256(row + 24), a3);
+                    a4 = Fma.MultiplyAdd(s, Avx.LoadVector256(row + 32), a4); a5 = Fma.MultiplyAdd(s, Avx.LoadVector256(row + 40), a5);
+                    a6 = Fma.MultiplyAdd(s, Avx.LoadVector256(row + 48), a6); a7 = Fma.MultiplyAdd(s, Avx.LoadVector256(row + 56), a7);
                 }
                 Avx.Store(dst + c, a0); Avx.Store(dst + c + 8, a1); Avx.Store(dst + c + 16, a2); Avx.Store(dst + c + 24, a3);
+                Avx.Store(dst + c + 32, a4); Avx.Store(dst + c + 40, a5); Avx.Store(dst + c + 48, a6); Avx.Store(dst + c + 56, a7);
+            }
+        if (Fma.IsSupported)
+            for (; c + 8 <= n; c += 8)
+            {
+                Vector256<float> a = accumulate ? Avx.LoadVector256(dst + c) : default;
+                for (int r = 0; r < count; r++) a = Fma.MultiplyAdd(Vector256.Create(coef[r]), Avx.LoadVector256(rows + (long)r * n + c), a);
+                Avx.Store(dst + c, a);
             }
         for (; c < n; c++)
         {
-            float sum = 0;
+            float sum = accumulate ? dst[c] : 0;
             for (int r = 0; r < count; r++) sum += coef[r] * rows[(long)r * n + c];
             dst[c] = sum;
         }
+    }
+
+    /// <summary>scores[j] = (q_c · c_kv[j] + q_pe · k_pe[j]) · scale for j in [j0, j1). Eight positions at a time:
+    /// one accumulator each (8 independent FMA chains) over the latent and then the rope part, reduced together by a
+    /// horizontal-add tree — a dot per position (two chains, then its own horizontal sum) is latency-bound.</summary>
+    private static void Scores(float* qc, float* qpe, float* ckv, float* kpe, int j0, int j1, int rkv, int dr, float scale, float* scores)
+    {
+        int j = j0;
+        if (Fma.IsSupported && rkv % 8 == 0 && dr % 8 == 0)
+        {
+            Vector256<float> vs = Vector256.Create(scale);
+            for (; j + 8 <= j1; j += 8)
+            {
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+                for (int part = 0; part < 2; part++)
+                {
+                    float* q = part == 0 ? qc : qpe;
+                    int n = part == 0 ? rkv : dr;
+                    float* rows = part == 0 ? ckv + (long)j * rkv : kpe + (long)j * dr;
+                    for (int c = 0; c < n; c += 8)
+                    {
+                        Vector256<float> v = Avx.LoadVector256(q + c);
+                        float* r = rows + c;
+                        a0 = Fma.MultiplyAdd(v, Avx.LoadVector256(r), a0);
+                        a1 = Fma.MultiplyAdd(v, Avx.LoadVector256(r + n), a1);
+                        a2 = Fma.MultiplyAdd(v, Avx.LoadVector256(r + 2 * n), a2);
+                        a3 = Fma.MultiplyAdd(v, Avx.LoadVector256(r + 3 * n), a3);
+                        a4 = Fma.MultiplyAdd(v, Avx.LoadVector256(r + 4 * n), a4);
+                        a5 = Fma.MultiplyAdd(v, Avx.LoadVector256(r + 5 * n), a5);
+                        a6 = Fma.MultiplyAdd(v, Avx.LoadVector256(r + 6 * n), a6);
+                        a7 = Fma.MultiplyAdd(v, Avx.LoadVector256(r + 7 * n), a7);
+                    }
+                }
+                Vector256<float> u0 = Avx.HorizontalAdd(Avx.HorizontalAdd(a0, a1), Avx.HorizontalAdd(a2, a3));   // positions 0..3, per 128-bit half
+                Vector256<float> u1 = Avx.HorizontalAdd(Avx.HorizontalAdd(a4, a5), Avx.HorizontalAdd(a6, a7));   // positions 4..7
+                Avx.Store(scores + j, (Avx.Permute2x128(u0, u1, 0x20) + Avx.Permute2x128(u0, u1, 0x31)) * vs);
+            }
+        }
+        for (; j < j1; j++)
+            scores[j] = (Dot(qc, ckv + (long)j * rkv, rkv) + Dot(qpe, kpe + (long)j * dr, dr)) * scale;
     }
 
     private static float Dot(float* a, float* b, int n)
