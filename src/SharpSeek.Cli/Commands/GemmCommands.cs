@@ -38,7 +38,7 @@ public static class GemmCommands
         var training = new Option<bool>("--training")
         {
             Description = "Instead of --sizes and the decode shape, run the shapes a training step issues (M = 2048 tokens: "
-                + "2048x768x256 in NN/NT/TN, skinny K and N, the LM head 2048x8192x256, a weight gradient, grouped experts "
+                + "2048x768x256 in NN/NT/TN, skinny K and N, the LM head 2048x8192x256 with its gradients 2048x256x8192 NN and 8192x256x2048 TN, a weight gradient, grouped experts "
                 + "16x256 rows and 32 groups of 100-500 rows) for the --kernels among f32_nn, f32_nt, f32_tn, grouped_f32.",
         };
         var seconds = new Option<double>("--seconds")

@@ -60,7 +60,8 @@ public static class GemmBenchmark
     }
 
     /// <summary>Shapes the training step issues (M = 2048 tokens; tiny/small dimensions): dense layers in all
-    /// three layouts, skinny K (64) and skinny N (64, kv_a-like), the LM head, a weight gradient contracting over
+    /// three layouts, skinny K (64) and skinny N (64, kv_a-like), the LM head with its input and weight gradients
+    /// (2048×8192×256 NT, 2048×256×8192 NN, 8192×256×2048 TN), a weight gradient contracting over
     /// the tokens, and the MoE experts as grouped GEMMs (16 even groups of 256 rows as tiny's top-2 of 16 gives,
     /// and 32 uneven groups of 100-500 rows).</summary>
     public static IReadOnlyList<GemmBenchCase> TrainingCases(IReadOnlyList<string> kernels)
@@ -68,7 +69,8 @@ public static class GemmBenchmark
         var all = new List<GemmBenchCase>
         {
             new("f32_nn", 2048, 768, 256), new("f32_nt", 2048, 768, 256), new("f32_tn", 2048, 768, 256),
-            new("f32_nt", 2048, 8192, 256), new("f32_nt", 2048, 256, 64), new("f32_nt", 2048, 64, 256),
+            new("f32_nt", 2048, 8192, 256), new("f32_nn", 2048, 256, 8192), new("f32_tn", 8192, 256, 2048),
+            new("f32_nt", 2048, 256, 64), new("f32_nt", 2048, 64, 256),
             new("f32_nn", 2048, 64, 256), new("f32_tn", 768, 256, 2048),
             new("grouped_f32", 16 * 256, 256, 256, EvenGroups(16, 256)),
             new("grouped_f32", 0, 384, 512, SpreadGroups(32, 100, 500)),
