@@ -57,8 +57,8 @@ public sealed unsafe partial class MlaAttention
                         int j1 = Math.Min(len, j0 + AbsorbedBlock);
                         for (int h = h0; h < h1; h++)
                         {
-                            float* scores = scoresAll + (long)h * maxContext;
-                            Scores(QC(h, t), QRow(h, t) + dn, ckvCtx, kpeCtx, j0, j1, rkv, dr, m._scale, scores);
+                            // s_j = (q_c · c_kv_j + q_pe · k_pe_j) · scale
+                            RowDots(QC(h, t), ckvCtx, rkv, QRow(h, t) + dn, kpeCtx, dr, j0, j1, m._scale, scoresAll + (long)h * maxContext);
                         }
                     }
                     for (int h = h0; h < h1; h++)
@@ -79,8 +79,7 @@ public sealed unsafe partial class MlaAttention
                         float* ocp = OC(h, t);
                         ctx.Round(new Span<float>(ocp, rkv));
                         // o (Dv) = W_v[h] (Dv, Rkv) · o_c
-                        float* o = attn + ((long)t * heads + h) * dv, wv = WK(h) + (long)dn * rkv;
-                        for (int e = 0; e < dv; e++) o[e] = Dot(wv + (long)e * rkv, ocp, rkv);
+                        RowDots(ocp, WK(h) + (long)dn * rkv, rkv, null, null, 0, 0, dv, 1f, attn + ((long)t * heads + h) * dv);
                     }
                 }
             }
@@ -137,13 +136,15 @@ public sealed unsafe partial class MlaAttention
         }
     }
 
-    /// <summary>scores[j] = (q_c · c_kv[j] + q_pe · k_pe[j]) · scale for j in [j0, j1). Eight positions at a time:
-    /// one accumulator each (8 independent FMA chains) over the latent and then the rope part, reduced together by a
-    /// horizontal-add tree — a dot per position (two chains, then its own horizontal sum) is latency-bound.</summary>
-    private static void Scores(float* qc, float* qpe, float* ckv, float* kpe, int j0, int j1, int rkv, int dr, float scale, float* scores)
+    /// <summary>dst[j] = (p · a[j] + q · b[j]) · scale for j in [j0, j1), rows a (·, na) and b (·, nb) (nb = 0: no
+    /// second part): the scores over a block of the latent context (latent and rope parts) and the value projection
+    /// o = W_v · o_c. Eight rows at a time: one accumulator each (8 independent FMA chains) over both parts, reduced
+    /// together by one horizontal-add tree — a dot per row (two chains, then its own horizontal sum) is
+    /// latency-bound.</summary>
+    private static void RowDots(float* p, float* a, int na, float* q, float* b, int nb, int j0, int j1, float scale, float* dst)
     {
         int j = j0;
-        if (Fma.IsSupported && rkv % 8 == 0 && dr % 8 == 0)
+        if (Fma.IsSupported && na % 8 == 0 && nb % 8 == 0)
         {
             Vector256<float> vs = Vector256.Create(scale);
             for (; j + 8 <= j1; j += 8)
@@ -151,12 +152,12 @@ public sealed unsafe partial class MlaAttention
                 Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
                 for (int part = 0; part < 2; part++)
                 {
-                    float* q = part == 0 ? qc : qpe;
-                    int n = part == 0 ? rkv : dr;
-                    float* rows = part == 0 ? ckv + (long)j * rkv : kpe + (long)j * dr;
+                    float* x = part == 0 ? p : q;
+                    int n = part == 0 ? na : nb;
+                    float* rows = part == 0 ? a + (long)j * na : b + (long)j * nb;
                     for (int c = 0; c < n; c += 8)
                     {
-                        Vector256<float> v = Avx.LoadVector256(q + c);
+                        Vector256<float> v = Avx.LoadVector256(x + c);
                         float* r = rows + c;
                         a0 = Fma.MultiplyAdd(v, Avx.LoadVector256(r), a0);
                         a1 = Fma.MultiplyAdd(v, Avx.LoadVector256(r + n), a1);
@@ -168,13 +169,13 @@ public sealed unsafe partial class MlaAttention
                         a7 = Fma.MultiplyAdd(v, Avx.LoadVector256(r + 7 * n), a7);
                     }
                 }
-                Vector256<float> u0 = Avx.HorizontalAdd(Avx.HorizontalAdd(a0, a1), Avx.HorizontalAdd(a2, a3));   // positions 0..3, per 128-bit half
-                Vector256<float> u1 = Avx.HorizontalAdd(Avx.HorizontalAdd(a4, a5), Avx.HorizontalAdd(a6, a7));   // positions 4..7
-                Avx.Store(scores + j, (Avx.Permute2x128(u0, u1, 0x20) + Avx.Permute2x128(u0, u1, 0x31)) * vs);
+                Vector256<float> u0 = Avx.HorizontalAdd(Avx.HorizontalAdd(a0, a1), Avx.HorizontalAdd(a2, a3));   // rows 0..3, per 128-bit half
+                Vector256<float> u1 = Avx.HorizontalAdd(Avx.HorizontalAdd(a4, a5), Avx.HorizontalAdd(a6, a7));   // rows 4..7
+                Avx.Store(dst + j, (Avx.Permute2x128(u0, u1, 0x20) + Avx.Permute2x128(u0, u1, 0x31)) * vs);
             }
         }
         for (; j < j1; j++)
-            scores[j] = (Dot(qc, ckv + (long)j * rkv, rkv) + Dot(qpe, kpe + (long)j * dr, dr)) * scale;
+            dst[j] = (Dot(p, a + (long)j * na, na) + (nb > 0 ? Dot(q, b + (long)j * nb, nb) : 0f)) * scale;
     }
 
     private static float Dot(float* a, float* b, int n)
