@@ -9,8 +9,8 @@
 //   compute     = FLOPs/step ÷ FMA peak (2 per weight element a token uses — its own routed experts — plus the
 //                 absorbed attention over the context; norms, softmax and sampling not counted)
 //   compute fraction = compute time ÷ measured step time; `bound` names the larger of the two roofline times.
-//                 A batch of 8 tokens does 8× the FLOPs on about the same bytes, so it is compute-bound: its memory
-//                 fraction is small by nature and the compute fraction is the one to read.
+//                 A batch of 8 does 8× the FLOPs of batch 1 on about twice the bytes, yet on `small` it sits near
+//                 neither roofline (≈1/3 of each, measured): each routed expert sees only one or two of the tokens.
 // The machine is shared, so the run is split into rounds: each round measures the read bandwidth, then restarts
 // from the prompt and times its decode steps one by one. A round's fraction uses its own bandwidth and its median
 // step; the result is the median over rounds. The KV-cache bytes read per step are reported, not counted as weights.
@@ -27,14 +27,14 @@ namespace SharpSeek.Inference;
 
 public sealed record DecodeBenchResult(int Batch, int Steps, int Rounds, int Context, double StepSeconds, double TokensPerSecond,
     double WeightBytesPerStep, double KvBytesPerStep, double ReadGbps, double RooflineFraction,
-    double CpuReadGbps, double CpuRooflineFraction, double FlopsPerStep, double FmaPeakGflops, double ComputeFraction, string Bound)
+    double CpuReadGbps, double CpuRooflineFraction, double FlopsPerStep, double FmaPeakGflops, double ComputeFraction)
 {
+    /// <summary>Which roofline time is the larger: "compute" or "memory".</summary>
+    public string Bound => ComputeFraction > RooflineFraction ? "compute" : "memory";
+
     /// <summary>The same run read against another FMA peak (e.g. the higher of two measurements on a shared host).</summary>
-    public DecodeBenchResult WithFmaPeak(double gflops)
-    {
-        double compute = ComputeFraction * FmaPeakGflops / gflops;
-        return this with { FmaPeakGflops = gflops, ComputeFraction = compute, Bound = compute > RooflineFraction ? "compute" : "memory" };
-    }
+    public DecodeBenchResult WithFmaPeak(double gflops) =>
+        this with { FmaPeakGflops = gflops, ComputeFraction = ComputeFraction * FmaPeakGflops / gflops };
 }
 
 public static class DecodeBenchmark
@@ -115,10 +115,9 @@ public static class DecodeBenchmark
         }
         int context = promptLength + 2 + steps / 2;
         double kvBytes = (double)engine.KvBytesPerToken * context * batch;
-        double step = Median(stepMedians), memoryFraction = Median(fractions), computeFraction = Median(computeFractions);
-        return new DecodeBenchResult(batch, steps, rounds, context, step, batch / step, weightBytes, kvBytes, Median(reads), memoryFraction,
-            Median(cpuReads), Median(cpuFractions), flops, fmaPeakGflops, computeFraction,
-            computeFraction > memoryFraction ? "compute" : "memory");
+        double step = Median(stepMedians);
+        return new DecodeBenchResult(batch, steps, rounds, context, step, batch / step, weightBytes, kvBytes, Median(reads), Median(fractions),
+            Median(cpuReads), Median(cpuFractions), flops, fmaPeakGflops, Median(computeFractions));
     }
 
     /// <summary>FLOPs of a decode step of <paramref name="batch"/> tokens at <paramref name="context"/> positions:
@@ -127,24 +126,20 @@ public static class DecodeBenchmark
     public static double FlopsOfLastStep(DeepSeekV3 model, int batch, int context)
     {
         var c = model.Config;
-        double elements = 0;
-        for (int t = 0; t < batch; t++)
+        double elements = model.Head.Head.GroupElements;   // per token
+        foreach (var block in model.Blocks)
         {
-            elements += model.Head.Head.GroupElements;
-            foreach (var block in model.Blocks)
-            {
-                var a = block.Attention;
-                elements += (a.QA?.GroupElements ?? 0) + a.Q.GroupElements + a.KvA.GroupElements + a.KvB.GroupElements + a.O.GroupElements;
-                elements += (double)c.NumAttentionHeads * context * (2 * c.KvLoraRank + c.QkRopeHeadDim);
-                if (block.Mlp is { } mlp) { elements += mlp.Gate.GroupElements + mlp.Up.GroupElements + mlp.Down.GroupElements; continue; }
-                var moe = block.Moe!;
-                elements += moe.Router.Gate.GroupElements;
-                if (moe.Shared is { } sh) elements += sh.Gate.GroupElements + sh.Up.GroupElements + sh.Down.GroupElements;
-                var ex = moe.Experts;
-                elements += (double)moe.Router.TopK * (ex.Gate.GroupElements + ex.Up.GroupElements + ex.Down.GroupElements);
-            }
+            var a = block.Attention;
+            elements += (a.QA?.GroupElements ?? 0) + a.Q.GroupElements + a.KvA.GroupElements + a.KvB.GroupElements + a.O.GroupElements;
+            elements += (double)c.NumAttentionHeads * context * (2 * c.KvLoraRank + c.QkRopeHeadDim);
+            if (block.Mlp is { } mlp) { elements += mlp.Gate.GroupElements + mlp.Up.GroupElements + mlp.Down.GroupElements; continue; }
+            var moe = block.Moe!;
+            elements += moe.Router.Gate.GroupElements;
+            if (moe.Shared is { } sh) elements += sh.Gate.GroupElements + sh.Up.GroupElements + sh.Down.GroupElements;
+            var ex = moe.Experts;
+            elements += (double)moe.Router.TopK * (ex.Gate.GroupElements + ex.Up.GroupElements + ex.Down.GroupElements);
         }
-        return 2 * elements;
+        return 2 * elements * batch;
     }
 
     private static double Median(double[] values)
