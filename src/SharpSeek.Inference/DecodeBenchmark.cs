@@ -1,9 +1,9 @@
 // DecodeBenchmark — decode tokens/s at a batch size and the fraction of the memory-bandwidth roofline.
 //
 //   bytes/step  = weights a decode step reads: every attention / dense / shared-expert / router / norm tensor of
-//                 the main layers, the absorbed-MLA kv_b copy (the bytes the absorbed path actually reads), the LM
-//                 head, the embedding rows, and the routed experts actually chosen in the step (distinct experts over
-//                 the batch, per layer). MTP modules are not run by decode and not counted.
+//                 the main layers, the absorbed-MLA kv_b copies (W_kᵀ and W_v per head in kv_b's dtype: the
+//                 bytes the absorbed path actually reads), the LM head, the embedding rows, and the routed experts
+//                 actually chosen in the step (distinct experts over the batch, per layer). MTP modules are not run by decode and not counted.
 //   roofline    = bytes/step ÷ read bandwidth (STREAM-style read over buffers ≫ L3, same pool)
 //   fraction    = roofline time ÷ measured step time         (1.0 = decode runs at the memory bandwidth)
 //   compute     = FLOPs/step ÷ FMA peak (2 per weight element a token uses — its own routed experts — plus the
@@ -160,7 +160,7 @@ public static class DecodeBenchmark
         foreach (var block in model.Blocks)
         {
             var a = block.Attention;
-            bytes += (a.QA?.Bytes ?? 0) + a.Q.Bytes + a.KvA.Bytes + a.KvB.GroupElements * 4L + a.O.Bytes;
+            bytes += (a.QA?.Bytes ?? 0) + a.Q.Bytes + a.KvA.Bytes + a.AbsorbedKvBBytes + a.O.Bytes;
             bytes += block.AttnNorm.Weight.ByteLength + block.FfnNorm.Weight.ByteLength + a.KvNorm.Weight.ByteLength + (a.QNorm?.Weight.ByteLength ?? 0);
             if (block.Mlp is { } mlp) { bytes += mlp.Gate.Bytes + mlp.Up.Bytes + mlp.Down.Bytes; continue; }
             var moe = block.Moe!;

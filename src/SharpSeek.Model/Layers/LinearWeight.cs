@@ -129,6 +129,25 @@ public sealed unsafe partial class LinearWeight : IDisposable
         }
     }
 
+    /// <summary>y_g (M, N) = x_g (M, K) · W_gᵀ for every group g, with x (G, M, K) and y (G, M, N): the absorbed-MLA
+    /// maps, one group per head. One GEMV run over all groups at decode sizes (M ≤ <see cref="Gemm.GemvMaxRows"/>),
+    /// the grouped GEMM otherwise.</summary>
+    public void ForwardEachGroup(WorkerPool pool, float* x, int m, float* y)
+    {
+        int n = OutFeatures, k = InFeatures, groups = Groups;
+        if (m <= 0) return;
+        if (m <= Gemm.GemvMaxRows)
+        {
+            Span<GemvProblem> problems = groups <= 256 ? stackalloc GemvProblem[groups] : new GemvProblem[groups];
+            for (int g = 0; g < groups; g++) problems[g] = Gemv(g, x + (long)g * m * k, m, y + (long)g * m * n);
+            Gemm.Gemv(pool, problems);
+            return;
+        }
+        Span<int> offsets = groups <= 256 ? stackalloc int[groups + 1] : new int[groups + 1];
+        for (int g = 0; g <= groups; g++) offsets[g] = g * m;
+        ForwardGrouped(pool, offsets, new ReadOnlySpan<float>(x, checked(groups * m * k)), new Span<float>(y, checked(groups * m * n)));
+    }
+
     // ---- decode (M ≤ Gemm.GemvMaxRows): products described for Gemm.Gemv, so several share one pool run ----
 
     /// <summary>y (M, N) = x (M, K) · W_gᵀ as one problem of a <see cref="Gemm.Gemv"/> batch (decode, M ≤
@@ -242,6 +261,11 @@ public sealed unsafe partial class LinearWeight : IDisposable
         _fp8Checked![g] = NaNCodeCheck.Unknown;
         return new Span<byte>(_fp8!.Pointer + g * GroupElements, checked((int)GroupElements));
     }
+
+    /// <summary>The FP8 codes of group g, read-only (unlike <see cref="Fp8Values"/>, the NaN-code check stands).</summary>
+    public ReadOnlySpan<byte> Fp8Codes(int g) => DType == WeightDType.Fp8
+        ? new ReadOnlySpan<byte>(_fp8!.Pointer + g * GroupElements, checked((int)GroupElements))
+        : throw new InvalidOperationException("not an FP8 weight");
 
     /// <summary>The (ceil(N/128), ceil(K/128)) scale_inv blocks of group g (FP8 weights only).</summary>
     public Span<float> Fp8ScaleInv(int g) => DType == WeightDType.Fp8

@@ -4,6 +4,8 @@
 //   W_kv_b viewed (H, Dn + Dv, Rkv) = [W_k (Dn, Rkv); W_v (Dv, Rkv)] per head
 //   q_c (T, H, Rkv) = q_nope · W_k        s_tj = (q_c_t · c_kv_j + q_pe_t · k_pe_j) · scale     j ≤ pos_t
 //   o_c (T, H, Rkv) = softmax(s) · c_kv   o (T, H, Dv) = o_c · W_vᵀ
+// W_k and W_v are read from AbsorbedKvB, kv_b's per-head copies in its own dtype, through LinearWeight (the decode
+// GEMV for all heads in one pool run, the GEMM for longer prefills); only the attention over the context is here.
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using SharpSeek.Numerics;
@@ -20,24 +22,40 @@ public sealed unsafe partial class MlaAttention
 
     private void AbsorbedCore(ForwardContext ctx, ForwardBatch batch, LatentKvCache? cache, int layer, Span<float> attn)
     {
-        // one task per group of heads, all sequences: q_c, scores over the latent context, o_c and the value
-        // projection. The latent is shared by all heads (MQA), so a task walks the context in blocks and runs all
-        // its heads over each block: the context is read from L2/L3 once per task, not once per head (with one
-        // head per task, 16 heads re-read a 1000-position context 16 times per layer). Every head's arithmetic is
-        // the same whatever the grouping, so the bits do not depend on the thread count.
+        int tokens = batch.Tokens;
+        float* qNope = _qNope.Pointer, qout = QOut.Pointer, qc = _qc.Pointer, oc = _oc.Pointer, oHeads = _oHeads.Pointer;
+        // q_c[h] (T, Rkv) = q_nope[h] (T, Dn) · W_k[h]: one GEMV run (decode) over all heads, reading kv_b's bytes
+        for (int h = 0; h < _h; h++)
+            for (int t = 0; t < tokens; t++)
+                new ReadOnlySpan<float>(qout + ((long)t * _h + h) * _dq, _dn).CopyTo(new Span<float>(qNope + ((long)h * tokens + t) * _dn, _dn));
+        _kvbHeads.KT.ForwardEachGroup(ctx.Pool, qNope, tokens, qc);
+        ctx.Round(new Span<float>(qc, checked(_h * tokens * _rkv)));
+
+        // one task per group of heads, all sequences: scores over the latent context and o_c. The latent is shared
+        // by all heads (MQA), so a task walks the context in blocks and runs all its heads over each block: the
+        // context is read from L2/L3 once per task, not once per head (with one head per task, 16 heads re-read a
+        // 1000-position context 16 times per layer). Every head's arithmetic is the same whatever the grouping, so
+        // the bits do not depend on the thread count.
         int tasks = Math.Min(_h, ctx.Pool.Threads), perTask = (_h + tasks - 1) / tasks;
-        var job = new AbsorbedJob(this, ctx, batch, cache, layer, Attn.Pointer, perTask);
+        var job = new AbsorbedJob(this, batch, cache, layer, perTask);
         ctx.Pool.Run((_h + perTask - 1) / perTask, ref job);
+        ctx.Round(new Span<float>(oc, checked(_h * tokens * _rkv)));
+
+        // o[h] (T, Dv) = o_c[h] (T, Rkv) · W_v[h]ᵀ, then laid out (T, H, Dv)
+        _kvbHeads.V.ForwardEachGroup(ctx.Pool, oc, tokens, oHeads);
+        for (int h = 0; h < _h; h++)
+            for (int t = 0; t < tokens; t++)
+                new ReadOnlySpan<float>(oHeads + ((long)h * tokens + t) * _dv, _dv).CopyTo(attn.Slice((t * _h + h) * _dv, _dv));
     }
 
-    private readonly struct AbsorbedJob(MlaAttention m, ForwardContext ctx, ForwardBatch batch, LatentKvCache? cache, int layer, float* attn, int perTask)
+    private readonly struct AbsorbedJob(MlaAttention m, ForwardBatch batch, LatentKvCache? cache, int layer, int perTask)
         : IParallelJob
     {
         public void Execute(int task, int worker)
         {
-            int rkv = m._rkv, dr = m._dr, dq = m._dq, dn = m._dn, dv = m._dv, tokens = batch.Tokens, maxContext = m._cap.MaxContext;
+            int rkv = m._rkv, dr = m._dr, dq = m._dq, dn = m._dn, tokens = batch.Tokens, maxContext = m._cap.MaxContext;
             int h0 = task * perTask, h1 = Math.Min(m._h, h0 + perTask), heads = m._h;
-            float* kvb = m._kvbF32.Pointer, qout = m.QOut.Pointer, qcAll = m._qc.Pointer, ocAll = m._oc.Pointer, scoresAll = m._scores.Pointer;
+            float* qout = m.QOut.Pointer, qcAll = m._qc.Pointer, ocAll = m._oc.Pointer, scoresAll = m._scores.Pointer;
             foreach (var seq in batch.Sequences)
             {
                 var (ckvPtr, kpePtr) = m.Context(seq, cache, layer);
@@ -45,13 +63,6 @@ public sealed unsafe partial class MlaAttention
                 for (int i = 0; i < seq.Rows; i++)
                 {
                     int t = seq.FirstRow + i, len = seq.StartPos + i + 1;
-                    for (int h = h0; h < h1; h++)
-                    {
-                        // q_c (Rkv) = q_nope (Dn) · W_k[h] (Dn, Rkv)
-                        float* qcp = QC(h, t);
-                        CombineRows(WK(h), dn, rkv, QRow(h, t), qcp, accumulate: false);
-                        ctx.Round(new Span<float>(qcp, rkv));
-                    }
                     for (int j0 = 0; j0 < len; j0 += AbsorbedBlock)
                     {
                         int j1 = Math.Min(len, j0 + AbsorbedBlock);
@@ -74,17 +85,9 @@ public sealed unsafe partial class MlaAttention
                         for (int h = h0; h < h1; h++)
                             CombineRows(ckvCtx + (long)j0 * rkv, j1 - j0, rkv, scoresAll + (long)h * maxContext + j0, OC(h, t), accumulate: j0 > 0);
                     }
-                    for (int h = h0; h < h1; h++)
-                    {
-                        float* ocp = OC(h, t);
-                        ctx.Round(new Span<float>(ocp, rkv));
-                        // o (Dv) = W_v[h] (Dv, Rkv) · o_c
-                        RowDots(ocp, WK(h) + (long)dn * rkv, rkv, null, null, 0, 0, dv, 1f, attn + ((long)t * heads + h) * dv);
-                    }
                 }
             }
 
-            float* WK(int h) => kvb + (long)h * (dn + dv) * rkv;           // W_k[h] (Dn, Rkv), then W_v[h] (Dv, Rkv)
             float* QRow(int h, int t) => qout + ((long)t * heads + h) * dq;
             float* QC(int h, int t) => qcAll + ((long)h * tokens + t) * rkv;
             float* OC(int h, int t) => ocAll + ((long)h * tokens + t) * rkv;
@@ -95,7 +98,7 @@ public sealed unsafe partial class MlaAttention
     // these widths (Rkv = 128..512, Dr = 32..64).
 
     /// <summary>dst (n) (+)= Σ_r coef[r] · rows[r, :] over rows (count, n), the rows added in order onto 0 or onto
-    /// dst: q_c = q_nope · W_k and o_c = p · c_kv.</summary>
+    /// dst: o_c = p · c_kv.</summary>
     private static void CombineRows(float* rows, int count, int n, float* coef, float* dst, bool accumulate)
     {
         int c = 0;
@@ -137,8 +140,7 @@ public sealed unsafe partial class MlaAttention
     }
 
     /// <summary>dst[j] = (p · a[j] + q · b[j]) · scale for j in [j0, j1), rows a (·, na) and b (·, nb) (nb = 0: no
-    /// second part): the scores over a block of the latent context (latent and rope parts) and the value projection
-    /// o = W_v · o_c. Eight rows at a time: one accumulator each (8 independent FMA chains) over both parts, reduced
+    /// second part): the scores over a block of the latent context (latent and rope parts). Eight rows at a time: one accumulator each (8 independent FMA chains) over both parts, reduced
     /// together by one horizontal-add tree — a dot per row (two chains, then its own horizontal sum) is
     /// latency-bound.</summary>
     private static void RowDots(float* p, float* a, int na, float* q, float* b, int nb, int j0, int j1, float scale, float* dst)

@@ -37,7 +37,7 @@ public sealed unsafe partial class MlaAttention : IDisposable
     public LinearWeight KvB { get; }              // (H·(Dn+Dv), Rkv) kv_b_proj
     public LinearWeight O { get; }                // (D, H·Dv)        o_proj
     public RotaryEmbedding Rope { get; }
-    private readonly NativeBuffer<float> _kvbF32; // (H, Dn + Dv, Rkv) kv_b_proj dequantized, for the absorbed path
+    private readonly AbsorbedKvB _kvbHeads;       // kv_b_proj per head (W_kᵀ, W_v) in its dtype, for the absorbed path
 
     // ---- activations (kept for backward) ----
     public NativeBuffer<float> QAOut { get; }     // (T, Rq)
@@ -51,8 +51,10 @@ public sealed unsafe partial class MlaAttention : IDisposable
 
     // ---- scratch ----
     private readonly NativeBuffer<float> _kvExp;  // (max(MaxContext, T), H, Dn + Dv)  naive: expanded context (MlaAttention.Core.cs)
+    private readonly NativeBuffer<float> _qNope;  // (H, T, Dn)     absorbed: q_nope gathered per head
     private readonly NativeBuffer<float> _qc;     // (H, T, Rkv)    absorbed query
     private readonly NativeBuffer<float> _oc;     // (H, T, Rkv)    absorbed output in latent space
+    private readonly NativeBuffer<float> _oHeads; // (H, T, Dv)     absorbed output per head, before it is laid out as Attn
     private readonly NativeBuffer<float> _scores; // (H, MaxContext) one row per head task
 
     public MlaAttention(ModelConfig c, ModelWeights w, string prefix, RotaryEmbedding rope, ForwardCapacity cap)
@@ -77,8 +79,7 @@ public sealed unsafe partial class MlaAttention : IDisposable
         KvNorm = new RmsNormLayer(w, prefix + "kv_a_layernorm.weight", T);
         KvB = w.Linear(prefix + "kv_b_proj.weight");
         O = w.Linear(prefix + "o_proj.weight");
-        _kvbF32 = new NativeBuffer<float>(KvB.GroupElements);
-        RefreshAbsorbedWeights();
+        _kvbHeads = new AbsorbedKvB(KvB, _h, _dn, _dv, _rkv);
 
         QAOut = new NativeBuffer<float>((long)T * Math.Max(1, _rq));
         QANorm = new NativeBuffer<float>((long)T * Math.Max(1, _rq));
@@ -89,13 +90,18 @@ public sealed unsafe partial class MlaAttention : IDisposable
         Kpe = new NativeBuffer<float>((long)T * _dr);
         Attn = new NativeBuffer<float>((long)T * _h * _dv);
         _kvExp = new NativeBuffer<float>((long)Math.Max(cap.MaxContext, T) * _h * (_dn + _dv));
+        _qNope = new NativeBuffer<float>((long)_h * T * _dn);
         _qc = new NativeBuffer<float>((long)_h * T * _rkv);
         _oc = new NativeBuffer<float>((long)_h * T * _rkv);
+        _oHeads = new NativeBuffer<float>((long)_h * T * _dv);
         _scores = new NativeBuffer<float>((long)_h * cap.MaxContext);
     }
 
-    /// <summary>Re-reads kv_b_proj into the FP32 copy the absorbed path uses (call after the weights change).</summary>
-    public void RefreshAbsorbedWeights() => KvB.ReadGroup(0, new Span<float>(_kvbF32.Pointer, checked((int)KvB.GroupElements)));
+    /// <summary>Re-reads kv_b_proj into the per-head copies the absorbed path uses (call after the weights change).</summary>
+    public void RefreshAbsorbedWeights() => _kvbHeads.Refresh(KvB);
+
+    /// <summary>Bytes of kv_b_proj the absorbed path reads per decode step (its per-head copies).</summary>
+    public long AbsorbedKvBBytes => _kvbHeads.Bytes;
 
     private static Span<float> S(NativeBuffer<float> b, long n) => new(b.Pointer, checked((int)n));
 
@@ -170,7 +176,8 @@ public sealed unsafe partial class MlaAttention : IDisposable
         DisposeCore();
         QNorm?.Dispose();
         KvNorm.Dispose();
-        foreach (var b in new[] { _kvbF32, QAOut, QANorm, QOut, KvAOut, CkvIn, Ckv, Kpe, Attn, _kvExp, _qc, _oc, _scores })
+        _kvbHeads.Dispose();
+        foreach (var b in new[] { QAOut, QANorm, QOut, KvAOut, CkvIn, Ckv, Kpe, Attn, _kvExp, _qNope, _qc, _oc, _oHeads, _scores })
             b.Dispose();
     }
 }
