@@ -79,8 +79,10 @@ internal static unsafe class RowOps
     }
 
     /// <summary>y[i] = exp(x[i] - shift); returns Σ y (FP32 lanes, summed in a fixed order). shift is the row's
-    /// maximum (x − shift ≤ 0), so the vector body uses <see cref="IVec{TSelf}.ExpNonPositive"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// maximum (x − shift ≤ 0), so the vector body uses <see cref="IVec{TSelf}.ExpNonPositive"/>. Not inlined: a
+    /// caller that also inlines the row's max and scale loops (the cross-entropy rows) ran out of JIT inlining budget
+    /// and called the exp out of line for every vector; as its own method the exp inlines into the loop.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static float ExpShifted<V>(float* x, float shift, float* y, int n) where V : unmanaged, IVec<V>
     {
         V s = V.Broadcast(shift), acc = V.Broadcast(0);
@@ -101,8 +103,8 @@ internal static unsafe class RowOps
         return sum;
     }
 
-    /// <summary>Σ exp(x[i] - shift) without storing.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// <summary>Σ exp(x[i] - shift) without storing (not inlined, as <see cref="ExpShifted{V}"/>).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static float SumExpShifted<V>(float* x, float shift, int n) where V : unmanaged, IVec<V>
     {
         V s = V.Broadcast(shift), acc = V.Broadcast(0);
