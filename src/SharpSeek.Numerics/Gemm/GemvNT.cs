@@ -202,6 +202,16 @@ internal static unsafe class GemvNT
         int k = p.K;
         float* sums = stackalloc float[4 * SumStride];
         byte** w = stackalloc byte*[8];
+        // The tiles prefetch PrefetchRows rows ahead as they go, so a task's first rows would arrive by demand
+        // loads alone: hint them all into L2 up front. On 2 threads consecutive tasks go to different cores, so no
+        // earlier tile of this core prefetched them (small's 384×512 experts from DRAM, alternating passes in one
+        // process: FP8 +3–12%, BF16 +6–10% on 2 threads; the same on 1).
+        if (V.Count > 1 && Sse.IsSupported)
+        {
+            long rowBytes = (long)k * TW.Bytes;
+            byte* first = (byte*)p.W + (long)j0 * rowBytes, end = first + Math.Min(PrefetchRows, j1 - j0) * rowBytes;
+            for (byte* a = first; a < end; a += 64) Sse.Prefetch1(a);
+        }
         for (int t0 = 0; t0 < p.M; t0 += 4)
         {
             int tokens = Math.Min(4, p.M - t0);
