@@ -40,6 +40,7 @@ public sealed record DecodeBenchResult(int Batch, int Steps, int Rounds, int Con
 public static class DecodeBenchmark
 {
     private const long ProbeBytes = 256L << 20;   // the bandwidth probe's buffer: 8× the L3, allocated once
+    private const double WarmUpSeconds = 2;
 
     /// <summary><paramref name="rounds"/> rounds of <paramref name="steps"/> timed steps (see the file header);
     /// <paramref name="fmaPeakGflops"/> is the pool's FMA peak (≤ 0: measured here).</summary>
@@ -66,10 +67,16 @@ public static class DecodeBenchmark
             foreach (int s in slots) engine.Reset(s);
             engine.Prefill(prompts, logits);
         }
-        // warm-up until the JIT has tiered the hot loops up (≥ 2 s or 64 steps)
-        Prefill();
+        // warm-up: at least 2 s and 64 steps, from the prompt again whenever the cache is full, so the JIT has tiered
+        // the hot paths up before a step is timed. (Until session 6 it stopped at 64 steps, 0.2 s on 2 threads:
+        // the timed steps then ran partly tier-0 / OSR code while the JIT's background thread took a core — FP8 on
+        // 2 threads read 0.39-0.40 of the roofline, 0.67-0.68 with tiered compilation off.)
         long w0 = Stopwatch.GetTimestamp();
-        for (int i = 0; i < maxWarmupSteps && (i < 8 || Stopwatch.GetElapsedTime(w0).TotalSeconds < 2); i++) Step();
+        for (int i = 0; i < maxWarmupSteps || Stopwatch.GetElapsedTime(w0).TotalSeconds < WarmUpSeconds; i++)
+        {
+            if (i % maxWarmupSteps == 0) Prefill();
+            Step();
+        }
 
         using var process = Process.GetCurrentProcess();
         double CpuSeconds()
