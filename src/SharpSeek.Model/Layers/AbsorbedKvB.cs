@@ -54,17 +54,19 @@ public sealed unsafe class AbsorbedKvB : IDisposable
     public void Refresh(LinearWeight kvb)
     {
         if (KT.DType == WeightDType.Fp8) { CopyFp8(kvb); return; }
-        var w = new float[kvb.GroupElements];
-        kvb.ReadGroup(0, w);
-        var kt = new float[(long)_rkv * _dn];
-        var v = new float[(long)_dv * _rkv];
+        // one head at a time (DeepSeek-V3's kv_b is 64 MB as floats per layer; a head's rows are 512 KB)
+        var row = new float[_rkv];
+        var kt = new float[_rkv * _dn];
+        var v = new float[_dv * _rkv];
         for (int h = 0; h < _h; h++)
         {
-            long head = (long)h * (_dn + _dv) * _rkv;
+            int kRow = h * (_dn + _dv);
             for (int d = 0; d < _dn; d++)
-                for (int r = 0; r < _rkv; r++)
-                    kt[(long)r * _dn + d] = w[head + (long)d * _rkv + r];
-            Array.Copy(w, head + (long)_dn * _rkv, v, 0, v.Length);
+            {
+                kvb.ReadRow(0, kRow + d, row);
+                for (int r = 0; r < _rkv; r++) kt[r * _dn + d] = row[r];
+            }
+            for (int i = 0; i < _dv; i++) kvb.ReadRow(0, kRow + _dn + i, v.AsSpan(i * _rkv, _rkv));
             KT.WriteGroup(h, kt);   // BF16 → FP32 → BF16 round-trips exactly
             V.WriteGroup(h, v);
         }

@@ -140,9 +140,9 @@ public sealed unsafe partial class MlaAttention
     }
 
     /// <summary>dst[j] = (p · a[j] + q · b[j]) · scale for j in [j0, j1), rows a (·, na) and b (·, nb) (nb = 0: no
-    /// second part): the scores over a block of the latent context (latent and rope parts). Eight rows at a time: one accumulator each (8 independent FMA chains) over both parts, reduced
-    /// together by one horizontal-add tree — a dot per row (two chains, then its own horizontal sum) is
-    /// latency-bound.</summary>
+    /// second part): the scores over a block of the latent context (latent and rope parts). Eight rows at a time:
+    /// one accumulator each (8 independent FMA chains) over both parts, reduced together by one horizontal-add
+    /// tree — a dot per row (two chains, then its own horizontal sum) is latency-bound.</summary>
     private static void RowDots(float* p, float* a, int na, float* q, float* b, int nb, int j0, int j1, float scale, float* dst)
     {
         int j = j0;
