@@ -17,7 +17,8 @@ torchref=${TORCHREF:-../shared/bench/torchref}
 
 dotnet build src/SharpSeek.Cli -c Release -v q -nologo >/dev/null
 sharpseek=src/SharpSeek.Cli/bin/Release/net10.0/sharpseek
-if [ "$preset" = tiny ]; then ref_steps=20; ref_warmup=3; our_steps=8; else ref_steps=8; ref_warmup=2; our_steps=4; fi
+if [ "$preset" = tiny ]; then ref_steps=20; ref_warmup=3; else ref_steps=8; ref_warmup=2; fi
+our_steps=$ref_steps   # the same number of timed steps on both sides (both report the mean over them)
 
 echo "preset $preset, batch 8 x 256, $threads thread(s), $pairs pair(s)"
 for i in $(seq 1 "$pairs"); do
