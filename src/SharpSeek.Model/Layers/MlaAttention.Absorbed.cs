@@ -139,10 +139,10 @@ public sealed unsafe partial class MlaAttention
         }
     }
 
-    /// <summary>dst[j] = (p · a[j] + q · b[j]) · scale for j in [j0, j1), rows a (·, na) and b (·, nb) (nb = 0: no
-    /// second part): the scores over a block of the latent context (latent and rope parts). Eight rows at a time:
-    /// one accumulator each (8 independent FMA chains) over both parts, reduced together by one horizontal-add
-    /// tree — a dot per row (two chains, then its own horizontal sum) is latency-bound.</summary>
+    /// <summary>dst[j] = (p · a[j] + q · b[j]) · scale for j in [j0, j1), rows a (·, na) and b (·, nb): the scores
+    /// over a block of the latent context (latent and rope parts). Eight rows at a time: one accumulator each (8
+    /// independent FMA chains) over both parts, reduced together by one horizontal-add tree — a dot per row (two
+    /// chains, then its own horizontal sum) is latency-bound.</summary>
     private static void RowDots(float* p, float* a, int na, float* q, float* b, int nb, int j0, int j1, float scale, float* dst)
     {
         int j = j0;
@@ -177,7 +177,7 @@ public sealed unsafe partial class MlaAttention
             }
         }
         for (; j < j1; j++)
-            dst[j] = (Dot(p, a + (long)j * na, na) + (nb > 0 ? Dot(q, b + (long)j * nb, nb) : 0f)) * scale;
+            dst[j] = (Dot(p, a + (long)j * na, na) + Dot(q, b + (long)j * nb, nb)) * scale;
     }
 
     private static float Dot(float* a, float* b, int n)
