@@ -107,7 +107,7 @@ public static class TrainingCommands
         var batch = new Option<int>("--batch") { Description = "Sequences per step (B).", DefaultValueFactory = _ => 8 };
         var seq = new Option<int>("--seq") { Description = "Tokens per sequence (T).", DefaultValueFactory = _ => 256 };
         var threads = new Option<int>("--threads") { Description = "Worker threads (0 = all cores).", DefaultValueFactory = _ => 0 };
-        var steps = new Option<int>("--steps") { Description = "Timed steps (after ≥ 3 s of warm-up steps and one allocation-measured step).", DefaultValueFactory = _ => 3 };
+        var steps = new Option<int>("--steps") { Description = "Timed steps (after ≥ 3 s of warm-up steps and one allocation-measured step); the default is torchref's.", DefaultValueFactory = _ => 20 };
         var json = new Option<bool>("--json") { Description = "Write the result as JSON." };
         foreach (Option o in new Option[] { preset, batch, seq, threads, steps, json }) cmd.Options.Add(o);
         cmd.SetAction(parse =>
