@@ -85,10 +85,10 @@ public sealed unsafe class DecoderBlock : IDisposable
 
         if (Moe is not null) Moe.BackwardInput(ctx, dy, T, dNormOut);
         else Mlp!.BackwardInput(ctx, dy, T, dNormOut);
-        FfnNorm.BackwardInput(dNormOut, new ReadOnlySpan<float>(Mid.Pointer, n), T, dMid);
+        FfnNorm.BackwardInput(ctx.Pool, dNormOut, new ReadOnlySpan<float>(Mid.Pointer, n), T, dMid);
         Activations.Add(dMid, dy[..n], dMid, ctx.Pool);                              // residual: dm = dy + …
         Attention.BackwardInput(ctx, batch, dMid, dNormOut);
-        AttnNorm.BackwardInput(dNormOut, x, T, dx);
+        AttnNorm.BackwardInput(ctx.Pool, dNormOut, x, T, dx);
         Activations.Add(dx[..n], dMid, dx[..n], ctx.Pool);                            // residual: dx = dm + …
     }
 

@@ -117,7 +117,7 @@ public sealed unsafe class LmHead : IDisposable
             System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(scratch, lossGradient, dn, dn);
         }
         _lossGradient = lossGradient;
-        Norm.BackwardInput(dn, h, tokens, dh);
+        Norm.BackwardInput(ctx.Pool, dn, h, tokens, dh);
     }
 
     /// <summary>W: dW_head += dz₁ᵀ · (g · n) and the final norm's weight gradient (after <see cref="BackwardInput"/>).</summary>

@@ -78,7 +78,7 @@ public sealed unsafe partial class MlaAttention
 
         // RoPE backward on dq_pe (in place inside dq) and on Σ_h dk_pe
         Span<float> dq = S(_dQ!, (long)T * _h * _dq);
-        Rope.ApplyBackward(dq[_dn..], batch.Positions, heads: _h, stride: _dq);
+        Rope.ApplyBackward(dq[_dn..], batch.Positions, heads: _h, stride: _dq, pool);
         Span<float> dKvA = S(_dKvA!, (long)T * (_rkv + _dr));
         for (int t = 0; t < T; t++)
         {
@@ -87,12 +87,12 @@ public sealed unsafe partial class MlaAttention
             for (int h = 0; h < _h; h++)
                 TensorPrimitives.Add(dkpe, new ReadOnlySpan<float>(_dKpeHeads!.Pointer + ((long)h * T + t) * _dr, _dr), dkpe);
         }
-        Rope.ApplyBackward(dKvA[_rkv..], batch.Positions, heads: 1, stride: _rkv + _dr);
+        Rope.ApplyBackward(dKvA[_rkv..], batch.Positions, heads: 1, stride: _rkv + _dr, pool);
 
         // latent: dc_kv = d[k_nope, v] · W_kv_b;  dc = RMSNorm'(dc_kv), placed beside dk_pe in dKvA
         Span<float> dCkv = S(_dCkv!, (long)T * _rkv), dc = S(_dC!, (long)T * _rkv);
         KvB.BackwardInput(pool, 0, S(_dKvExp!, (long)T * kvw), T, dCkv);
-        KvNorm.BackwardInput(dCkv, S(CkvIn, (long)T * _rkv), T, dc);
+        KvNorm.BackwardInput(pool, dCkv, S(CkvIn, (long)T * _rkv), T, dc);
         for (int t = 0; t < T; t++) dc.Slice(t * _rkv, _rkv).CopyTo(dKvA.Slice(t * (_rkv + _dr), _rkv));
         KvA.BackwardInput(pool, 0, dKvA, T, dx);                                             // dx = [dc ; dk_pe] · W_kv_a
 
@@ -101,7 +101,7 @@ public sealed unsafe partial class MlaAttention
         {
             Span<float> dqaNorm = S(_dQANorm!, (long)T * _rq), dqa = S(_dQAOut!, (long)T * _rq);
             Q.BackwardInput(pool, 0, dq, T, dqaNorm);
-            QNorm!.BackwardInput(dqaNorm, S(QAOut, (long)T * _rq), T, dqa);
+            QNorm!.BackwardInput(pool, dqaNorm, S(QAOut, (long)T * _rq), T, dqa);
             QA.BackwardInput(pool, 0, dqa, T, dx, GemmOutput.Accumulate);
         }
         else

@@ -131,7 +131,7 @@ public sealed unsafe partial class MlaAttention : IDisposable
         {
             ctx.LinearPair(Q, KvA, x, T, q, kvA);
         }
-        Rope.Apply(q[_dn..], batch.Positions, heads: _h, stride: _dq);                // q_pe roped in place
+        Rope.Apply(q[_dn..], batch.Positions, heads: _h, stride: _dq, ctx.Pool);      // q_pe roped in place
 
         // latent
         Span<float> ckvIn = S(CkvIn, (long)T * _rkv), ckv = S(Ckv, (long)T * _rkv), kpe = S(Kpe, (long)T * _dr);
@@ -141,7 +141,7 @@ public sealed unsafe partial class MlaAttention : IDisposable
             kvA.Slice(t * (_rkv + _dr) + _rkv, _dr).CopyTo(kpe.Slice(t * _dr, _dr));
         }
         KvNorm.Forward(ctx, ckvIn, T, ckv);                                            // (T, Rkv)
-        Rope.Apply(kpe, batch.Positions, heads: 1, stride: _dr);                      // (T, Dr)
+        Rope.Apply(kpe, batch.Positions, heads: 1, stride: _dr, ctx.Pool);            // (T, Dr)
         ctx.Round(kpe);
         if (cache is not null) WriteCache(batch, cache, layer);
 

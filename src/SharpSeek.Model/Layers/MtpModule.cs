@@ -105,9 +105,9 @@ public sealed unsafe class MtpModule : IDisposable
         Block.BackwardInput(ctx, Batch, new ReadOnlySpan<float>(Projected.Pointer, R * d), dHidden, dProjected);
         EhProj.BackwardInput(ctx.Pool, 0, dProjected, R, dConcat);
         for (int i = 0; i < R; i++) dConcat.Slice(i * 2 * d, d).CopyTo(dPart.Slice(i * d, d));
-        ENorm.BackwardInput(dPart, new ReadOnlySpan<float>(Emb.Pointer, R * d), R, dEmb);
+        ENorm.BackwardInput(ctx.Pool, dPart, new ReadOnlySpan<float>(Emb.Pointer, R * d), R, dEmb);
         for (int i = 0; i < R; i++) dConcat.Slice(i * 2 * d + d, d).CopyTo(dPart.Slice(i * d, d));
-        HNorm.BackwardInput(dPart, new ReadOnlySpan<float>(PrevHidden.Pointer, R * d), R, dPrev);
+        HNorm.BackwardInput(ctx.Pool, dPart, new ReadOnlySpan<float>(PrevHidden.Pointer, R * d), R, dPrev);
         return dPrev;
     }
 

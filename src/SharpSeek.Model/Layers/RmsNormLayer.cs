@@ -48,18 +48,18 @@ public sealed unsafe class RmsNormLayer : IDisposable
     {
         int n = Dim;
         RmsNorm.Forward(rows, n, x[..(rows * n)], new ReadOnlySpan<float>(Weight.Pointer, n), Eps, y[..(rows * n)],
-            new Span<float>(Rstd.Pointer, rows));
+            new Span<float>(Rstd.Pointer, rows), ctx.Pool);
         ctx.Round(y[..(rows * n)]);
     }
 
     /// <summary>dx (T, n) = ∂L/∂x (overwritten) from dy (T, n) and the x (T, n) Forward saw.</summary>
-    public void BackwardInput(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, int rows, Span<float> dx)
+    public void BackwardInput(WorkerPool pool, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, int rows, Span<float> dx)
     {
         int n = Dim;
         var dw = new Span<float>(_dwPending.Pointer, n);
         dw.Clear();
         RmsNorm.Backward(rows, n, dy[..(rows * n)], x[..(rows * n)], new ReadOnlySpan<float>(Weight.Pointer, n),
-            new ReadOnlySpan<float>(Rstd.Pointer, rows), dx[..(rows * n)], dw);
+            new ReadOnlySpan<float>(Rstd.Pointer, rows), dx[..(rows * n)], dw, pool);
     }
 
     /// <summary>dw (n) += Σ_rows dy ⊙ x̂ of the last <see cref="BackwardInput"/>.</summary>
@@ -69,9 +69,9 @@ public sealed unsafe class RmsNormLayer : IDisposable
         TensorPrimitives.Add(g, new ReadOnlySpan<float>(_dwPending.Pointer, Dim), g);
     }
 
-    public void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, int rows, Span<float> dx)
+    public void Backward(WorkerPool pool, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, int rows, Span<float> dx)
     {
-        BackwardInput(dy, x, rows, dx);
+        BackwardInput(pool, dy, x, rows, dx);
         BackwardWeights();
     }
 

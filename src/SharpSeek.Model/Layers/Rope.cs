@@ -49,12 +49,12 @@ public sealed class RotaryEmbedding
     }
 
     /// <summary>Rotates, for every token t and head h, the Dr values at x[(t·heads + h)·stride ..] by positions[t].</summary>
-    public void Apply(Span<float> x, ReadOnlySpan<int> positions, int heads, int stride) =>
-        Numerics.Rope.Forward(positions.Length, heads, stride, positions, Table, Rows(x, positions, heads, stride));
+    public void Apply(Span<float> x, ReadOnlySpan<int> positions, int heads, int stride, WorkerPool? pool = null) =>
+        Numerics.Rope.Forward(positions.Length, heads, stride, positions, Table, Rows(x, positions, heads, stride), pool);
 
     /// <summary>Backward of <see cref="Apply"/> on a gradient in place: rotation by −θ (the transpose).</summary>
-    public void ApplyBackward(Span<float> dx, ReadOnlySpan<int> positions, int heads, int stride) =>
-        Numerics.Rope.Backward(positions.Length, heads, stride, positions, Table, Rows(dx, positions, heads, stride));
+    public void ApplyBackward(Span<float> dx, ReadOnlySpan<int> positions, int heads, int stride, WorkerPool? pool = null) =>
+        Numerics.Rope.Backward(positions.Length, heads, stride, positions, Table, Rows(dx, positions, heads, stride), pool);
 
     private Span<float> Rows(Span<float> x, ReadOnlySpan<int> positions, int heads, int stride)
     {

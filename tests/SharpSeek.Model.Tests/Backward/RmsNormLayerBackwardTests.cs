@@ -36,7 +36,7 @@ public class RmsNormLayerBackwardTests
         using var pool = new WorkerPool(1);
         norm.Forward(new ForwardContext(pool), x, rows, y);
         var dx = new float[rows * n];
-        norm.Backward(g, x, rows, dx);
+        norm.Backward(pool, g, x, rows, dx);
 
         double[] xd = GradCheck.ToDouble(x), wd = GradCheck.ToDouble(weights.Vector(name).Span), gd = GradCheck.ToDouble(g);
         double eps = c.RmsNormEps;
@@ -46,10 +46,10 @@ public class RmsNormLayerBackwardTests
 
         // B now, W after another BackwardInput of a different layer: the gradient doubles exactly.
         float[] once = norm.Gradient.Span.ToArray();
-        norm.BackwardInput(g, x, rows, dx);
+        norm.BackwardInput(pool, g, x, rows, dx);
         using var other = new RmsNormLayer(weights, "model.layers.1.self_attn.kv_a_layernorm.weight", rows);
         other.Forward(new ForwardContext(pool), x, rows, y);
-        other.BackwardInput(x, x, rows, y);
+        other.BackwardInput(pool, x, x, rows, y);
         norm.BackwardWeights();
         for (int i = 0; i < n; i++) Assert.Equal(2 * once[i], norm.Gradient.Span[i], 5);
     }
