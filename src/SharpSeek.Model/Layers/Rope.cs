@@ -48,12 +48,13 @@ public sealed class RotaryEmbedding
         return freq;
     }
 
-    /// <summary>Rotates, for every token t and head h, the Dr values at x[(t·heads + h)·stride ..] by positions[t].</summary>
-    public void Apply(Span<float> x, ReadOnlySpan<int> positions, int heads, int stride, WorkerPool? pool = null) =>
+    /// <summary>Rotates, for every token t and head h, the Dr values at x[(t·heads + h)·stride ..] by positions[t], split
+    /// over the pool by tokens (small calls, as in decode, stay on the calling thread).</summary>
+    public void Apply(Span<float> x, ReadOnlySpan<int> positions, int heads, int stride, WorkerPool pool) =>
         Numerics.Rope.Forward(positions.Length, heads, stride, positions, Table, Rows(x, positions, heads, stride), pool);
 
     /// <summary>Backward of <see cref="Apply"/> on a gradient in place: rotation by −θ (the transpose).</summary>
-    public void ApplyBackward(Span<float> dx, ReadOnlySpan<int> positions, int heads, int stride, WorkerPool? pool = null) =>
+    public void ApplyBackward(Span<float> dx, ReadOnlySpan<int> positions, int heads, int stride, WorkerPool pool) =>
         Numerics.Rope.Backward(positions.Length, heads, stride, positions, Table, Rows(dx, positions, heads, stride), pool);
 
     private Span<float> Rows(Span<float> x, ReadOnlySpan<int> positions, int heads, int stride)
