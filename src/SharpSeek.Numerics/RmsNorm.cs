@@ -109,7 +109,8 @@ public static unsafe class RmsNorm
     /// <summary>dweight[c] += Σ_rows dy[r, c] · x[r, c] · rstd[r] for the columns of blocks [begin, end).</summary>
     private struct BackwardWeightJob : IRowsJob
     {
-        public const int Columns = 32;    // columns per unit: two zmm, so the 64- to 256-wide norms of MLA and tiny split over threads
+        // columns per unit: two zmm, so the 64- to 256-wide norms of MLA and tiny split over threads too
+        public const int Columns = 32;
         public int Rows, Dim;
         public float* Dy, X, Rstd, DWeight;   // Dy, X (Rows, Dim); Rstd (Rows); DWeight (Dim)
 

@@ -1,9 +1,9 @@
 // TrainBenchmark — `sharpseek bench train`: optimizer steps of a preset at B × T on synthetic tokens (uniform over
 // the vocabulary, so no corpus download; routing at initialisation is near-uniform either way). Warm-up steps for
-// at least 3 s (JIT, first-backward scratch), one step measured for managed allocation (on every thread of the process, so the
-// pool's workers count too), then timed steps with the time split into forward (+ losses), backward and optimizer
-// (+ bias update), and the process's CPU seconds per timed step (all threads; on a loaded machine a steadier
-// measure than wall time, on one thread). FLOPs and MFU are the caller's (ModelAccounting).
+// at least 3 s (JIT, first-backward scratch), one step measured for managed allocation (on every thread of the
+// process, so the pool's workers count too), then timed steps with the time split into forward (+ losses),
+// backward and optimizer (+ bias update), and the process's CPU seconds per timed step (all threads; on a loaded
+// machine a steadier measure than wall time, on one thread). FLOPs and MFU are the caller's (ModelAccounting).
 using System.Diagnostics;
 using SharpSeek.Model;
 using SharpSeek.Numerics;

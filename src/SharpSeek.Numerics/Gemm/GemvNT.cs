@@ -205,7 +205,7 @@ internal static unsafe class GemvNT
         // The tiles prefetch PrefetchRows rows ahead as they go, so a task's first rows would arrive by demand
         // loads alone: hint them all into L2 up front. On 2 threads consecutive tasks go to different cores, so no
         // earlier tile of this core prefetched them (small's 384×512 experts from DRAM, alternating passes in one
-        // process: FP8 +3–12%, BF16 +6–10% on 2 threads; the same on 1).
+        // process: FP8 +3–12%, BF16 +6–10% on 2 threads; unchanged on 1).
         if (V.Count > 1 && Sse.IsSupported)
         {
             byte* first = (byte*)p.W + (long)j0 * k * TW.Bytes;
