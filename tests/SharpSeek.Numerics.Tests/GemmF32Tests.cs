@@ -107,7 +107,7 @@ public class GemmF32Tests
     [Fact]
     public void F32_SameInputs_GiveSameBits_ForAnyThreadCountAndRepeat()
     {
-        int m = 300, n = 70, k = 600;   // 2 threads: shared-B path; 1 and 3 threads: per-task packing
+        int m = 300, n = 70, k = 600;   // K crosses KC: per-task packing on every thread count (each task packs all of B)
         float[] a = Floats(m * k, 5), b = Floats(n * k, 6);
         float[] first = new float[m * n], again = new float[m * n], oneThread = new float[m * n];
         Gemm.F32(Pool2, GemmLayout.NT, m, n, k, a, b, first);

@@ -20,11 +20,12 @@ public class GemmParallelTests
 
     [Theory]
     [MemberData(nameof(LayoutsAndOutputs))]
-    public void SharedB_SeveralNAndKBlocks_MatchesReference_AndOneThreadBits(GemmLayout layout, GemmOutput output)
+    public void SharedB_SeveralNBlocks_MatchesReference_AndOneThreadBits(GemmLayout layout, GemmOutput output)
     {
-        // M ≥ Threads·MC and M ≥ N take the shared-B path on 2 and 3 threads; N crosses NC (two jc blocks, the
-        // second ragged), K crosses KC (two pc blocks, the second ragged), M leaves a ragged MR edge.
-        int m = GemmDriver.NC + 53, n = GemmDriver.NC + 37, k = GemmDriver.KC + 29;
+        // M ≥ Threads·MC, M ≥ N and one K block take the shared-B path on 2 and 3 threads; N crosses NC (two jc
+        // blocks through the pipeline, the second ragged), K is one ragged KC block, M leaves a ragged MR edge.
+        int m = GemmDriver.NC + 53, n = GemmDriver.NC + 37, k = GemmDriver.KC - 29;
+        Assert.True(GemmDriver.UsesSharedB(2, m, n, k, GemmDriver.KC) && GemmDriver.UsesSharedB(3, m, n, k, GemmDriver.KC));
         float[] a = Floats(m * k, 31), b = Floats(k * n, 32), c0 = Floats(m * n, 33);
         float[] one = (float[])c0.Clone(), two = (float[])c0.Clone(), three = (float[])c0.Clone();
         Gemm.F32(Pool1, layout, m, n, k, a, b, one, output);
@@ -47,11 +48,13 @@ public class GemmParallelTests
         Assert.Equal(one, three);
     }
 
-    [Fact]
-    public void SharedB_Fp8Block_ManyScaleBlocks_GivesOneThreadBits()
+    [Theory]
+    [InlineData(4 * 128 + 40)]   // five 128-wide K blocks (the last ragged): per-task packing on 2 threads
+    [InlineData(100)]            // one K block: the shared-B pipeline on 2 threads
+    public void Fp8Block_TallProblem_TwoThreads_MatchesReference_AndOneThreadBits(int k)
     {
-        // FP8 block scaling packs KC = 128 blocks: five pc blocks (the last ragged) through the pipeline.
-        int m = 2 * GemmDriver.MC + 11, n = 150, k = 4 * 128 + 40;
+        int m = 2 * GemmDriver.MC + 11, n = 150;
+        Assert.Equal(k <= GemmArgs.ScaleBlock, GemmDriver.UsesSharedB(2, m, n, k, GemmArgs.ScaleBlock));
         byte[] a = Fp8(m * k, 41), b = Fp8(n * k, 42);
         float[] aScales = PositiveScales(m * GemmArgs.Blocks(k), 43), bScales = PositiveScales(GemmArgs.Blocks(n) * GemmArgs.Blocks(k), 44);
         float[] expected = new float[m * n], one = new float[m * n], two = Floats(m * n, 45);
