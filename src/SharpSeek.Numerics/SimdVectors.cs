@@ -32,6 +32,9 @@ internal unsafe interface IVec<TSelf> where TSelf : unmanaged, IVec<TSelf>
     /// supported. Vec256 and Vec512 use a float Cephes polynomial (≈1 ulp, below −87 flushes to 0), the others Exp.</summary>
     static abstract TSelf ExpNonPositive(TSelf a);
     static abstract float Sum(TSelf a);
+    /// <summary>dst[i] = the lane sum of ai for eight vectors at once (a transposing add tree on AVX, so the eight
+    /// reductions share their shuffles); the lanes are added in a different order than <see cref="Sum"/>.</summary>
+    static abstract void Sum8(TSelf a0, TSelf a1, TSelf a2, TSelf a3, TSelf a4, TSelf a5, TSelf a6, TSelf a7, float* dst);
     static abstract float MaxAcross(TSelf a);
     static abstract TSelf LessThan(TSelf a, TSelf b);
     /// <summary>Bit i set when lane i of a is greater than lane i of b.</summary>
@@ -93,6 +96,11 @@ internal readonly unsafe struct VecScalar : IVec<VecScalar>
     [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar Exp(VecScalar a) => new(MathF.Exp(a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar ExpNonPositive(VecScalar a) => new(MathF.Exp(a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static float Sum(VecScalar a) => a._v;
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static void Sum8(VecScalar a0, VecScalar a1, VecScalar a2, VecScalar a3, VecScalar a4, VecScalar a5, VecScalar a6, VecScalar a7, float* dst)
+    {
+        dst[0] = a0._v; dst[1] = a1._v; dst[2] = a2._v; dst[3] = a3._v; dst[4] = a4._v; dst[5] = a5._v; dst[6] = a6._v; dst[7] = a7._v;
+    }
     [AI(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(VecScalar a) => a._v;
     [AI(MethodImplOptions.AggressiveInlining)] public static VecScalar LessThan(VecScalar a, VecScalar b) => B(a._v < b._v ? uint.MaxValue : 0u);
     [AI(MethodImplOptions.AggressiveInlining)] public static uint GreaterThanMask(VecScalar a, VecScalar b) => a._v > b._v ? 1u : 0u;
@@ -150,6 +158,11 @@ internal readonly unsafe struct Vec128 : IVec<Vec128>
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 Exp(Vec128 a) => new(Vector128.Exp(a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 ExpNonPositive(Vec128 a) => new(Vector128.Exp(a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static float Sum(Vec128 a) => Vector128.Sum(a._v);
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static void Sum8(Vec128 a0, Vec128 a1, Vec128 a2, Vec128 a3, Vec128 a4, Vec128 a5, Vec128 a6, Vec128 a7, float* dst)
+    {
+        dst[0] = Sum(a0); dst[1] = Sum(a1); dst[2] = Sum(a2); dst[3] = Sum(a3); dst[4] = Sum(a4); dst[5] = Sum(a5); dst[6] = Sum(a6); dst[7] = Sum(a7);
+    }
     [AI(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vec128 a) => Lanes.Max(a._v);
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec128 LessThan(Vec128 a, Vec128 b) => new(Vector128.LessThan(a._v, b._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static uint GreaterThanMask(Vec128 a, Vec128 b) => (uint)Vector128.ExtractMostSignificantBits(Vector128.GreaterThan(a._v, b._v));
@@ -221,6 +234,27 @@ internal readonly unsafe struct Vec256 : IVec<Vec256>
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 ExpNonPositive(Vec256 a) =>
         System.Runtime.Intrinsics.X86.Fma.IsSupported ? VecMath.ExpNonPositive(a) : new(Vector256.Exp(a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static float Sum(Vec256 a) => Vector256.Sum(a._v);
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static void Sum8(Vec256 a0, Vec256 a1, Vec256 a2, Vec256 a3, Vec256 a4, Vec256 a5, Vec256 a6, Vec256 a7, float* dst)
+    {
+        if (!Avx.IsSupported)
+        {
+            dst[0] = Sum(a0); dst[1] = Sum(a1); dst[2] = Sum(a2); dst[3] = Sum(a3); dst[4] = Sum(a4); dst[5] = Sum(a5); dst[6] = Sum(a6); dst[7] = Sum(a7);
+            return;
+        }
+        Avx.Store(dst, AddTree8(a0._v, a1._v, a2._v, a3._v, a4._v, a5._v, a6._v, a7._v));
+    }
+
+    /// <summary>Eight 8-lane vectors to the vector of their eight lane sums: pairwise horizontal adds within each
+    /// 128-bit half (lanes 0-3 and 4-7 of each input to one float each), then the two halves added.</summary>
+    [AI(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> AddTree8(Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3,
+        Vector256<float> a4, Vector256<float> a5, Vector256<float> a6, Vector256<float> a7)
+    {
+        Vector256<float> u0 = Avx.HorizontalAdd(Avx.HorizontalAdd(a0, a1), Avx.HorizontalAdd(a2, a3));   // (a0..a3 lanes 0-3 | lanes 4-7)
+        Vector256<float> u1 = Avx.HorizontalAdd(Avx.HorizontalAdd(a4, a5), Avx.HorizontalAdd(a6, a7));
+        return Avx.Permute2x128(u0, u1, 0x20) + Avx.Permute2x128(u0, u1, 0x31);
+    }
     [AI(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vec256 a) => Lanes.Max(Vec128Max(a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec256 LessThan(Vec256 a, Vec256 b) => new(Vector256.LessThan(a._v, b._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static uint GreaterThanMask(Vec256 a, Vec256 b) => (uint)Vector256.ExtractMostSignificantBits(Vector256.GreaterThan(a._v, b._v));
@@ -299,6 +333,11 @@ internal readonly unsafe struct Vec512 : IVec<Vec512>
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 ExpNonPositive(Vec512 a) =>
         Avx512F.IsSupported ? VecMath.ExpNonPositive(a) : new(Vector512.Exp(a._v));
     [AI(MethodImplOptions.AggressiveInlining)] public static float Sum(Vec512 a) => Vector512.Sum(a._v);
+    [AI(MethodImplOptions.AggressiveInlining)]
+    public static void Sum8(Vec512 a0, Vec512 a1, Vec512 a2, Vec512 a3, Vec512 a4, Vec512 a5, Vec512 a6, Vec512 a7, float* dst) =>
+        Avx.Store(dst, Vec256.AddTree8(Fold(a0), Fold(a1), Fold(a2), Fold(a3), Fold(a4), Fold(a5), Fold(a6), Fold(a7)));
+
+    [AI(MethodImplOptions.AggressiveInlining)] private static Vector256<float> Fold(Vec512 a) => a._v.GetLower() + a._v.GetUpper();
     [AI(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vec512 a) => Vec256.MaxAcross(Unsafe.BitCast<Vector256<float>, Vec256>(
         Vector256.ConditionalSelect(Vector256.GreaterThan(a._v.GetLower(), a._v.GetUpper()), a._v.GetLower(), a._v.GetUpper())));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 LessThan(Vec512 a, Vec512 b) => new(Vector512.LessThan(a._v, b._v));

@@ -43,3 +43,36 @@ public unsafe class VecLoadTests
         }
     }
 }
+
+/// <summary>IVec.Sum8 (the GEMV tiles' eight reductions at once) against each vector's lane sum, at every width.</summary>
+public unsafe class VecSum8Tests
+{
+    [Fact]
+    public void Sum8_GivesEachVectorsLaneSum_AtEveryWidth()
+    {
+        Check<VecScalar>();
+        if (Simd.IsSupported(SimdLevel.Vector128)) Check<Vec128>();
+        if (Simd.IsSupported(SimdLevel.Vector256)) Check<Vec256>();
+        if (Simd.IsSupported(SimdLevel.Vector512)) Check<Vec512>();
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static void Check<V>() where V : unmanaged, IVec<V>
+    {
+        int n = V.Count;
+        // Small integers: every order of addition is exact, so each sum must match exactly; vector i's lane j
+        // holds a distinct value, so a lane taken from the wrong vector or twice shows.
+        float* lanes = stackalloc float[8 * n];
+        for (int i = 0; i < 8; i++)
+            for (int j = 0; j < n; j++) lanes[i * n + j] = (i + 1) * 1000 + j * (j + 3) + 7 * i * j;
+        float* sums = stackalloc float[8];
+        V.Sum8(V.Load(lanes), V.Load(lanes + n), V.Load(lanes + 2 * n), V.Load(lanes + 3 * n),
+            V.Load(lanes + 4 * n), V.Load(lanes + 5 * n), V.Load(lanes + 6 * n), V.Load(lanes + 7 * n), sums);
+        for (int i = 0; i < 8; i++)
+        {
+            float expected = 0;
+            for (int j = 0; j < n; j++) expected += lanes[i * n + j];
+            Assert.True(expected == sums[i], $"{typeof(V).Name} vector {i}: {sums[i]} (expected {expected})");
+        }
+    }
+}

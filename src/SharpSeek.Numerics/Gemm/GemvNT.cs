@@ -13,8 +13,10 @@
 //
 // Tiles: a task (one problem, ≤ RowsPerTask rows) walks its rows in register tiles — 1 token × 8 rows, 2 tokens ×
 // 4 rows, 3-4 tokens × 2 rows — so each weight row is read once per group of ≤ 4 tokens and each x vector once per
-// group of rows. One tile body serves every vector width through IVec (Vec512 on AVX-512: vpmovzxwd / vpmovsxbd
-// widen 16 weights at a time; Vec256 the AVX2 tiles; Vec128), and the scalar level runs one dot per output.
+// group of rows. A tile's eight accumulators are reduced together by one transposing add tree (IVec.Sum8; eight
+// separate lane sums had cost more instructions than the dot products at K = 64). One tile body serves every
+// vector width through IVec (Vec512 on AVX-512: vpmovzxwd / vpmovsxbd widen 16 weights at a time; Vec256 the AVX2
+// tiles; Vec128), and the scalar level runs one dot per output.
 // Many problems (MoE experts, gate and up, q_a and kv_a) share one pool run; an FP8 task reuses its worker's scaled
 // copy of x when the previous task of that worker had the same problem and 128-row scale block.
 // Every output element is computed by the same instructions whatever the thread count or task split.
@@ -318,8 +320,7 @@ internal static unsafe class GemvNT
                 nan = TW.NaNScan(w4 + p, nan); nan = TW.NaNScan(w5 + p, nan); nan = TW.NaNScan(w6 + p, nan); nan = TW.NaNScan(w7 + p, nan);
             }
         }
-        sums[0] = V.Sum(a0); sums[1] = V.Sum(a1); sums[2] = V.Sum(a2); sums[3] = V.Sum(a3);
-        sums[4] = V.Sum(a4); sums[5] = V.Sum(a5); sums[6] = V.Sum(a6); sums[7] = V.Sum(a7);
+        V.Sum8(a0, a1, a2, a3, a4, a5, a6, a7, sums);
         if (p < k) Tail<TW>(x, 1, k, p, w, 8, sums);
         return TW.HasNaNCodes && (NaNSeen(nan) || TailHasNaN<TW>(k, p, w, 8));
     }
@@ -352,8 +353,8 @@ internal static unsafe class GemvNT
                 nan = TW.NaNScan(w2 + p, nan); nan = TW.NaNScan(w3 + p, nan);
             }
         }
-        sums[0] = V.Sum(a00); sums[1] = V.Sum(a01); sums[2] = V.Sum(a02); sums[3] = V.Sum(a03);
-        sums[SumStride] = V.Sum(a10); sums[SumStride + 1] = V.Sum(a11); sums[SumStride + 2] = V.Sum(a12); sums[SumStride + 3] = V.Sum(a13);
+        V.Sum8(a00, a01, a02, a03, a10, a11, a12, a13, sums);   // token 1's four sums move to its row of sums
+        sums[SumStride + 3] = sums[7]; sums[SumStride + 2] = sums[6]; sums[SumStride + 1] = sums[5]; sums[SumStride] = sums[4];
         if (p < k) Tail<TW>(x, 2, k, p, w, 4, sums);
         return TW.HasNaNCodes && (NaNSeen(nan) || TailHasNaN<TW>(k, p, w, 4));
     }
@@ -389,10 +390,8 @@ internal static unsafe class GemvNT
                 nan = TW.NaNScan(w0 + p, nan); nan = TW.NaNScan(w1 + p, nan);
             }
         }
-        sums[0] = V.Sum(a00); sums[1] = V.Sum(a01);
-        sums[SumStride] = V.Sum(a10); sums[SumStride + 1] = V.Sum(a11);
-        sums[2 * SumStride] = V.Sum(a20); sums[2 * SumStride + 1] = V.Sum(a21);
-        if (TT.Value == 4) { sums[3 * SumStride] = V.Sum(a30); sums[3 * SumStride + 1] = V.Sum(a31); }
+        V.Sum8(a00, a01, a10, a11, a20, a21, a30, a31, sums);   // pairs (token t, rows 0-1) move to row t of sums
+        for (int t = TT.Value - 1; t > 0; t--) { sums[t * SumStride] = sums[2 * t]; sums[t * SumStride + 1] = sums[2 * t + 1]; }
         if (p < k) Tail<TW>(x, TT.Value, k, p, w, 2, sums);
         return TW.HasNaNCodes && (NaNSeen(nan) || TailHasNaN<TW>(k, p, w, 2));
     }
