@@ -202,6 +202,7 @@ internal static unsafe class GemvNT
         where TW : IGemvWeights where V : unmanaged, IVec<V>
     {
         int k = p.K;
+        long rowBytes = (long)k * TW.Bytes;
         float* sums = stackalloc float[4 * SumStride];
         byte** w = stackalloc byte*[8];
         // The tiles prefetch PrefetchRows rows ahead as they go, so a task's first rows would arrive by demand
@@ -222,7 +223,8 @@ internal static unsafe class GemvNT
             for (int j = j0; j < j1; j += rows)
             {
                 int valid = Math.Min(rows, j1 - j);
-                for (int r = 0; r < rows; r++) w[r] = (byte*)p.W + ((long)j + Math.Min(r, valid - 1)) * k * TW.Bytes;   // past the last valid row: repeat it, drop the sums
+                byte* row = (byte*)p.W + (long)j * rowBytes;
+                for (int r = 0; r < rows; r++, row += r < valid ? rowBytes : 0) w[r] = row;   // past the last valid row: repeat it, drop the sums
                 bool nan = false;
                 if (V.Count == 1) Scalar<TW>(xt, tokens, k, w, rows, sums);
                 else if (tokens == 1) nan = Tile1x8<TW, V>(xt, k, w, sums);
@@ -230,6 +232,13 @@ internal static unsafe class GemvNT
                 else if (tokens == 3) nan = Tile34x2<TW, Three, V>(xt, k, w, sums);
                 else nan = Tile34x2<TW, Four, V>(xt, k, w, sums);
                 if (nan) MarkNaNRows<TW>(k, w, rows, tokens, sums);   // rare: which rows hold the NaN codes
+                if (tokens == 1 && valid == 8 && Avx.IsSupported)
+                {   // one token's full tile: its eight outputs are adjacent (and the sums one 8-float store back)
+                    float* y = p.Y + (long)t0 * p.N + j;
+                    Vector256<float> v = Avx.LoadVector256(sums) * factor;
+                    Avx.Store(y, accumulate ? Avx.LoadVector256(y) + v : v);
+                    continue;
+                }
                 for (int t = 0; t < tokens; t++)
                     for (int r = 0; r < valid; r++)
                     {
