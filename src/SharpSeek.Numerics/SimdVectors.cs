@@ -32,8 +32,8 @@ internal unsafe interface IVec<TSelf> where TSelf : unmanaged, IVec<TSelf>
     /// supported. Vec256 and Vec512 use a float Cephes polynomial (≈1 ulp, below −87 flushes to 0), the others Exp.</summary>
     static abstract TSelf ExpNonPositive(TSelf a);
     static abstract float Sum(TSelf a);
-    /// <summary>dst[i] = the lane sum of ai for eight vectors at once (a transposing add tree on AVX, so the eight
-    /// reductions share their shuffles); the lanes are added in a different order than <see cref="Sum"/>.</summary>
+    /// <summary>dst[i] = <see cref="Sum"/>(ai) for eight vectors at once, bit for bit: on AVX a transposing add tree
+    /// (the eight reductions share their shuffles) that adds the lanes in the same grouping as Sum.</summary>
     static abstract void Sum8(TSelf a0, TSelf a1, TSelf a2, TSelf a3, TSelf a4, TSelf a5, TSelf a6, TSelf a7, float* dst);
     static abstract float MaxAcross(TSelf a);
     static abstract TSelf LessThan(TSelf a, TSelf b);
@@ -245,8 +245,9 @@ internal readonly unsafe struct Vec256 : IVec<Vec256>
         Avx.Store(dst, AddTree8(a0._v, a1._v, a2._v, a3._v, a4._v, a5._v, a6._v, a7._v));
     }
 
-    /// <summary>Eight 8-lane vectors to the vector of their eight lane sums: pairwise horizontal adds within each
-    /// 128-bit half (lanes 0-3 and 4-7 of each input to one float each), then the two halves added.</summary>
+    /// <summary>Eight 8-lane vectors to the vector of their eight lane sums, grouped as Vector256.Sum groups them
+    /// ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)): pairwise horizontal adds within each 128-bit half, then the halves
+    /// added. Vec512 sums its lower and upper halves this way and adds the two, as Vector512.Sum does.</summary>
     [AI(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> AddTree8(Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3,
         Vector256<float> a4, Vector256<float> a5, Vector256<float> a6, Vector256<float> a7)
@@ -335,9 +336,10 @@ internal readonly unsafe struct Vec512 : IVec<Vec512>
     [AI(MethodImplOptions.AggressiveInlining)] public static float Sum(Vec512 a) => Vector512.Sum(a._v);
     [AI(MethodImplOptions.AggressiveInlining)]
     public static void Sum8(Vec512 a0, Vec512 a1, Vec512 a2, Vec512 a3, Vec512 a4, Vec512 a5, Vec512 a6, Vec512 a7, float* dst) =>
-        Avx.Store(dst, Vec256.AddTree8(Fold(a0), Fold(a1), Fold(a2), Fold(a3), Fold(a4), Fold(a5), Fold(a6), Fold(a7)));
-
-    [AI(MethodImplOptions.AggressiveInlining)] private static Vector256<float> Fold(Vec512 a) => a._v.GetLower() + a._v.GetUpper();
+        Avx.Store(dst, Vec256.AddTree8(a0._v.GetLower(), a1._v.GetLower(), a2._v.GetLower(), a3._v.GetLower(),
+                a4._v.GetLower(), a5._v.GetLower(), a6._v.GetLower(), a7._v.GetLower())
+            + Vec256.AddTree8(a0._v.GetUpper(), a1._v.GetUpper(), a2._v.GetUpper(), a3._v.GetUpper(),
+                a4._v.GetUpper(), a5._v.GetUpper(), a6._v.GetUpper(), a7._v.GetUpper()));
     [AI(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vec512 a) => Vec256.MaxAcross(Unsafe.BitCast<Vector256<float>, Vec256>(
         Vector256.ConditionalSelect(Vector256.GreaterThan(a._v.GetLower(), a._v.GetUpper()), a._v.GetLower(), a._v.GetUpper())));
     [AI(MethodImplOptions.AggressiveInlining)] public static Vec512 LessThan(Vec512 a, Vec512 b) => new(Vector512.LessThan(a._v, b._v));

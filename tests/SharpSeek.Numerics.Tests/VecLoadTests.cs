@@ -44,11 +44,12 @@ public unsafe class VecLoadTests
     }
 }
 
-/// <summary>IVec.Sum8 (the GEMV tiles' eight reductions at once) against each vector's lane sum, at every width.</summary>
+/// <summary>IVec.Sum8 (the GEMV tiles' eight reductions at once) against IVec.Sum of each vector, bit for bit, at
+/// every width: the add tree must group the lanes as Sum does, so decode and training keep their bits.</summary>
 public unsafe class VecSum8Tests
 {
     [Fact]
-    public void Sum8_GivesEachVectorsLaneSum_AtEveryWidth()
+    public void Sum8_EqualsSumOfEachVector_BitForBit_AtEveryWidth()
     {
         Check<VecScalar>();
         if (Simd.IsSupported(SimdLevel.Vector128)) Check<Vec128>();
@@ -60,19 +61,21 @@ public unsafe class VecSum8Tests
     private static void Check<V>() where V : unmanaged, IVec<V>
     {
         int n = V.Count;
-        // Small integers: every order of addition is exact, so each sum must match exactly; vector i's lane j
-        // holds a distinct value, so a lane taken from the wrong vector or twice shows.
+        var rng = new Random(n);
         float* lanes = stackalloc float[8 * n];
-        for (int i = 0; i < 8; i++)
-            for (int j = 0; j < n; j++) lanes[i * n + j] = (i + 1) * 1000 + j * (j + 3) + 7 * i * j;
         float* sums = stackalloc float[8];
-        V.Sum8(V.Load(lanes), V.Load(lanes + n), V.Load(lanes + 2 * n), V.Load(lanes + 3 * n),
-            V.Load(lanes + 4 * n), V.Load(lanes + 5 * n), V.Load(lanes + 6 * n), V.Load(lanes + 7 * n), sums);
-        for (int i = 0; i < 8; i++)
+        for (int trial = 0; trial < 200; trial++)
         {
-            float expected = 0;
-            for (int j = 0; j < n; j++) expected += lanes[i * n + j];
-            Assert.True(expected == sums[i], $"{typeof(V).Name} vector {i}: {sums[i]} (expected {expected})");
+            // Magnitudes spread over 2^±20, so every grouping of the additions rounds differently.
+            for (int i = 0; i < 8 * n; i++) lanes[i] = (float)((rng.NextDouble() - 0.5) * Math.Pow(2, rng.Next(-20, 21)));
+            V.Sum8(V.Load(lanes), V.Load(lanes + n), V.Load(lanes + 2 * n), V.Load(lanes + 3 * n),
+                V.Load(lanes + 4 * n), V.Load(lanes + 5 * n), V.Load(lanes + 6 * n), V.Load(lanes + 7 * n), sums);
+            for (int i = 0; i < 8; i++)
+            {
+                float expected = V.Sum(V.Load(lanes + i * n));
+                Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(sums[i]),
+                    $"{typeof(V).Name} trial {trial} vector {i}: {sums[i]:R} (Sum gives {expected:R})");
+            }
         }
     }
 }
