@@ -300,8 +300,9 @@ internal static unsafe class GemvNT
     // code was seen (FP8 only). Loops step 4·V.Count elements (32 at 256 bits, 64 at 512). ----
 
     /// <summary>1 token × 8 rows, one FMA chain per row (8 accumulators: FMA latency × 2 pipes), so each x vector
-    /// is loaded once per 8 rows and the per-tile costs (sums, NaN check) are shared by 8 rows.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    /// is loaded once per 8 rows and the per-tile costs (sums, NaN check) are shared by 8 rows. Inlined into Rows
+    /// (batch-1 decode on `small`, alternating per step in one process: 1.008–1.032× over a call per tile).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Tile1x8<TW, V>(float* x, int k, byte** w, float* sums) where TW : IGemvWeights where V : unmanaged, IVec<V>
     {
         int n = V.Count, step = 4 * n;
