@@ -34,9 +34,18 @@ public sealed class Sampler
         if (_o.Temperature == 0) return ArgMax(logits);
         int v = logits.Length;
         if (_order.Length != v) { _order = new int[v]; _keys = new float[v]; _weights = new double[v]; }
-        for (int i = 0; i < v; i++) { _order[i] = i; _keys[i] = -logits[i]; }
-        Array.Sort(_keys, _order);                      // descending logits (deterministic for equal inputs)
-        int keep = _o.TopK > 0 ? Math.Min(_o.TopK, v) : v;
+        int keep;
+        if (_o.TopK > 0 && _o.TopK < v)
+        {
+            keep = SelectTopK(logits, _o.TopK);
+            if (keep == 0) return ArgMax(logits);       // every logit NaN
+        }
+        else
+        {
+            for (int i = 0; i < v; i++) { _order[i] = i; _keys[i] = -logits[i]; }
+            Array.Sort(_keys, _order);                  // descending logits (deterministic for equal inputs)
+            keep = v;
+        }
         double max = -_keys[0], sum = 0;
         Span<double> p = _weights.AsSpan(0, keep);
         for (int i = 0; i < keep; i++) sum += p[i] = Math.Exp((-_keys[i] - max) / _o.Temperature);
@@ -57,6 +66,25 @@ public sealed class Sampler
             if (u <= 0) return _order[i];
         }
         return _order[n - 1];
+    }
+
+    /// <summary>The k largest logits (NaN never taken) into _keys / _order [0, k) as the full sort would place
+    /// them — descending, equal logits by lower index — by insertion into a sorted prefix: one pass over the
+    /// vocabulary plus ≈ k·ln(V/k) insertions, not a sort of all V (129K for DeepSeek-V3) per token.
+    /// Returns how many were found (fewer than k only when the logits hold fewer non-NaN values).</summary>
+    private int SelectTopK(ReadOnlySpan<float> logits, int k)
+    {
+        int n = 0;
+        for (int i = 0; i < logits.Length; i++)
+        {
+            float key = -logits[i];                     // ascending keys = descending logits
+            if (float.IsNaN(key) || (n == k && !(key < _keys[k - 1]))) continue;
+            int at = n == k ? k - 1 : n++;
+            for (; at > 0 && key < _keys[at - 1]; at--) { _keys[at] = _keys[at - 1]; _order[at] = _order[at - 1]; }
+            _keys[at] = key;
+            _order[at] = i;
+        }
+        return n;
     }
 
     public static int ArgMax(ReadOnlySpan<float> x)

@@ -86,4 +86,25 @@ public class InferenceTests
         Assert.All(Enumerable.Range(0, 50).Select(_ => topP.Next(logits)), t => Assert.Equal(1, t));
         Assert.Throws<ArgumentException>(() => new Sampler(new SamplingOptions(TopP: 0)));
     }
+
+    [Fact]
+    public void Sampler_TopK_DrawsExactlyTheKLargestLogits_TiesByLowerIndex_NeverNaN()
+    {
+        // 1000 logits on a coarse grid (many ties) and some NaN: at a high temperature the top-k draw is near
+        // uniform over its k tokens, so 4000 seeded draws must hit every one of them and nothing else.
+        var rng = new Random(7);
+        float[] logits = Enumerable.Range(0, 1000).Select(_ => (float)rng.Next(-300, 300) / 8).ToArray();
+        for (int i = 0; i < 1000; i += 97) logits[i] = float.NaN;
+        const int k = 40;
+        var expected = Enumerable.Range(0, logits.Length).Where(i => !float.IsNaN(logits[i]))
+            .OrderByDescending(i => logits[i]).ThenBy(i => i).Take(k).ToHashSet();
+        var sampler = new Sampler(new SamplingOptions(1e4, 1.0, TopK: k, Seed: 3));
+        var drawn = Enumerable.Range(0, 4000).Select(_ => sampler.Next(logits)).ToHashSet();
+        Assert.Equal(expected.OrderBy(i => i), drawn.OrderBy(i => i));
+        // top-k ∘ top-p: a tiny top-p leaves the single largest logit (the lowest index among equals).
+        var nucleus = new Sampler(new SamplingOptions(1.0, TopP: 1e-6, TopK: k, Seed: 3));
+        int best = expected.OrderByDescending(i => logits[i]).ThenBy(i => i).First();
+        Assert.All(Enumerable.Range(0, 20).Select(_ => nucleus.Next(logits)), t => Assert.Equal(best, t));
+        Assert.Equal(0, new Sampler(new SamplingOptions(1.0, TopK: 3)).Next([float.NaN, float.NaN, float.NaN, float.NaN]));
+    }
 }
