@@ -3,14 +3,6 @@ namespace SharpSeek.Numerics.Tests;
 /// <summary>Hot-path kernels allocate nothing on the GC heap (STYLE rule 3): measured per call after a warm-up.</summary>
 public class AllocationTests
 {
-    private static long AllocatedBy(Action call)
-    {
-        call();                                                   // warm-up: JIT, static tables
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        call();
-        return GC.GetAllocatedBytesForCurrentThread() - before;
-    }
-
     [Fact]
     public void KernelCalls_AllocateNothing()
     {
@@ -37,7 +29,7 @@ public class AllocationTests
             ("cross_entropy", () => { CrossEntropy.Forward(rows, dim, x, targets, losses); CrossEntropy.Backward(rows, dim, x, targets, 1f, y); }),
             ("topk", () => TopK.Rows(rows, dim, 8, x, topV, topI)),
         };
-        foreach (var (name, call) in calls) Assert.True(AllocatedBy(call) == 0, $"{name} allocated on the GC heap");
+        foreach (var (name, call) in calls) Assert.True(TestSupport.AllocatedBy(call) == 0, $"{name} allocated on the GC heap");
     }
 
     [Fact]
@@ -49,7 +41,7 @@ public class AllocationTests
         float[] x = TestSupport.RandomFloats(rng, rows * dim), y = new float[rows * dim], z = new float[rows * dim];
         float[] w = TestSupport.RandomFloats(rng, dim), dw = new float[dim], r = new float[rows], scales = new float[rows * 8];
         byte[] q = new byte[rows * dim];
-        Assert.Equal(0, AllocatedBy(() =>
+        Assert.Equal(0, TestSupport.AllocatedBy(() =>
         {
             RmsNorm.Forward(rows, dim, x, w, 1e-6f, y, r, pool);
             RmsNorm.Backward(rows, dim, x, x, w, r, z, dw, pool);

@@ -126,10 +126,10 @@ public class GemmF32Tests
     {
         int m = 64, n = 64, k = 64;
         float[] a = Floats(m * k, 1), b = Floats(k * n, 2), c = new float[m * n];
-        Gemm.F32(Pool2, GemmLayout.NN, m, n, k, a, b, c);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 20; i++) Gemm.F32(Pool2, GemmLayout.NN, m, n, k, a, b, c);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, TestSupport.AllocatedBy(() =>
+        {
+            for (int i = 0; i < 20; i++) Gemm.F32(Pool2, GemmLayout.NN, m, n, k, a, b, c);
+        }));
     }
 
     [Fact]

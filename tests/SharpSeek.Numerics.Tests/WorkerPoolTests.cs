@@ -88,9 +88,10 @@ public class WorkerPoolTests
         using var pool = new WorkerPool(2);
         var job = new NoopJob();
         for (int i = 0; i < 10; i++) pool.Run(8, ref job);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++) pool.Run(8, ref job);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, TestSupport.AllocatedBy(() =>
+        {
+            for (int i = 0; i < 1000; i++) pool.Run(8, ref job);
+        }));
     }
 
     [Fact]
