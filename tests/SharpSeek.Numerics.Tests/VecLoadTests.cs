@@ -2,12 +2,13 @@ using SharpSeek.Numerics;
 
 namespace SharpSeek.Numerics.Tests;
 
-/// <summary>The widening loads and the byte maximum of IVec, for every width against the obvious scalar meaning
-/// (the GEMV tiles widen BF16 and FP8 weights and scan FP8 codes with them).</summary>
+/// <summary>The widening loads, the byte maximum and the eight-way sum of IVec, for every width against the obvious
+/// scalar meaning (the GEMV tiles widen BF16 and FP8 weights, scan FP8 codes and reduce their accumulators with
+/// them).</summary>
 public unsafe class VecLoadTests
 {
     [Fact]
-    public void WideningLoadsAndByteMax_MatchScalar_AtEveryWidth()
+    public void WideningLoadsByteMaxAndSum8_MatchScalar_AtEveryWidth()
     {
         Check<VecScalar>();
         if (Simd.IsSupported(SimdLevel.Vector128)) Check<Vec128>();
@@ -41,27 +42,16 @@ public unsafe class VecLoadTests
             V.Store(V.MaxBytes(V.Load((float*)b), V.Load((float*)o)), (float*)max);
             for (int i = 0; i < 4 * n; i++) Assert.Equal(Math.Max(bytes[i], other[i]), max[i]);
         }
-    }
-}
-
-/// <summary>IVec.Sum8 (the GEMV tiles' eight reductions at once) against IVec.Sum of each vector, bit for bit, at
-/// every width: the add tree must group the lanes as Sum does, so decode and training keep their bits.</summary>
-public unsafe class VecSum8Tests
-{
-    [Fact]
-    public void Sum8_EqualsSumOfEachVector_BitForBit_AtEveryWidth()
-    {
-        Check<VecScalar>();
-        if (Simd.IsSupported(SimdLevel.Vector128)) Check<Vec128>();
-        if (Simd.IsSupported(SimdLevel.Vector256)) Check<Vec256>();
-        if (Simd.IsSupported(SimdLevel.Vector512)) Check<Vec512>();
+        Sum8EqualsSum<V>();
     }
 
+    /// <summary>IVec.Sum8 against IVec.Sum of each vector, bit for bit: the add tree must group the lanes as Sum
+    /// does, so decode and training keep their bits.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private static void Check<V>() where V : unmanaged, IVec<V>
+    private static void Sum8EqualsSum<V>() where V : unmanaged, IVec<V>
     {
         int n = V.Count;
-        var rng = new Random(n);
+        var rng = new Random(100 + n);
         float* lanes = stackalloc float[8 * n];
         float* sums = stackalloc float[8];
         for (int trial = 0; trial < 200; trial++)
