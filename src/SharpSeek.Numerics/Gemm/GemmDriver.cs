@@ -9,14 +9,14 @@
 //           for ir in mc step MR
 //             micro-kernel: C[ir.., jr..] (+)= Ap_ir · Bp_jr  (· rowScale for FP8 block)
 //
-// Parallelism: a large single problem (M ≥ Threads·MC, M ≥ N and one K block) packs each B block once, shared by all
-// threads, one block ahead: the pool run that computes block b (equal row chunks, ≥ 4 per thread, claimed
-// dynamically) also packs block b+1 into a second shared buffer. Otherwise a problem is cut into row chunks × column chunks (multiples of
-// MR / NR), about one per thread, each a task with its own packing buffers; a wide problem (N > M, e.g. the LM
-// head 2048×8192) splits its columns, so each thread packs only its own part of B and no run boundary stands
-// between the B blocks (on 2 threads: 73% → 88% of the FMA peak for 2048×8192×256 NT). The cut depends only on the shape
-// and the thread count and never splits K, so every C element is reduced in the same order whatever the thread
-// count or path: bits are identical.
+// Parallelism: a large single problem (M ≥ Threads·MC, M ≥ N and one K block) packs each B block once, shared by
+// all threads, one block ahead: the pool run that computes block b (equal row chunks, ≥ 4 per thread, claimed
+// dynamically) also packs block b+1 into a second shared buffer. Otherwise a problem is cut into row chunks ×
+// column chunks (multiples of MR / NR), about one per thread, each a task with its own packing buffers; a wide
+// problem (N > M, e.g. the LM head 2048×8192) splits its columns, so each thread packs only its own part of B and
+// no run boundary stands between the B blocks (on 2 threads: 73% → 88% of the FMA peak for 2048×8192×256 NT). The
+// cut depends only on the shape and the thread count and never splits K, so every C element is reduced in the
+// same order whatever the thread count or path: bits are identical.
 // Grouped GEMMs put every group's chunks into one task list of one Run, largest group first.
 using System.Runtime.CompilerServices;
 
