@@ -4,6 +4,8 @@
 // process, so the pool's workers count too), then timed steps with the time split into forward (+ losses),
 // backward and optimizer (+ bias update), and the process's CPU seconds per timed step (all threads; on a loaded
 // machine a steadier measure than wall time, on one thread). FLOPs and MFU are the caller's (ModelAccounting).
+// The warm-up's step count follows the clock, so the last loss reported is comparable only between runs that took
+// the same number of steps; `sharpseek train` is the run to compare losses with.
 using System.Diagnostics;
 using SharpSeek.Model;
 using SharpSeek.Numerics;

@@ -208,21 +208,20 @@ internal static unsafe class GemmDriver
     internal static int SharedRowChunks(int threads, int m, int mr) =>
         Math.Min(threads * Math.Max(ChunksPerThread, (m + threads * MC - 1) / (threads * MC)), (m + mr - 1) / mr);
 
-    /// <summary>One large problem on several threads. The (jc, pc) B blocks are packed once into one of two
-    /// pool-wide buffers shared by all threads, and the packing is pipelined: the run that computes block b (row
-    /// chunks against buffer b%2) also packs block b+1 into the other buffer (NR-panel chunks, claimed after the
-    /// compute chunks, so the first threads done with their rows pack). One run per block; the run boundary is
-    /// the only barrier. C sees the blocks in the same (jc, pc) order as on one thread: same bits.</summary>
+    /// <summary>One large problem with one K block on several threads (<see cref="UsesSharedB"/>). Its jc blocks of
+    /// B (K × NC) are packed once into one of two pool-wide buffers shared by all threads, and the packing is
+    /// pipelined: the run that computes block b (row chunks against buffer b%2) also packs block b+1 into the other
+    /// buffer (NR-panel chunks, claimed after the compute chunks, so the first threads done with their rows pack).
+    /// One run per block; the run boundary is the only barrier. C sees the blocks in the same order as on one
+    /// thread: same bits.</summary>
     private static void RunSharedB<TA, TB, TK>(WorkerPool pool, GemmProblem* p, GemmScratch scratch)
         where TA : IPanelPacker where TB : IPanelPacker where TK : IMicroKernel
     {
-        int kcMax = p->AScales != null ? GemmArgs.ScaleBlock : KC;
-        int kBlocks = (p->K + kcMax - 1) / kcMax, blocks = (p->N + NC - 1) / NC * kBlocks;
+        int blocks = (p->N + NC - 1) / NC;
         int rowChunks = SharedRowChunks(pool.Threads, p->M, TK.MR);
         var job = new SharedBJob<TA, TB, TK>
         {
-            P = p, KcMax = kcMax, KBlocks = kBlocks, RowChunks = rowChunks, Scratch = scratch,
-            Compute = -1, Pack = 0, PackChunks = PackChunks(pool, p->N, 0, TK.NR),
+            P = p, RowChunks = rowChunks, Scratch = scratch, Compute = -1, Pack = 0, PackChunks = PackChunks(pool, p->N, 0, TK.NR),
         };
         // The shared buffers live across this method's runs: another thread's GEMM on the same pool must not run a
         // shared-B pipeline in between (the pool serialises single runs only).
@@ -233,7 +232,7 @@ internal static unsafe class GemmDriver
             {
                 job.Compute = b;
                 job.Pack = b + 1 < blocks ? b + 1 : -1;
-                job.PackChunks = job.Pack < 0 ? 0 : PackChunks(pool, p->N, (b + 1) / kBlocks * NC, TK.NR);
+                job.PackChunks = job.Pack < 0 ? 0 : PackChunks(pool, p->N, (b + 1) * NC, TK.NR);
                 pool.Run(rowChunks + job.PackChunks, ref job);
             }
         }
@@ -245,36 +244,27 @@ internal static unsafe class GemmDriver
     private struct SharedBJob<TA, TB, TK> : IParallelJob where TA : IPanelPacker where TB : IPanelPacker where TK : IMicroKernel
     {
         public GemmProblem* P;
-        public int KcMax, KBlocks, RowChunks, PackChunks;
-        public int Compute, Pack;                   // block indices (jc-major, then pc), -1 for none
+        public int RowChunks, PackChunks;
+        public int Compute, Pack;                   // jc block indices, -1 for none
         public GemmScratch Scratch;
 
         public readonly void Execute(int task, int worker)
         {
             if (Compute < 0 || task >= RowChunks)
             {
-                int chunk = Compute < 0 ? task : task - RowChunks;
-                Block(Pack, out int jc, out int nc, out int pc, out int kc);
+                int chunk = Compute < 0 ? task : task - RowChunks, jc = Pack * NC, nc = Math.Min(NC, P->N - jc);
                 // Whole NR panels per chunk; NR-wide panels are written exactly (no slack spills into a neighbour's).
                 int first = ChunkStart(chunk, PackChunks, nc, TK.NR), last = ChunkStart(chunk + 1, PackChunks, nc, TK.NR);
                 if (last > first)
-                    TB.Pack(P->B, jc + first, last - first, pc, kc, TK.NR, Scratch.SharedB(Pack & 1) + (long)first * kc, TK.VectorPacking);
+                    TB.Pack(P->B, jc + first, last - first, 0, P->K, TK.NR, Scratch.SharedB(Pack & 1) + (long)first * P->K, TK.VectorPacking);
                 return;
             }
             {
-                Block(Compute, out int jc, out int nc, out int pc, out int kc);
+                int jc = Compute * NC, nc = Math.Min(NC, P->N - jc);
                 int m0 = ChunkStart(task, RowChunks, P->M, TK.MR), m1 = ChunkStart(task + 1, RowChunks, P->M, TK.MR);
                 Scratch.Buffers(worker, out float* ap, out _);
-                if (m1 > m0) Macro<TA, TK>(*P, m0, m1, jc, nc, pc, kc, ap, Scratch.SharedB(Compute & 1));
+                if (m1 > m0) Macro<TA, TK>(*P, m0, m1, jc, nc, 0, P->K, ap, Scratch.SharedB(Compute & 1));
             }
-        }
-
-        private readonly void Block(int block, out int jc, out int nc, out int pc, out int kc)
-        {
-            jc = block / KBlocks * NC;
-            pc = block % KBlocks * KcMax;
-            nc = Math.Min(NC, P->N - jc);
-            kc = Math.Min(KcMax, P->K - pc);
         }
     }
 
