@@ -107,4 +107,47 @@ public class InferenceTests
         Assert.All(Enumerable.Range(0, 20).Select(_ => nucleus.Next(logits)), t => Assert.Equal(best, t));
         Assert.Equal(0, new Sampler(new SamplingOptions(1.0, TopK: 3)).Next([float.NaN, float.NaN, float.NaN, float.NaN]));
     }
+
+    [Fact]
+    public void Sampler_TopP_DrawsExactlyTheNucleus_TiesByLowerIndex_NeverNaN()
+    {
+        // Near-uniform weights (T = 1e4) over logits with many ties: the nucleus is the first ⌈top_p·V⌉ or so tokens
+        // in (descending logit, ascending index) order, as a full sort finds it; 4000 draws hit all and only those.
+        var rng = new Random(11);
+        float[] logits = Enumerable.Range(0, 1000).Select(_ => (float)rng.Next(-300, 300) / 8).ToArray();
+        for (int i = 0; i < 1000; i += 89) logits[i] = float.NaN;
+        const double temperature = 1e4, topP = 0.04;
+        int[] ranked = Enumerable.Range(0, logits.Length).Where(i => !float.IsNaN(logits[i]))
+            .OrderByDescending(i => logits[i]).ThenBy(i => i).ToArray();
+        double[] w = ranked.Select(i => Math.Exp((logits[i] - logits[ranked[0]]) / temperature)).ToArray();
+        double sum = w.Sum(), cum = 0;
+        var nucleus = new HashSet<int>();
+        for (int r = 0; r < ranked.Length && cum < topP; r++) { cum += w[r] / sum; nucleus.Add(ranked[r]); }
+        Assert.InRange(nucleus.Count, 30, 50);
+        var sampler = new Sampler(new SamplingOptions(temperature, topP, Seed: 5));
+        var drawn = Enumerable.Range(0, 4000).Select(_ => sampler.Next(logits)).ToHashSet();
+        Assert.Equal(nucleus.OrderBy(i => i), drawn.OrderBy(i => i));
+        Assert.Equal(0, new Sampler(new SamplingOptions(1.0, TopP: 0.5)).Next([float.NaN, float.NaN]));
+        var whole = new Sampler(new SamplingOptions(temperature, Seed: 5));
+        whole.Next(logits);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++) { sampler.Next(logits); whole.Next(logits); }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Sampler_NoTopKOrTopP_DrawsEveryTokenButNaN_InProportion()
+    {
+        float[] logits = Enumerable.Range(0, 100).Select(i => i % 10 == 3 ? float.NaN : (i % 2 == 0 ? 0f : MathF.Log(3))).ToArray();
+        var sampler = new Sampler(new SamplingOptions(1.0, Seed: 9));
+        int[] counts = new int[logits.Length];
+        for (int d = 0; d < 40000; d++) counts[sampler.Next(logits)]++;
+        for (int i = 0; i < logits.Length; i++)
+            if (float.IsNaN(logits[i])) Assert.Equal(0, counts[i]);
+            else Assert.True(counts[i] > 0, $"token {i} never drawn");
+        // odd tokens weigh 3, even 1; the NaN ones (i % 10 == 3) are odd: 40 odd and 50 even finite tokens, so
+        // 120/170 of the draws are odd (±6 standard deviations)
+        double odd = Enumerable.Range(0, 100).Where(i => i % 2 == 1).Sum(i => counts[i]) / 40000.0;
+        Assert.InRange(odd, 120.0 / 170 - 0.014, 120.0 / 170 + 0.014);
+    }
 }
