@@ -7,8 +7,9 @@
 // to claim a task (tasks are claimed with an atomic counter so a busy core does not stall the run) therefore
 // never changes a bit: same inputs + same thread count -> same bits.
 //
-// Dispatch costs no allocation: the job struct is copied into a per-(calling thread, job type) slot object that
-// is allocated once. The calling thread works as worker 0; the Threads-1 background workers spin briefly after a
+// Dispatch costs no allocation, not even on a job type's first use: the workers run a copy of the job struct on
+// the calling thread's stack (which stays put while the caller waits for the run) through a function pointer to
+// that job type's Execute. The calling thread works as worker 0; the Threads-1 background workers spin briefly after a
 // run (GEMMs issue runs back to back) and then sleep on a monitor.
 //
 // Claiming: one 64-bit ticket holds (run number << 32 | next task); a task is claimed by a compare-and-swap that
@@ -113,13 +114,16 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
-    private void RunParallel<TJob>(int tasks, ref TJob job) where TJob : struct, IParallelJob
+    private unsafe void RunParallel<TJob>(int tasks, ref TJob job) where TJob : struct, IParallelJob
     {
-        JobSlot<TJob> slot = JobSlot<TJob>.ForCurrentThread();
-        slot.Job = job;
+        // The workers read this copy through a raw pointer: a local whose address is taken lives in this frame (a
+        // stack does not move) and is reported to the GC for the whole method, so references in the job stay
+        // valid; `job` itself may be a field of a heap object, which the GC could move.
+        TJob local = job;
         int run = _generation + 1;
         RunDescriptor d = _runs[run & 1];
-        d.Slot = slot;
+        d.Job = Unsafe.AsPointer(ref local);
+        d.Execute = &ExecuteJob<TJob>;
         d.Tasks = tasks;
         _failure = null;
         Volatile.Write(ref _completed, 0);
@@ -131,14 +135,18 @@ public sealed class WorkerPool : IDisposable
         DrainTasks(run, 0);
         var spin = new SpinWait();
         while (Volatile.Read(ref _completed) != tasks) spin.SpinOnce(sleep1Threshold: -1);
-        d.Slot = null;
-        slot.Job = default;
+        d.Job = null;
+        d.Execute = null;
+        local = default;   // the copy was in use up to here (and drops its references)
         _failure?.Throw();
     }
 
+    private static unsafe void ExecuteJob<TJob>(void* job, int task, int worker) where TJob : struct, IParallelJob =>
+        Unsafe.AsRef<TJob>(job).Execute(task, worker);
+
     /// <summary>Claims and runs tasks of run <paramref name="run"/> until its ticket is exhausted or a newer run
     /// has replaced it.</summary>
-    private void DrainTasks(int run, int worker)
+    private unsafe void DrainTasks(int run, int worker)
     {
         RunDescriptor d = _runs[run & 1];
         while (true)
@@ -146,15 +154,16 @@ public sealed class WorkerPool : IDisposable
             long ticket = Volatile.Read(ref _ticket);
             if ((int)(ticket >> 32) != run) return;            // a newer run: this one is over
             int t = (int)ticket;
-            IJobSlot? slot = d.Slot;
+            void* job = d.Job;
+            delegate*<void*, int, int, void> execute = d.Execute;
             int tasks = d.Tasks;
-            if (t >= tasks || slot is null) return;
+            if (t >= tasks || job is null || execute is null) return;
             if (Interlocked.CompareExchange(ref _ticket, ticket + 1, ticket) != ticket) continue;
             // Claimed task t of this run: the descriptor read above is this run's (it was written before the
             // ticket was published and is rewritten only after this run's tasks have all completed).
             if (Volatile.Read(ref _failure) is null)
             {
-                try { slot.Execute(t, worker); }
+                try { execute(job, t, worker); }
                 catch (Exception e) { Interlocked.CompareExchange(ref _failure, ExceptionDispatchInfo.Capture(e), null); }
             }
             Interlocked.Increment(ref _completed);
@@ -205,26 +214,11 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
-    private sealed class RunDescriptor
+    private sealed unsafe class RunDescriptor
     {
-        public IJobSlot? Slot;
+        public void* Job;                                   // the caller's copy of the job (see RunParallel)
+        public delegate*<void*, int, int, void> Execute;    // ExecuteJob<TJob>
         public int Tasks;
-    }
-
-    private interface IJobSlot
-    {
-        void Execute(int task, int worker);
-    }
-
-    private sealed class JobSlot<TJob> : IJobSlot where TJob : struct, IParallelJob
-    {
-        [ThreadStatic] private static JobSlot<TJob>? t_slot;
-        public TJob Job;
-
-        public static JobSlot<TJob> ForCurrentThread() => t_slot ??= new JobSlot<TJob>();
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Execute(int task, int worker) => Job.Execute(task, worker);
     }
 
     private readonly struct DelegateJob(Action<int> body) : IParallelJob

@@ -94,6 +94,28 @@ public class WorkerPoolTests
         }));
     }
 
+    private struct FirstUseJob : IParallelJob   // run by one test only: its first Run is measured
+    {
+        public int[] Seen;
+        public void Execute(int task, int worker) => Seen[task] = task + 1;
+    }
+
+    [Fact]
+    public void Run_FirstUseOfAJobType_AllocatesNothing()
+    {
+        // A data-dependent kernel (say the GEMV, once some expert gets ≤ 8 tokens) may first run long after
+        // warm-up; its dispatch must not allocate then either (it once took a slot object per thread and job type).
+        using var pool = new WorkerPool(2);
+        var warm = new NoopJob();
+        pool.Run(8, ref warm);
+        var job = new FirstUseJob { Seen = new int[16] };
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        pool.Run(16, ref job);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(Enumerable.Range(1, 16), job.Seen);
+        Assert.Equal(0, allocated);
+    }
+
     [Fact]
     public void Run_TaskThrows_RethrowsOnCallerAndPoolStaysUsable()
     {
