@@ -150,9 +150,8 @@ public sealed class Sampler
     private const int Buckets = 64;
 
     /// <summary>−(binary exponent) of a probability in [0, 1]: 0 for 1, 1 for [0.5, 1), 2 for [0.25, 0.5), …, 63 for
-    /// [2^-63, 2^-62); lighter ones (also 0 and denormals, whose conversion to double would take a slow microcode
-    /// path) give Buckets or more and are left out — together less than V·2^-63 of the mass; NaN gives a negative
-    /// bucket, also left out.</summary>
+    /// [2^-63, 2^-62). Lighter ones (also 0 and denormals) give Buckets or more and NaN a negative bucket: neither is
+    /// a candidate, and the left-out mass is less than V·2^-63.</summary>
     private static int Bucket(float w) => 127 - (int)(BitConverter.SingleToUInt32Bits(w) >> 23);
 
     /// <summary>_relative = softmax(logits / T) over the non-NaN logits (NaN logits weigh 0, as −∞ ones do), by the

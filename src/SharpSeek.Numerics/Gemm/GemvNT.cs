@@ -369,7 +369,7 @@ internal static unsafe class GemvNT
         for (; p + step <= k; p += step)
         {
             byte* at = row + ahead + (long)p * TW.Bytes;
-            for (int o = 0; o < step * TW.Bytes; o += 64) Sse.Prefetch1(at + o);
+            if (Sse.IsSupported) for (int o = 0; o < step * TW.Bytes; o += 64) Sse.Prefetch1(at + o);
             a0 = V.Fma(V.Load(x + p), TW.Load<V>(row, p), a0);
             a1 = V.Fma(V.Load(x + p + n), TW.Load<V>(row, p + n), a1);
             a2 = V.Fma(V.Load(x + p + 2 * n), TW.Load<V>(row, p + 2 * n), a2);
@@ -457,6 +457,7 @@ internal static unsafe class GemvNT
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void PrefetchAhead(long at, int bytes, byte* w0, byte* w1, byte* w2, byte* w3)
     {
+        if (!Sse.IsSupported) return;   // a JIT-time constant: no hints where x86's prefetch does not exist
         for (int o = 0; o < bytes; o += 64)
         {
             Sse.Prefetch1(w0 + at + o); Sse.Prefetch1(w1 + at + o); Sse.Prefetch1(w2 + at + o); Sse.Prefetch1(w3 + at + o);
