@@ -9,8 +9,8 @@
 //
 // Dispatch costs no allocation, not even on a job type's first use: the workers run a copy of the job struct on
 // the calling thread's stack (which stays put while the caller waits for the run) through a function pointer to
-// that job type's Execute. The calling thread works as worker 0; the Threads-1 background workers spin briefly after a
-// run (GEMMs issue runs back to back) and then sleep on a monitor.
+// that job type's Execute. The calling thread works as worker 0; the Threads-1 background workers spin briefly
+// after a run (GEMMs issue runs back to back) and then sleep on a monitor.
 //
 // Claiming: one 64-bit ticket holds (run number << 32 | next task); a task is claimed by a compare-and-swap that
 // also checks the run number, and the run's job and task count sit in one of two descriptors (run number & 1),

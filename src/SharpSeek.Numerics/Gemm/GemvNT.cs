@@ -14,10 +14,11 @@
 // Tiles: a task (one problem, ≤ RowsPerTask rows) walks its rows in register tiles — 1 token × 8 rows, 2 tokens ×
 // 4 rows, 3-4 tokens × 2 rows — so each weight row is read once per group of ≤ 4 tokens and each x vector once per
 // group of rows. One token's BF16 and FP8 rows of ≥ 256 bytes are read one row after the other instead
-// (Tile1x8Sequential), so the weights stream from DRAM as one run. A tile's eight accumulators are reduced together by one transposing add tree (IVec.Sum8: the
-// grouping and bits of eight lane sums, which had cost more instructions than the dot products at K = 64). One tile
-// body serves every vector width through IVec (Vec512 on AVX-512: vpmovzxwd / vpmovsxbd widen 16 weights at a
-// time; Vec256 the AVX2 tiles; Vec128), and the scalar level runs one dot per output.
+// (Tile1x8Sequential), so the weights stream from DRAM as one run. A tile's eight accumulators are reduced together
+// by one transposing add tree (IVec.Sum8: the grouping and bits of eight lane sums, which had cost more
+// instructions than the dot products at K = 64). One tile body serves every vector width through IVec (Vec512 on
+// AVX-512: vpmovzxwd / vpmovsxbd widen 16 weights at a time; Vec256 the AVX2 tiles; Vec128), and the scalar level
+// runs one dot per output.
 // Many problems (MoE experts, gate and up, q_a and kv_a) share one pool run; an FP8 task reuses its worker's scaled
 // copy of x when the previous task of that worker had the same problem and 128-row scale block.
 // Every output element is computed by the same instructions whatever the thread count or task split.
