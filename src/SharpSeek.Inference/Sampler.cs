@@ -1,8 +1,8 @@
 // Sampler — next token from logits: greedy at temperature 0, else softmax(logits / T) restricted to the top-k
 // tokens and then to the smallest prefix of them whose probability reaches top-p (nucleus), drawn with a seeded
 // generator (same seed, same logits -> same tokens). NaN logits are never drawn. Neither the top-k nor the top-p
-// path sorts the whole vocabulary: top-k selects by insertion, top-p sorts only the tokens heavy enough to lie in
-// the nucleus, and with neither the draw runs over the vocabulary in index order.
+// path sorts the whole vocabulary: top-k selects with the router's TopK, top-p sorts only the tokens heavy enough
+// to lie in the nucleus, and with neither the draw runs over the vocabulary in index order.
 using System.Numerics.Tensors;
 using SharpSeek.Numerics;
 
@@ -48,8 +48,8 @@ public sealed class Sampler
         {
             keep = SelectTopK(logits, _o.TopK);
             if (keep == 0) return ArgMax(logits);       // every logit NaN
-            double max = -_keys[0];
-            for (int i = 0; i < keep; i++) sum += p[i] = Math.Exp((-_keys[i] - max) / _o.Temperature);
+            double max = _keys[0];
+            for (int i = 0; i < keep; i++) sum += p[i] = Math.Exp((_keys[i] - max) / _o.Temperature);
         }
         else if (_o.TopP >= 1) return DrawAll(logits);
         else
@@ -179,22 +179,15 @@ public sealed class Sampler
         return ~ascending;
     }
 
-    /// <summary>The k largest logits (NaN never taken) into _keys / _order [0, k) as the full sort would place
-    /// them — descending, equal logits by lower index — by insertion into a sorted prefix: one pass over the
-    /// vocabulary plus ≈ k·ln(V/k) insertions, not a sort of all V (129K for DeepSeek-V3) per token.
-    /// Returns how many were found (fewer than k only when the logits hold fewer non-NaN values).</summary>
+    /// <summary>The k largest logits into _keys (descending) / _order [0, k) — equal logits by lower index — through
+    /// the router's vectorized <see cref="TopK"/>; returns how many are not NaN (TopK ranks NaN as −∞, so NaN
+    /// logits are picked only when fewer than k others are, and are dropped here).</summary>
     private int SelectTopK(ReadOnlySpan<float> logits, int k)
     {
+        TopK.Select(logits, k, _keys.AsSpan(0, k), _order.AsSpan(0, k));
         int n = 0;
-        for (int i = 0; i < logits.Length; i++)
-        {
-            float key = -logits[i];                     // ascending keys = descending logits
-            if (float.IsNaN(key) || (n == k && !(key < _keys[k - 1]))) continue;
-            int at = n == k ? k - 1 : n++;
-            for (; at > 0 && key < _keys[at - 1]; at--) { _keys[at] = _keys[at - 1]; _order[at] = _order[at - 1]; }
-            _keys[at] = key;
-            _order[at] = i;
-        }
+        for (int i = 0; i < k; i++)   // drop NaN entries (ranked among the −∞ ones), keeping the order
+            if (!float.IsNaN(_keys[i])) { _keys[n] = _keys[i]; _order[n] = _order[i]; n++; }
         return n;
     }
 

@@ -129,9 +129,11 @@ public class InferenceTests
         Assert.Equal(nucleus.OrderBy(i => i), drawn.OrderBy(i => i));
         Assert.Equal(0, new Sampler(new SamplingOptions(1.0, TopP: 0.5)).Next([float.NaN, float.NaN]));
         var whole = new Sampler(new SamplingOptions(temperature, Seed: 5));
+        var topK = new Sampler(new SamplingOptions(temperature, TopK: 40, Seed: 5));
         whole.Next(logits);
+        topK.Next(logits);
         long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 10; i++) { sampler.Next(logits); whole.Next(logits); }
+        for (int i = 0; i < 10; i++) { sampler.Next(logits); whole.Next(logits); topK.Next(logits); }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
