@@ -48,6 +48,7 @@ public sealed class Sampler
         {
             keep = SelectTopK(logits, _o.TopK);
             if (keep == 0) return ArgMax(logits);       // every logit NaN
+            if (float.IsPositiveInfinity(_keys[0])) return _order[0];   // +∞ outweighs everything (softmax: NaN)
             double max = _keys[0];
             for (int i = 0; i < keep; i++) sum += p[i] = Math.Exp((_keys[i] - max) / _o.Temperature);
         }
@@ -124,8 +125,9 @@ public sealed class Sampler
         for (int i = 0; i < relative.Length; i++)
         {
             float w = relative[i];
-            uint b = (uint)Bucket(w), over = (Buckets - 1 - b) >> 31;       // 1 when b is out of [0, Buckets)
-            lanes[(i & 3) * Slots + (int)((b & (over - 1)) | (over * Buckets))] += w;
+            int b = Bucket(w);
+            uint over = (uint)((ulong)(Buckets - 1 - (long)(uint)b) >> 63);   // 1 when b is out of [0, Buckets)
+            lanes[(i & 3) * Slots + (int)(((uint)b & (over - 1)) | (over * Buckets))] += w;
         }
         Span<double> mass = lanes[..Buckets];
         for (int k = 0; k < Buckets; k++)

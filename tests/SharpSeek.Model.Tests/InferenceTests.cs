@@ -152,4 +152,24 @@ public class InferenceTests
         double odd = Enumerable.Range(0, 100).Where(i => i % 2 == 1).Sum(i => counts[i]) / 40000.0;
         Assert.InRange(odd, 120.0 / 170 - 0.014, 120.0 / 170 + 0.014);
     }
+
+    [Fact]
+    public void Sampler_InfiniteOrNaNLogits_NeverThrow_PlusInfinityWins()
+    {
+        // softmax of a row holding +∞ is NaN everywhere; every path must still return a valid token (the +∞ one)
+        float[] logits = [1f, float.NaN, float.PositiveInfinity, -2f, float.NegativeInfinity, float.PositiveInfinity];
+        foreach (var options in new[]
+        {
+            new SamplingOptions(0.8, Seed: 1), new SamplingOptions(0.8, TopP: 0.5, Seed: 1),
+            new SamplingOptions(0.8, TopK: 3, Seed: 1), new SamplingOptions(0.8, TopP: 0.5, TopK: 3, Seed: 1),
+        })
+            Assert.Equal(2, new Sampler(options).Next(logits));
+        // no +∞: −∞ and NaN logits are never drawn
+        float[] finite = [float.NegativeInfinity, 0.5f, float.NaN, 0.25f, float.NegativeInfinity];
+        foreach (var options in new[] { new SamplingOptions(5.0, Seed: 2), new SamplingOptions(5.0, TopP: 0.99, Seed: 2), new SamplingOptions(5.0, TopK: 4, Seed: 2) })
+        {
+            var sampler = new Sampler(options);
+            Assert.All(Enumerable.Range(0, 200).Select(_ => sampler.Next(finite)), t => Assert.Contains(t, new[] { 1, 3 }));
+        }
+    }
 }
