@@ -102,6 +102,15 @@ public sealed class SafetensorsTests : IDisposable
         Rejects(() => SafetensorsFile.Open(RawFile(header, 8, claimedLength: header.Length - 3)).Dispose(), "not valid JSON");
     }
 
+    [Fact]
+    public void HeaderWithInvalidUtf8_IsRejectedNamingTheByte()
+    {
+        // a corrupt byte inside a tensor name: JsonDocument parses it and only GetString would throw, without the file
+        byte[] header = Encoding.UTF8.GetBytes("""{"ab":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""");
+        header[3] = 0xFF;
+        Rejects(() => SafetensorsFile.Open(RawFile(header, 8)).Dispose(), "not valid UTF-8", "byte 11 of the file");
+    }
+
     [Theory]
     [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}""", 12, "overlaps")]
     [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}""", 12, "run past the end")]

@@ -78,6 +78,14 @@ public sealed unsafe class SafetensorsFile : IDisposable
     private static (Dictionary<string, SafetensorsTensorInfo>, Dictionary<string, string>) ParseHeader(
         string path, byte[] header, long dataStart, long fileLength)
     {
+        // JsonDocument checks UTF-8 only when a string is read (GetString throws InvalidOperationException), so a
+        // corrupt byte inside a tensor name would surface later without naming the file.
+        if (!System.Text.Unicode.Utf8.IsValid(header))
+        {
+            int at = 0;
+            while (System.Text.Rune.DecodeFromUtf8(header.AsSpan(at), out _, out int used) == System.Buffers.OperationStatus.Done) at += used;
+            throw new CheckpointException($"{path}: the header is not valid UTF-8 (byte {8 + at} of the file); the file is corrupt or not safetensors.");
+        }
         JsonDocument doc;
         try
         {
