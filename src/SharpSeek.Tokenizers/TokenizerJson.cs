@@ -26,8 +26,34 @@ public static class TokenizerJson
     public static Parts Parse(string tokenizerJson, string? configJson, string source) =>
         Parse(System.Text.Encoding.UTF8.GetBytes(tokenizerJson), configJson, source);
 
-    /// <summary>Parses UTF-8 tokenizer.json bytes (no transcoding of the multi-megabyte file).</summary>
+    /// <summary>Parses UTF-8 tokenizer.json bytes (no transcoding of the multi-megabyte file). A file that is not
+    /// UTF-8 JSON of the expected shape throws <see cref="InvalidDataException"/> naming the file.</summary>
     public static Parts Parse(ReadOnlyMemory<byte> tokenizerJson, string? configJson, string source)
+    {
+        // JsonDocument checks UTF-8 only when a string is read, and its accessors throw InvalidOperationException /
+        // FormatException on a value of the wrong kind: neither would say which file is broken.
+        if (!System.Text.Unicode.Utf8.IsValid(tokenizerJson.Span))
+        {
+            int at = 0;
+            while (System.Text.Rune.DecodeFromUtf8(tokenizerJson.Span[at..], out _, out int used) == System.Buffers.OperationStatus.Done) at += used;
+            throw new InvalidDataException($"{source}: not valid UTF-8 (byte {at}); the file is corrupt.");
+        }
+        try
+        {
+            return ParseJson(tokenizerJson, configJson, source);
+        }
+        catch (Exception e) when (IsMalformedJson(e))
+        {
+            throw Malformed(source, e);
+        }
+    }
+
+    private static bool IsMalformedJson(Exception e) => e is JsonException or InvalidOperationException or FormatException;
+
+    private static InvalidDataException Malformed(string file, Exception e) =>
+        new(e is JsonException ? $"{file}: not valid JSON ({e.Message})" : $"{file}: a value is not of the expected kind ({e.Message})", e);
+
+    private static Parts ParseJson(ReadOnlyMemory<byte> tokenizerJson, string? configJson, string source)
     {
         using var doc = JsonDocument.Parse(tokenizerJson, new JsonDocumentOptions { MaxDepth = 256 });
         JsonElement root = doc.RootElement;
@@ -79,17 +105,24 @@ public static class TokenizerJson
         string? bos = null, eos = null, chatTemplate = null;
         if (configJson is not null)
         {
-            using var cfg = JsonDocument.Parse(configJson);
-            JsonElement c = cfg.RootElement;
-            bos = TokenContent(c, "bos_token");
-            eos = TokenContent(c, "eos_token");
-            chatTemplate = ChatTemplateOf(c);
-            // transformers' Llama-style fast tokenizers rebuild the post-processor from these two flags.
-            bool hasFlags = c.TryGetProperty("add_bos_token", out _) || c.TryGetProperty("add_eos_token", out _);
-            if (hasFlags)
+            try
             {
-                prefix = Bool(c, "add_bos_token") && bos is not null ? [IdOf(bos, vocab, added, source)] : [];
-                suffix = Bool(c, "add_eos_token") && eos is not null ? [IdOf(eos, vocab, added, source)] : [];
+                using var cfg = JsonDocument.Parse(configJson);
+                JsonElement c = cfg.RootElement;
+                bos = TokenContent(c, "bos_token");
+                eos = TokenContent(c, "eos_token");
+                chatTemplate = ChatTemplateOf(c);
+                // transformers' Llama-style fast tokenizers rebuild the post-processor from these two flags.
+                bool hasFlags = c.TryGetProperty("add_bos_token", out _) || c.TryGetProperty("add_eos_token", out _);
+                if (hasFlags)
+                {
+                    prefix = Bool(c, "add_bos_token") && bos is not null ? [IdOf(bos, vocab, added, source)] : [];
+                    suffix = Bool(c, "add_eos_token") && eos is not null ? [IdOf(eos, vocab, added, source)] : [];
+                }
+            }
+            catch (Exception e) when (IsMalformedJson(e))
+            {
+                throw Malformed($"tokenizer_config.json beside {source}", e);
             }
         }
         return new Parts(idToToken, vocab, merges, ignoreMerges, added, steps, prefix, suffix, bos, eos, chatTemplate);

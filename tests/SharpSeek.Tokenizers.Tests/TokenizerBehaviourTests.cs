@@ -99,6 +99,26 @@ public sealed class TokenizerBehaviourTests(DeepSeekTokenizerFixture fixture)
         Assert.Contains(component, e.Message);
     }
 
+    [Theory]
+    [InlineData("""{"model":{"type":"BPE","vocab":{"a":0},"merges":[]""", null, "my.json: not valid JSON")]
+    [InlineData("""{"model":{"type":"BPE","vocab":{"a":"zero"},"merges":[]}}""", null, "my.json: a value is not of the expected kind")]
+    [InlineData("""{"model":{"type":"BPE","vocab":{"a":0},"merges":[]}}""", """{"bos_token": """, "tokenizer_config.json beside my.json: not valid JSON")]
+    public void Load_MalformedJson_IsRejectedNamingTheFile(string json, string? config, string fragment)
+    {
+        // found by fuzzing a trained tokenizer.json: System.Text.Json's own exceptions had escaped without the file
+        var e = Assert.Throws<InvalidDataException>(() => Tokenizer.FromJson(json, config, "my.json"));
+        Assert.Contains(fragment, e.Message);
+    }
+
+    [Fact]
+    public void Load_InvalidUtf8_IsRejectedNamingTheByte()
+    {
+        byte[] json = System.Text.Encoding.UTF8.GetBytes("""{"model":{"type":"BPE","vocab":{"ab":0},"merges":[]}}""");
+        json[27] = 0xFF;   // the "a" of "ab"
+        var e = Assert.Throws<InvalidDataException>(() => SharpSeek.Tokenizers.TokenizerJson.Parse(json, null, "my.json"));
+        Assert.Contains("my.json: not valid UTF-8 (byte 27)", e.Message);
+    }
+
     [Fact]
     public void Load_MissingDirectory_SaysWhatToPass()
     {
