@@ -72,6 +72,27 @@ public class RefCheckTests
         for (int i = 0; i < want.Length; i++) Assert.Equal(want[i], got[i], 1e-7 * Math.Max(1, want[i]));
     }
 
+    [Theory]
+    [InlineData("format")]
+    [InlineData("checkpoint")]
+    [InlineData("prompt_ids")]
+    [InlineData("decode_feed_ids")]
+    public void Request_WithANullField_IsRejectedNamingIt(string field)
+    {
+        // found by fuzzing request.json: "format": null had thrown a NullReferenceException past the CLI's handler
+        string json = File.ReadAllText(Path.Combine(Fixture("tiny"), "request.json"));
+        var doc = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
+        doc[field] = null;
+        string path = Path.Combine(Path.GetTempPath(), $"request-null-{field}-{Environment.ProcessId}.json");
+        File.WriteAllText(path, doc.ToJsonString());
+        try
+        {
+            var e = Assert.Throws<InvalidDataException>(() => RefCheckRequest.Load(path));
+            Assert.Contains($"'{field}'", e.Message);
+        }
+        finally { File.Delete(path); }
+    }
+
     [Fact]
     public void TinyHiddenStatesAndRouting_MatchGoldenProbes()
     {

@@ -20,7 +20,7 @@ public sealed record RefCheckRequest
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such request file.");
         RefCheckRequest? r;
-        try { r = JsonSerializer.Deserialize<RefCheckRequest>(File.ReadAllText(path)); }
+        try { r = JsonSerializer.Deserialize<RefCheckRequest>(File.ReadAllText(path), Strict); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: not a valid request JSON ({e.Message}).", e); }
         if (r is null) throw new InvalidDataException($"{path}: empty request.");
         if (!r.Format.StartsWith("deepseek-v3-refcheck/", StringComparison.Ordinal))
@@ -32,6 +32,10 @@ public sealed record RefCheckRequest
         string dir = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, r.Checkpoint));
         return (r, dir);
     }
+
+    /// <summary>A JSON null for a non-nullable field (say "format": null) is a JsonException naming the field, not
+    /// a null that fails later.</summary>
+    private static readonly JsonSerializerOptions Strict = new() { RespectNullableAnnotations = true };
 }
 
 public sealed record RefCheckResponse
