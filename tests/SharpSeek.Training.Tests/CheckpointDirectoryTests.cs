@@ -40,6 +40,20 @@ public class CheckpointDirectoryTests
         Assert.Equal(["checkpoint", "checkpoint-000012"], Entries(tmp.Path));
     }
 
+    [Theory]
+    [InlineData("{\"format\": 1, \"files\": null}", "'files'")]
+    [InlineData("{\"format\": 1, \"rng_state\": null}", "'rng_state'")]
+    [InlineData("{\"format\": 1, \"step\": ", "not a valid trainer state")]
+    public void Load_BrokenState_IsRejectedNamingTheFileAndField(string json, string fragment)
+    {
+        using var tmp = new TempDir();
+        string path = Path.Combine(tmp.Path, TrainerState.FileName);
+        File.WriteAllText(path, json);
+        var e = Assert.Throws<InvalidDataException>(() => TrainerState.Load(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains(fragment, e.Message);
+    }
+
     [Fact]
     public void SavingTheSameStepAgain_NeverDeletesTheLiveCheckpoint()
     {

@@ -36,11 +36,16 @@ public sealed record TrainerState
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
+    /// <summary>Reading only: "files": null is an error naming the field, not a null met later.</summary>
+    private static readonly JsonSerializerOptions ReadJson = new(Json) { RespectNullableAnnotations = true };
+
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
     public static TrainerState Load(string path)
     {
-        TrainerState? s = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), Json);
+        TrainerState? s;
+        try { s = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), ReadJson); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: not a valid trainer state ({e.Message}).", e); }
         if (s is null) throw new InvalidDataException($"{path}: empty trainer state.");
         if (s.Format != CurrentFormat)
             throw new InvalidDataException($"{path}: trainer state format {s.Format}, this build reads {CurrentFormat}; start a new run with a fresh --out.");
