@@ -169,8 +169,11 @@ public sealed record ModelConfig
         if (QLoraRank is < 0) Fail("q_lora_rank", $"must be null or >= 0 (got {QLoraRank}).");
         if (NumKeyValueHeads is { } kvh && kvh != NumAttentionHeads)
             Fail("num_key_value_heads", $"must equal num_attention_heads ({NumAttentionHeads}) for MLA (got {kvh}).");
-        if (!(RmsNormEps > 0)) Fail("rms_norm_eps", $"must be > 0 (got {RmsNormEps}).");
-        if (!(RopeTheta > 0)) Fail("rope_theta", $"must be > 0 (got {RopeTheta}).");
+        if (!(RmsNormEps > 0) || !double.IsFinite(RmsNormEps)) Fail("rms_norm_eps", $"must be finite and > 0 (got {RmsNormEps}).");
+        if (!(RopeTheta > 0) || !double.IsFinite(RopeTheta)) Fail("rope_theta", $"must be finite and > 0 (got {RopeTheta}).");
+        Positive("max_position_embeddings", MaxPositionEmbeddings);
+        if (!(InitializerRange >= 0) || !double.IsFinite(InitializerRange))
+            Fail("initializer_range", $"must be a finite standard deviation >= 0 (got {InitializerRange}).");
         if (HiddenAct != "silu") Fail("hidden_act", $"must be \"silu\" (got \"{HiddenAct}\").");
         if (TieWordEmbeddings) Fail("tie_word_embeddings", "must be false: DeepSeek-V3 has a separate lm_head.");
 

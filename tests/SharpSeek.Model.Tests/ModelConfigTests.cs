@@ -51,6 +51,10 @@ public class ModelConfigTests
     [InlineData("\"hidden_size\": 256", "\"hidden_size\": -1", "'hidden_size'")]
     [InlineData("\"hidden_size\": 256", "\"hidden_size\": \"wide\"", "hidden_size")]
     [InlineData("\"num_experts_per_tok\": 2", "\"num_experts_per_tok\": 17", "'num_experts_per_tok'")]
+    [InlineData("\"max_position_embeddings\": 4096", "\"max_position_embeddings\": 0", "'max_position_embeddings'")]
+    [InlineData("\"initializer_range\": 0.006", "\"initializer_range\": \"NaN\"", "'initializer_range'")]
+    [InlineData("\"initializer_range\": 0.006", "\"initializer_range\": -1", "'initializer_range'")]
+    [InlineData("\"rope_theta\": 10000", "\"rope_theta\": \"Infinity\"", "'rope_theta'")]
     public void Parse_BadValue_NamesTheKey(string from, string to, string expectedInMessage)
     {
         string json = ModelConfig.FromPreset("tiny").ToJson();
