@@ -59,6 +59,7 @@ public static class BpeTrainer
             throw new ArgumentException($"--vocab-size {options.VocabSize} is too small: it must hold {specials} special tokens + 256 bytes.");
         if (options.SpecialTokens.Distinct().Count() != specials || options.SpecialTokens.Any(string.IsNullOrEmpty))
             throw new ArgumentException("Special tokens must be distinct and non-empty.");
+        if (texts.Count == 0) throw new ArgumentException("There is no text to train on: the training files are empty.");
 
         var (wordCounts, bytes) = CountWords(texts, options);
         // Byte symbols: ids specials.. in character order of their byte-level characters, as Hugging Face orders its alphabet.

@@ -96,6 +96,14 @@ public sealed class BpeTrainerTests
     }
 
     [Fact]
+    public void Train_WithNoText_SaysSo()
+    {
+        // an empty training file had failed inside the parallel word count: "toExclusive ('0') must be greater than '0'"
+        var e = Assert.Throws<ArgumentException>(() => BpeTrainer.Train([], new BpeTrainerOptions { VocabSize = 300 }));
+        Assert.Contains("no text to train on", e.Message);
+    }
+
+    [Fact]
     public void Train_RoundTripsEveryTrainingLine()
     {
         Tokenizer tok = Train600().ToTokenizer();

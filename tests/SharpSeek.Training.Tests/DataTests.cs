@@ -110,6 +110,22 @@ public class DataTests
         Assert.Contains("no .txt files", Assert.Throws<FileNotFoundException>(() => CorpusSource.Load(empty, tmp.Path)).Message);
     }
 
+    [Fact]
+    public void LoadData_WithoutText_IsRejectedBeforeTokenizerTraining()
+    {
+        // an empty --data file had reached the BPE trainer and failed with "toExclusive ('0') must be greater than '0'"
+        using var tmp = new TempDir();
+        string blank = Path.Combine(tmp.Path, "blank.txt");
+        File.WriteAllText(blank, " \n\n ");
+        Assert.Contains("no text in the file", Assert.Throws<InvalidDataException>(() => CorpusSource.Load(blank, tmp.Path)).Message);
+        string dir = Directory.CreateDirectory(Path.Combine(tmp.Path, "texts")).FullName;
+        File.WriteAllText(Path.Combine(dir, "a.txt"), "");
+        File.WriteAllText(Path.Combine(dir, "b.txt"), "\n");
+        Assert.Contains("any of its 2 .txt files", Assert.Throws<InvalidDataException>(() => CorpusSource.Load(dir, tmp.Path)).Message);
+        File.WriteAllText(Path.Combine(dir, "b.txt"), "x");
+        Assert.Equal(2, CorpusSource.Load(dir, tmp.Path).Count);
+    }
+
     [Theory]
     [InlineData(300)]      // uint16
     [InlineData(70_000)]   // uint32

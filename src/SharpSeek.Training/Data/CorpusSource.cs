@@ -21,16 +21,21 @@ public static class CorpusSource
     public static IReadOnlyList<CorpusDocument> Load(string? data, string cacheRoot)
     {
         if (data is null) return BrownCorpus.Load(Path.Combine(cacheRoot, "corpus"));
-        if (File.Exists(data)) return [new CorpusDocument(Path.GetFileName(data), File.ReadAllText(data))];
+        if (File.Exists(data)) return WithText(data, [new CorpusDocument(Path.GetFileName(data), File.ReadAllText(data))]);
         if (Directory.Exists(data))
         {
             string[] files = Directory.GetFiles(data, "*.txt", SearchOption.AllDirectories);
             Array.Sort(files, StringComparer.Ordinal);
             if (files.Length == 0) throw new FileNotFoundException($"--data {data}: the directory holds no .txt files.");
-            return files.Select(f => new CorpusDocument(Path.GetRelativePath(data, f), File.ReadAllText(f))).ToArray();
+            return WithText(data, files.Select(f => new CorpusDocument(Path.GetRelativePath(data, f), File.ReadAllText(f))).ToArray());
         }
         throw new FileNotFoundException($"--data {data}: no such file or directory; pass a .txt file or a directory of .txt files.");
     }
+
+    /// <summary>The documents, unless none holds anything but white space (a tokenizer cannot be trained on that).</summary>
+    private static CorpusDocument[] WithText(string data, CorpusDocument[] docs) =>
+        docs.Any(d => !string.IsNullOrWhiteSpace(d.Text)) ? docs
+            : throw new InvalidDataException($"--data {data}: no text in {(docs.Length == 1 ? "the file" : $"any of its {docs.Length} .txt files")}.");
 
     /// <summary>Splits documents into (train, validation) texts by the rule in the header.</summary>
     public static (List<string> Train, List<string> Validation) Split(IReadOnlyList<CorpusDocument> docs)
