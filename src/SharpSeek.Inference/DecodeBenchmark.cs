@@ -48,6 +48,10 @@ public static class DecodeBenchmark
     public static DecodeBenchResult Run(ModelWeights weights, ForwardContext ctx, int batch, int promptLength, int steps,
         int rounds = 5, int seed = 0, double fmaPeakGflops = 0)
     {
+        if (batch < 1) throw new ArgumentException($"--batch sizes must be >= 1 (got {batch}).");
+        if (promptLength < 1) throw new ArgumentException($"--prompt-length must be >= 1 (got {promptLength}).");
+        if (steps < 1) throw new ArgumentException($"--steps must be >= 1 (got {steps}).");
+        if (rounds < 1) throw new ArgumentException($"--rounds must be >= 1 (got {rounds}).");
         if (fmaPeakGflops <= 0) fmaPeakGflops = MachinePeak.FmaGflopsWidest(ctx.Pool).Gflops;
         var c = weights.Config;
         const int maxWarmupSteps = 64;

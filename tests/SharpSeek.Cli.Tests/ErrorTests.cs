@@ -60,6 +60,15 @@ public class ErrorTests
         AssertUsageError(CliProcess.Run("generate", "--model", Tiny, "--prompt", "hello"), "tokenizer");
         AssertUsageError(CliProcess.Run("generate", "--model", Tiny, "--prompt-ids", "1", "--temperature", "-1"), "--temperature");
         AssertUsageError(CliProcess.Run("generate", "--model", Tiny, "--prompt-ids", "1", "--top-p", "2"), "--top-p");
+        AssertUsageError(CliProcess.Run("generate", "--model", Tiny, "--prompt-ids", "1", "--max-tokens", "-1"), "--max-tokens");
+    }
+
+    [Fact]
+    public void Bench_decode_rejects_empty_runs()
+    {
+        // --steps 0 had crashed with an unhandled exception (exit 134), --batch 0 named an internal cache argument
+        AssertUsageError(CliProcess.Run("bench", "decode", "--preset", "tiny", "--steps", "0"), "--steps");
+        AssertUsageError(CliProcess.Run("bench", "decode", "--preset", "tiny", "--batch", "0"), "--batch");
     }
 
     [Fact]

@@ -100,10 +100,11 @@ public static class InferenceCommands
                 promptTokens = tok.Encode(text, addSpecialTokens: true);
             }
             else promptTokens = ParseIds(ids!);
+            int max = parse.GetValue(maxTokens);
+            if (max < 1) throw new ArgumentException($"--max-tokens must be >= 1 (got {max}).");
             var (config, weights) = CheckpointLoader.Load(dir, ParseDType(parse.GetValue(dtype)));
             using var _ = weights;
             using var pool = new WorkerPool(Math.Max(1, parse.GetValue(threads)));
-            int max = parse.GetValue(maxTokens);
             int context = Math.Min(config.MaxPositionEmbeddings, promptTokens.Length + max);
             using var engine = new InferenceEngine(weights, new ForwardContext(pool), 1, context, Math.Min(256, promptTokens.Length));
             var sampling = new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(topK), parse.GetValue(seed));
