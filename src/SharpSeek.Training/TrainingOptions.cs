@@ -114,6 +114,8 @@ public sealed record TrainingOptions
         InRange("--min-lr-ratio", MinLrRatio, 0, 1);
         NonNegative("--warmup-steps", WarmupSteps);
         if (DecaySteps is { } d) NonNegative("--decay-steps", d);
+        if (DecaySteps is null && WarmupSteps > Steps)   // the default decay always fits; the warm-up does not
+            Fail("--warmup-steps", $"({WarmupSteps}) exceeds --steps ({Steps}); pass a shorter --warmup-steps (0 for none) or more --steps.");
         if (WarmupSteps + EffectiveDecaySteps > Steps)
             Fail("--decay-steps", $"warm-up ({WarmupSteps}) plus decay ({EffectiveDecaySteps}) exceed --steps ({Steps}); shorten one of them.");
         int depth = EffectiveMtpDepth(config);

@@ -29,6 +29,7 @@ public class TrainingOptionsTests
     [InlineData("--micro-batches")]
     [InlineData("--threads")]
     [InlineData("--decay-steps")]
+    [InlineData("--warmup-steps")]
     [InlineData("--init-std")]
     [InlineData("--data")]
     [InlineData("--tokenizer")]
@@ -46,6 +47,7 @@ public class TrainingOptionsTests
             "--micro-batches" => new() { Batch = 8, MicroBatches = 3 },
             "--threads" => new() { Threads = -2 },
             "--decay-steps" => new() { Steps = 100, WarmupSteps = 50, DecaySteps = 60 },
+            "--warmup-steps" => new() { Steps = 5 },   // the default warm-up (20) in a short run had blamed --decay-steps
             "--init-std" => new() { InitStd = 0 },
             "--data" => new() { Data = "/nonexistent/corpus.txt" },
             "--tokenizer" => new() { Tokenizer = "/nonexistent" },
