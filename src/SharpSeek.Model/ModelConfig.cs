@@ -138,7 +138,14 @@ public sealed record ModelConfig
     {
         string file = Directory.Exists(path) ? Path.Combine(path, "config.json") : path;
         if (!File.Exists(file))
-            throw new ModelConfigException($"{file}: no such file (expected a Hugging Face config.json or a directory holding one).");
+        {
+            // `train --out DIR` writes DIR/checkpoint; pointing at DIR itself is the likely slip
+            string hint = Directory.Exists(path) && File.Exists(Path.Combine(path, "checkpoint", "config.json"))
+                ? $"; {path} is a training run's output, its model is {Path.Combine(path, "checkpoint")}" : "";
+            throw new ModelConfigException($"{file}: no such file (expected a Hugging Face config.json or a directory holding one){hint}.");
+        }
+        if (file.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+            throw new ModelConfigException($"{file}: a weights file, not a config; pass the directory that holds config.json and the safetensors.");
         return Parse(File.ReadAllText(file), file);
     }
 

@@ -64,6 +64,24 @@ public class ModelConfigTests
     }
 
     [Fact]
+    public void Load_TrainingOutputOrWeightsFile_SaysWhatToPass()
+    {
+        string run = Directory.CreateTempSubdirectory("config-hint-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(run, "checkpoint"));
+            ModelConfig.FromPreset("tiny").Save(Path.Combine(run, "checkpoint", "config.json"));
+            var e = Assert.Throws<ModelConfigException>(() => ModelConfig.Load(run));
+            Assert.Contains($"its model is {Path.Combine(run, "checkpoint")}", e.Message);
+            string weights = Path.Combine(run, "checkpoint", "model.safetensors");
+            File.WriteAllBytes(weights, new byte[16]);
+            Assert.Contains("a weights file, not a config", Assert.Throws<ModelConfigException>(() => ModelConfig.Load(weights)).Message);
+            Assert.Equal(256, ModelConfig.Load(Path.Combine(run, "checkpoint")).HiddenSize);
+        }
+        finally { Directory.Delete(run, recursive: true); }
+    }
+
+    [Fact]
     public void Manifest_QLoraNull_UsesQProj()
     {
         var c = ModelConfig.FromPreset("tiny") with { QLoraRank = null };
