@@ -14,11 +14,17 @@ public sealed record GenerationResult(int[] Tokens, bool StoppedAtEos, int Promp
 
 public static class Generator
 {
+    /// <summary>Throws unless at least one token is asked for; callers check before they build an engine.</summary>
+    public static void CheckMaxTokens(int maxTokens)
+    {
+        if (maxTokens < 1) throw new ArgumentException($"--max-tokens must be >= 1 (got {maxTokens}).");
+    }
+
     public static GenerationResult Generate(InferenceEngine engine, int[] prompt, int maxTokens, SamplingOptions sampling,
         int? eosTokenId, Action<int>? onToken = null)
     {
         if (prompt.Length == 0) throw new ArgumentException("the prompt is empty.");
-        if (maxTokens < 1) throw new ArgumentException($"--max-tokens must be >= 1 (got {maxTokens}).");
+        CheckMaxTokens(maxTokens);
         if (prompt.Length + maxTokens > engine.MaxSeqLen)
             throw new ArgumentException($"prompt ({prompt.Length}) + max tokens ({maxTokens}) exceed the context of {engine.MaxSeqLen}.");
         var sampler = new Sampler(sampling);

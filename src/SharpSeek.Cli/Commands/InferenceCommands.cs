@@ -101,7 +101,7 @@ public static class InferenceCommands
             }
             else promptTokens = ParseIds(ids!);
             int max = parse.GetValue(maxTokens);
-            if (max < 1) throw new ArgumentException($"--max-tokens must be >= 1 (got {max}).");
+            Generator.CheckMaxTokens(max);   // before the checkpoint loads (and before a 0-token cache is asked for)
             var (config, weights) = CheckpointLoader.Load(dir, ParseDType(parse.GetValue(dtype)));
             using var _ = weights;
             using var pool = new WorkerPool(Math.Max(1, parse.GetValue(threads)));
