@@ -47,8 +47,7 @@ public sealed class Sampler
         if (_o.TopK > 0 && _o.TopK < v)
         {
             keep = SelectTopK(logits, _o.TopK);
-            if (keep == 0) return ArgMax(logits);       // every logit NaN
-            if (float.IsPositiveInfinity(_keys[0])) return _order[0];   // +∞ outweighs everything (softmax: NaN)
+            if (keep == 0 || float.IsPositiveInfinity(_keys[0])) return Degenerate(logits);   // all NaN, or a +∞
             double max = _keys[0];
             for (int i = 0; i < keep; i++) sum += p[i] = Math.Exp((_keys[i] - max) / _o.Temperature);
         }
@@ -56,7 +55,7 @@ public sealed class Sampler
         else
         {
             keep = SelectNucleusCandidates(logits, out sum);
-            if (keep == 0) return ArgMax(logits);
+            if (keep == 0) return Degenerate(logits);
         }
         double cum = 0;
         int n = 0;
@@ -81,10 +80,10 @@ public sealed class Sampler
     /// by block: a block whose mass the draw passes is skipped by its vectorized sum.</summary>
     private int DrawAll(ReadOnlySpan<float> logits)
     {
-        if (!Weigh(logits)) return ArgMax(logits);
+        if (!Weigh(logits)) return Degenerate(logits);
         ReadOnlySpan<float> w = _relative;
         float total = TensorPrimitives.Sum(w);
-        if (!float.IsFinite(total)) return ArgMax(logits);   // a +∞ logit: softmax has no finite weights
+        if (!float.IsFinite(total)) return Degenerate(logits);
         double u = _rng.NextDouble() * total;
         int last = -1;
         for (int b = 0; b < w.Length; b += DrawBlock)
@@ -192,6 +191,13 @@ public sealed class Sampler
             if (!float.IsNaN(_keys[i])) { _keys[n] = _keys[i]; _order[n] = _order[i]; n++; }
         return n;
     }
+
+    /// <summary>The token when softmax has no finite weights — some logit is +∞ (softmax is NaN everywhere), or every
+    /// logit is NaN or −∞: the first +∞ one, else the arg-max. Every sampling path ends here in those cases, so they
+    /// agree; the search runs only then (a bit-pattern search: float's IndexOf compares element by element).</summary>
+    private static int Degenerate(ReadOnlySpan<float> logits) =>
+        System.Runtime.InteropServices.MemoryMarshal.Cast<float, uint>(logits).IndexOf(0x7F800000u) is int infinite and >= 0
+            ? infinite : ArgMax(logits);
 
     public static int ArgMax(ReadOnlySpan<float> x)
     {
