@@ -1,4 +1,5 @@
-// NativeBuffer<T>: 64-byte-aligned native memory, allocated once, zero-filled, freed on Dispose.
+// NativeBuffer<T>: 64-byte-aligned native memory (on 2 MB huge pages from 2 MB up, see HugePages), allocated once,
+// zero-filled, freed on Dispose.
 // Owners (parameter tables, activation arenas, caches) allocate their buffers up front so hot paths never touch
 // the GC heap. Element counts and offsets are long: a single expert stack of a 671B model exceeds 2^31 elements.
 using System.Runtime.InteropServices;
@@ -19,7 +20,7 @@ public sealed unsafe class NativeBuffer<T> : IDisposable where T : unmanaged
         Length = length;
         // Allocate at least one byte so Pointer is never null, even for an empty buffer.
         nuint bytes = checked((nuint)length * (nuint)sizeof(T));
-        _pointer = (T*)NativeMemory.AlignedAlloc(bytes == 0 ? 1 : bytes, Alignment);
+        _pointer = (T*)HugePages.Alloc(bytes == 0 ? 1 : bytes, Alignment);
         NativeMemory.Clear(_pointer, bytes);
     }
 

@@ -16,6 +16,43 @@ public unsafe class MemoryTests
     }
 
     [Fact]
+    public void NativeBuffer_FromTwoMegabytesUp_StartsOnAHugePageBoundary()
+    {
+        foreach (long bytes in new long[] { HugePages.PageBytes - 64, HugePages.PageBytes, 3L * HugePages.PageBytes + 4096 })
+        {
+            using var buffer = new NativeBuffer<byte>(bytes);
+            bool huge = HugePages.Enabled && bytes >= HugePages.PageBytes;
+            Assert.Equal(0, (long)buffer.Pointer % (huge ? HugePages.PageBytes : NativeBuffer<byte>.Alignment));
+            Assert.Equal(0, buffer.Span[0] | buffer.Span[(int)bytes / 2] | buffer.Span[(int)bytes - 1]);
+        }
+    }
+
+    /// <summary>The kernel really backs a large buffer with huge pages, where it offers them (transparent huge
+    /// pages "always" or "madvise", as on this project's machines).</summary>
+    [Fact]
+    public void NativeBuffer_LargeBufferIsBackedByHugePages_WhereTheKernelOffersThem()
+    {
+        const string setting = "/sys/kernel/mm/transparent_hugepage/enabled";
+        if (!HugePages.Enabled || !File.Exists(setting) || File.ReadAllText(setting).Contains("[never]")) return;
+        using var buffer = new NativeBuffer<float>(4L * HugePages.PageBytes / sizeof(float));
+        buffer.Span.Fill(1f);
+        ulong address = (ulong)buffer.Pointer;
+        long hugeKb = -1;
+        bool inside = false;
+        foreach (string line in File.ReadLines("/proc/self/smaps"))
+        {
+            string[] parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length > 0 && parts[0].Contains('-') && !parts[0].EndsWith(':'))
+            {
+                string[] range = parts[0].Split('-');
+                inside = address >= Convert.ToUInt64(range[0], 16) && address < Convert.ToUInt64(range[1], 16);
+            }
+            else if (inside && parts[0] == "AnonHugePages:") hugeKb = long.Parse(parts[1]);
+        }
+        Assert.True(hugeKb >= HugePages.PageBytes / 1024, $"the 8 MB buffer's mapping holds {hugeKb} kB of huge pages");
+    }
+
+    [Fact]
     public void NativeBuffer_SliceChecksBoundsAndSharesMemory()
     {
         using var buffer = new NativeBuffer<int>(10);
