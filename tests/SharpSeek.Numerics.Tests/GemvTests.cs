@@ -204,6 +204,30 @@ public unsafe class GemvTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(ThreadsAndLevels))]
+    public void Gemv_EightTokens_GiveTheBitsOfTwoBatchesOfFour(int threads, SimdLevel level)
+    {
+        // one 8-token tile on AVX-512, two 4-token tiles elsewhere: each output is the same FMA chain either way
+        foreach (WeightFormat format in Enum.GetValues<WeightFormat>())
+            foreach (var (n, k) in Shapes)
+            {
+                Case c = Make(format, 8, n, k, n + 7 * k, GemmOutput.Overwrite);
+                float[] eight = new float[8 * n], fours = new float[8 * n];
+                fixed (float* px = c.X, ps = c.Scales, pw32 = c.WF32, py8 = eight, py4 = fours)
+                fixed (ushort* pwb = c.WBf16)
+                fixed (byte* pw8 = c.WFp8)
+                {
+                    void* w = format switch { WeightFormat.F32 => pw32, WeightFormat.Bf16 => pwb, _ => pw8 };
+                    var p = new GemvProblem { M = 8, N = n, K = k, X = px, W = w, Scales = ps, Y = py8, Format = format };
+                    Gemm.Gemv(Pool(threads), [p], GemmOutput.Overwrite, level);
+                    GemvProblem low = p with { M = 4, Y = py4 }, high = p with { M = 4, X = px + 4 * k, Y = py4 + 4 * n };
+                    Gemm.Gemv(Pool(threads), [low, high], GemmOutput.Overwrite, level);
+                }
+                Assert.Equal(fours, eight);
+            }
+    }
+
     [Fact]
     public void Gemv_ProblemWithTooManyRows_ThrowsArgumentException()
     {

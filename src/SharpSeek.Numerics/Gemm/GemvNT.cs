@@ -12,8 +12,8 @@
 // A NaN code (S.1111.111) makes its output column NaN, as the dequantized product would.
 //
 // Tiles: a task (one problem, ≤ RowsPerTask rows) walks its rows in register tiles — 1 token × 8 rows, 2 tokens ×
-// 4 rows, 3-4 tokens × 2 rows — so each weight row is read once per group of ≤ 4 tokens and each x vector once per
-// group of rows. One token's BF16 and FP8 rows of ≥ 256 bytes are read one row after the other instead
+// 4 rows, 3-8 tokens × 2 rows (5-8 on AVX-512 only; elsewhere groups of ≤ 4) — so each weight row is read once per
+// tile of tokens and each x vector once per group of rows. One token's BF16 and FP8 rows of ≥ 256 bytes are read one row after the other instead
 // (Tile1x8Sequential), so the weights stream from DRAM as one run. A tile's eight accumulators are reduced together
 // by one transposing add tree (IVec.Sum8: the grouping and bits of eight lane sums, which had cost more
 // instructions than the dot products at K = 64). One tile body serves every vector width through IVec (Vec512 on
@@ -65,6 +65,10 @@ internal static unsafe class GemvNT
     // rows stalled on the core's L1 miss buffers at ≈10 GB/s from DRAM, L2 hints reach ≈17-20 GB/s (a sequential
     // read ≈25), and on Zen 5 they measured the same as L1 hints.
     private const int PrefetchRows = 8;
+    // ... but at least MinAheadBytes: eight short rows (absorbed MLA's per-head maps, K = 64-128 in FP8) are only
+    // 8-16 cache lines, too near to cover DRAM latency (batch-1 decode on `small`, alternating per step: FP8
+    // 1.029-1.045×, BF16 1.014-1.023×, 1 and 2 threads; 8 KB measured the same as 4 KB; batch 8 unchanged).
+    private const int MinAheadBytes = 4096;
     private const int SequentialRowBytes = 256;   // rows at least this long take Tile1x8Sequential (BF16, FP8)
 
     /// <summary>Runs every problem (M ≤ MaxRows each; validated by the caller) as one task list on the pool.</summary>
@@ -206,7 +210,7 @@ internal static unsafe class GemvNT
     {
         int k = p.K;
         long rowBytes = (long)k * TW.Bytes;
-        float* sums = stackalloc float[4 * SumStride];
+        float* sums = stackalloc float[8 * SumStride];
         byte** w = stackalloc byte*[8];
         // The tiles prefetch PrefetchRows rows ahead as they go, so a task's first rows would arrive by demand
         // loads alone: hint them all into L2 up front. On 2 threads consecutive tasks go to different cores, so no
@@ -218,9 +222,10 @@ internal static unsafe class GemvNT
             byte* end = first + Math.Min(AheadBytes<TW>(k), (long)(j1 - j0) * k * TW.Bytes);
             for (byte* a = first; a < end; a += 64) Sse.Prefetch1(a);
         }
-        for (int t0 = 0; t0 < p.M; t0 += 4)
+        for (int t0 = 0; t0 < p.M; )
         {
-            int tokens = Math.Min(4, p.M - t0);
+            // 5-8 tokens take one 16-accumulator tile where the registers hold it (AVX-512's 32), else groups of ≤ 4
+            int tokens = Math.Min(V.Count == 16 ? 8 : 4, p.M - t0);
             float* xt = x + (long)t0 * k;
             int rows = tokens == 1 ? 8 : tokens == 2 ? 4 : 2;
             for (int j = j0; j < j1; j += rows)
@@ -233,8 +238,12 @@ internal static unsafe class GemvNT
                 else if (tokens == 1 && TW.Bytes < 4 && rowBytes >= SequentialRowBytes) nan = Tile1x8Sequential<TW, V>(xt, k, w, sums);
                 else if (tokens == 1) nan = Tile1x8<TW, V>(xt, k, w, sums);
                 else if (tokens == 2) nan = Tile2x4<TW, V>(xt, k, w, sums);
-                else if (tokens == 3) nan = Tile34x2<TW, Three, V>(xt, k, w, sums);
-                else nan = Tile34x2<TW, Four, V>(xt, k, w, sums);
+                else if (tokens == 3) nan = Tile3to8x2<TW, Three, V>(xt, k, w, sums);
+                else if (tokens == 4) nan = Tile3to8x2<TW, Four, V>(xt, k, w, sums);
+                else if (tokens == 5) nan = Tile3to8x2<TW, Five, V>(xt, k, w, sums);
+                else if (tokens == 6) nan = Tile3to8x2<TW, Six, V>(xt, k, w, sums);
+                else if (tokens == 7) nan = Tile3to8x2<TW, Seven, V>(xt, k, w, sums);
+                else nan = Tile3to8x2<TW, Eight, V>(xt, k, w, sums);
                 if (nan) MarkNaNRows<TW>(k, w, rows, tokens, sums);   // rare: which rows hold the NaN codes
                 if (tokens == 1 && valid == 8 && Avx.IsSupported)
                 {   // one token's full tile: its eight outputs are adjacent (and the sums one 8-float store back)
@@ -251,6 +260,7 @@ internal static unsafe class GemvNT
                         *y = accumulate ? *y + v : v;
                     }
             }
+            t0 += tokens;
         }
     }
 
@@ -415,41 +425,62 @@ internal static unsafe class GemvNT
         return TW.HasNaNCodes && (NaNSeen(nan) || TailHasNaN<TW>(k, p, w, 4));
     }
 
-    /// <summary>3 or 4 tokens × 2 rows (≤ 8 accumulators).</summary>
+    /// <summary>3-8 tokens × 2 rows (≤ 16 accumulators; 5-8 tokens only on AVX-512, whose 32 registers hold them), so
+    /// each weight vector is widened once per tile of tokens. Each (token, row) sum is one FMA chain over the row
+    /// reduced by Sum8, whatever the token count, so a batch of 8 gives the bits of two batches of 4 (batch-8 decode
+    /// on `small`, alternating per step in one process: 1.003–1.031× over two 4-token tiles, FP8 and BF16, 1 and 2
+    /// threads). The vector steps are written out through Step3to8x2: as an inner loop the JIT spilled two of the
+    /// sixteen accumulators in it (0.95×).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static bool Tile34x2<TW, TT, V>(float* x, int k, byte** w, float* sums)
+    private static bool Tile3to8x2<TW, TT, V>(float* x, int k, byte** w, float* sums)
         where TW : IGemvWeights where TT : ITokenCount where V : unmanaged, IVec<V>
     {
         int n = V.Count, step = 4 * n;
         byte* w0 = w[0], w1 = w[1];
         V a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
+        V a40 = default, a41 = default, a50 = default, a51 = default, a60 = default, a61 = default, a70 = default, a71 = default;
         V nan = NaNNone<V>();
-        float* x1p = x + k, x2p = x + 2L * k, x3p = x + 3L * k;
         long ahead = AheadBytes<TW>(k);
         int p = 0;
         for (; p + step <= k; p += step)
         {
             PrefetchAhead(ahead + (long)p * TW.Bytes, step * TW.Bytes, w0, w1, w0, w1);
-            for (int h = 0; h < step; h += n)
-            {
-                V c0 = TW.Load<V>(w0, p + h), c1 = TW.Load<V>(w1, p + h), xv;
-                xv = V.Load(x + p + h); a00 = V.Fma(xv, c0, a00); a01 = V.Fma(xv, c1, a01);
-                xv = V.Load(x1p + p + h); a10 = V.Fma(xv, c0, a10); a11 = V.Fma(xv, c1, a11);
-                xv = V.Load(x2p + p + h); a20 = V.Fma(xv, c0, a20); a21 = V.Fma(xv, c1, a21);
-                if (TT.Value == 4)
-                {
-                    xv = V.Load(x3p + p + h); a30 = V.Fma(xv, c0, a30); a31 = V.Fma(xv, c1, a31);
-                }
-            }
             if (TW.HasNaNCodes)
             {
                 nan = TW.NaNScan(w0 + p, nan); nan = TW.NaNScan(w1 + p, nan);
             }
+            // the four vector steps written out: as a loop the JIT spilled two accumulators in it
+            Step3to8x2<TW, TT, V>(x, k, p, w0, w1, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31, ref a40, ref a41, ref a50, ref a51, ref a60, ref a61, ref a70, ref a71);
+            Step3to8x2<TW, TT, V>(x, k, p + n, w0, w1, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31, ref a40, ref a41, ref a50, ref a51, ref a60, ref a61, ref a70, ref a71);
+            Step3to8x2<TW, TT, V>(x, k, p + 2 * n, w0, w1, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31, ref a40, ref a41, ref a50, ref a51, ref a60, ref a61, ref a70, ref a71);
+            Step3to8x2<TW, TT, V>(x, k, p + 3 * n, w0, w1, ref a00, ref a01, ref a10, ref a11, ref a20, ref a21, ref a30, ref a31, ref a40, ref a41, ref a50, ref a51, ref a60, ref a61, ref a70, ref a71);
         }
-        V.Sum8(a00, a01, a10, a11, a20, a21, a30, a31, sums);   // pairs (token t, rows 0-1) move to row t of sums
-        for (int t = TT.Value - 1; t > 0; t--) { sums[t * SumStride] = sums[2 * t]; sums[t * SumStride + 1] = sums[2 * t + 1]; }
+        if (TT.Value > 4)
+        {
+            float* hi = sums + 4 * SumStride;
+            V.Sum8(a40, a41, a50, a51, a60, a61, a70, a71, hi);    // tokens 4-7 first: their pairs land in rows 4 and 5
+            for (int t = TT.Value - 1; t >= 4; t--) { sums[t * SumStride] = hi[2 * (t - 4)]; sums[t * SumStride + 1] = hi[2 * (t - 4) + 1]; }
+        }
+        V.Sum8(a00, a01, a10, a11, a20, a21, a30, a31, sums);    // pairs (token t, rows 0-1) move to row t of sums
+        for (int t = Math.Min(TT.Value, 4) - 1; t > 0; t--) { sums[t * SumStride] = sums[2 * t]; sums[t * SumStride + 1] = sums[2 * t + 1]; }
         if (p < k) Tail<TW>(x, TT.Value, k, p, w, 2, sums);
         return TW.HasNaNCodes && (NaNSeen(nan) || TailHasNaN<TW>(k, p, w, 2));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Step3to8x2<TW, TT, V>(float* x, int k, int p, byte* w0, byte* w1, ref V a00, ref V a01, ref V a10, ref V a11,
+        ref V a20, ref V a21, ref V a30, ref V a31, ref V a40, ref V a41, ref V a50, ref V a51, ref V a60, ref V a61, ref V a70, ref V a71)
+        where TW : IGemvWeights where TT : ITokenCount where V : unmanaged, IVec<V>
+    {
+        V c0 = TW.Load<V>(w0, p), c1 = TW.Load<V>(w1, p), xv;
+        xv = V.Load(x + p); a00 = V.Fma(xv, c0, a00); a01 = V.Fma(xv, c1, a01);
+        xv = V.Load(x + k + p); a10 = V.Fma(xv, c0, a10); a11 = V.Fma(xv, c1, a11);
+        xv = V.Load(x + 2L * k + p); a20 = V.Fma(xv, c0, a20); a21 = V.Fma(xv, c1, a21);
+        if (TT.Value >= 4) { xv = V.Load(x + 3L * k + p); a30 = V.Fma(xv, c0, a30); a31 = V.Fma(xv, c1, a31); }
+        if (TT.Value >= 5) { xv = V.Load(x + 4L * k + p); a40 = V.Fma(xv, c0, a40); a41 = V.Fma(xv, c1, a41); }
+        if (TT.Value >= 6) { xv = V.Load(x + 5L * k + p); a50 = V.Fma(xv, c0, a50); a51 = V.Fma(xv, c1, a51); }
+        if (TT.Value >= 7) { xv = V.Load(x + 6L * k + p); a60 = V.Fma(xv, c0, a60); a61 = V.Fma(xv, c1, a61); }
+        if (TT.Value == 8) { xv = V.Load(x + 7L * k + p); a70 = V.Fma(xv, c0, a70); a71 = V.Fma(xv, c1, a71); }
     }
 
     /// <summary>Prefetches <paramref name="bytes"/> bytes (one loop step) at byte offset <paramref name="at"/> of each
@@ -467,7 +498,7 @@ internal static unsafe class GemvNT
 
     /// <summary>How far ahead the tiles prefetch: PrefetchRows rows of K elements, in bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static long AheadBytes<TW>(int k) where TW : IGemvWeights => (long)PrefetchRows * k * TW.Bytes;
+    private static long AheadBytes<TW>(int k) where TW : IGemvWeights => Math.Max((long)PrefetchRows * k * TW.Bytes, MinAheadBytes);
 
     /// <summary>A NaNScan accumulator before any scan: every byte 0x80 (codes OR 0x80 are never below it).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -486,7 +517,7 @@ internal static unsafe class GemvNT
 
 }
 
-/// <summary>Marker types for the token count of <c>Tile34x2</c> (a constant the JIT folds).</summary>
+/// <summary>Marker types for the token count of <c>Tile3to8x2</c> (a constant the JIT folds).</summary>
 internal interface ITokenCount
 {
     static abstract int Value { get; }
@@ -494,6 +525,10 @@ internal interface ITokenCount
 
 internal readonly struct Three : ITokenCount { public static int Value => 3; }
 internal readonly struct Four : ITokenCount { public static int Value => 4; }
+internal readonly struct Five : ITokenCount { public static int Value => 5; }
+internal readonly struct Six : ITokenCount { public static int Value => 6; }
+internal readonly struct Seven : ITokenCount { public static int Value => 7; }
+internal readonly struct Eight : ITokenCount { public static int Value => 8; }
 
 /// <summary>One weight storage format as the GEMV tiles see it.</summary>
 internal unsafe interface IGemvWeights
