@@ -1,8 +1,8 @@
 // DecodeBenchmark — decode tokens/s at a batch size and the fraction of the memory-bandwidth roofline.
 //
 //   bytes/step  = weights a decode step reads: every attention / dense / shared-expert / router / norm tensor of
-//                 the main layers, the absorbed-MLA kv_b copies (W_kᵀ and W_v per head in kv_b's dtype: the
-//                 bytes the absorbed path actually reads), the LM head, the embedding rows, and the routed experts
+//                 the main layers, the absorbed-MLA kv_b maps (W_k and W_v per head, as copies in kv_b's dtype or
+//                 kv_b's own rows: the bytes the absorbed path actually reads), the LM head, the embedding rows, and the routed experts
 //                 actually chosen in the step (distinct experts over the batch, per layer). MTP modules are not
 //                 run by decode and not counted.
 //   roofline    = bytes/step ÷ read bandwidth (STREAM-style read over buffers ≫ L3, same pool)
@@ -172,7 +172,7 @@ public static class DecodeBenchmark
         foreach (var block in model.Blocks)
         {
             var a = block.Attention;
-            bytes += (a.QA?.Bytes ?? 0) + a.Q.Bytes + a.KvA.Bytes + a.AbsorbedKvBBytes + a.O.Bytes;
+            bytes += (a.QA?.Bytes ?? 0) + a.Q.Bytes + a.KvA.Bytes + a.AbsorbedKvBBytes(batch) + a.O.Bytes;
             bytes += block.AttnNorm.Weight.ByteLength + block.FfnNorm.Weight.ByteLength + a.KvNorm.Weight.ByteLength + (a.QNorm?.Weight.ByteLength ?? 0);
             if (block.Mlp is { } mlp) { bytes += mlp.Gate.Bytes + mlp.Up.Bytes + mlp.Down.Bytes; continue; }
             var moe = block.Moe!;

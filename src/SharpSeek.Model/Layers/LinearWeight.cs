@@ -171,6 +171,32 @@ public sealed unsafe partial class LinearWeight : IDisposable
         return p;
     }
 
+    /// <summary>y (M, InFeatures) = x (M, rows) · W_g[firstRow : firstRow + rows, :] — a block of the weight's rows
+    /// read K-major, as stored — as one problem of a <see cref="Gemm.GemvKN"/> batch (absorbed MLA's query map reads
+    /// W_k[h] this way from kv_b_proj itself). M ≤ <see cref="Gemm.GemvMaxRows"/>.</summary>
+    public GemvKNProblem GemvKN(int group, int firstRow, int rows, float* x, int m, float* y)
+    {
+        if ((uint)group >= (uint)Groups) throw new ArgumentOutOfRangeException(nameof(group), group, $"the weight has {Groups} groups.");
+        if (firstRow < 0 || rows < 1 || firstRow + rows > OutFeatures)
+            throw new ArgumentOutOfRangeException(nameof(rows), $"rows [{firstRow}, {firstRow + rows}) of a weight with {OutFeatures} rows.");
+        if (m < 1 || m > Gemm.GemvMaxRows) throw new ArgumentOutOfRangeException(nameof(m), m, $"a GEMV takes 1..{Gemm.GemvMaxRows} rows.");
+        var p = new GemvKNProblem { M = m, N = InFeatures, K = rows, X = x, Y = y };
+        long first = group * GroupElements + (long)firstRow * InFeatures;
+        switch (DType)
+        {
+            case WeightDType.F32: p.W = _f32!.Pointer + first; p.Format = WeightFormat.F32; break;
+            case WeightDType.Bf16: p.W = _bf16!.Pointer + first; p.Format = WeightFormat.Bf16; break;
+            default:
+                p.W = _fp8!.Pointer + first;
+                p.Scales = _scaleInv!.Pointer + (long)group * GroupScales + (long)(firstRow / Block) * ScaleCols;
+                p.ScaleRowOffset = firstRow % Block;
+                p.Format = WeightFormat.Fp8E4M3;
+                p.NoNaNCodes = HasNoNaNCodes(group);
+                break;
+        }
+        return p;
+    }
+
     /// <summary>Whether FP8 group g holds no NaN code (S.1111.111), checked once per write (WriteGroup, Fp8Values):
     /// the decode GEMV then skips its per-tile NaN scan.</summary>
     private bool HasNoNaNCodes(int g)

@@ -5,7 +5,8 @@
 //   q_c (T, H, Rkv) = q_nope · W_k        s_tj = (q_c_t · c_kv_j + q_pe_t · k_pe_j) · scale     j ≤ pos_t
 //   o_c (T, H, Rkv) = softmax(s) · c_kv   o (T, H, Dv) = o_c · W_vᵀ
 // W_k and W_v are read from AbsorbedKvB, kv_b's per-head copies in its own dtype, through LinearWeight (the decode
-// GEMV for all heads in one pool run, the GEMM for longer prefills); only the attention over the context is here.
+// GEMV for all heads in one pool run, the GEMM for longer prefills) — except q_c for 2-8 tokens, which reads W_k[h]
+// K-major from kv_b's rows (Gemm.GemvKN); only the attention over the context is here.
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using SharpSeek.Numerics;
@@ -20,6 +21,13 @@ public sealed unsafe partial class MlaAttention
     /// Rkv = 128) stay in L1 while every head of a task reads them.</summary>
     private const int AbsorbedBlock = 32;
 
+    /// <summary>From this many tokens, q_c = q_nope · W_k[h] reads W_k[h] K-major from kv_b itself (Gemm.GemvKN: the
+    /// outputs in the vector lanes, no reductions) instead of the transposed copy through the NT GEMV, whose dots of
+    /// Dn = 64 are mostly horizontal reductions. Decode on `small`, alternating per step in one process: batch 2 / 4 / 8
+    /// 1.025 / 1.029 / 1.040-1.044× FP8, 1.012 / 1.024 / 1.027× BF16; batch 1 0.991-1.011× (one token's eight-row
+    /// NT tile reduces eight dots at once), so one token keeps the copy.</summary>
+    private const int KMajorQueryMinTokens = 2;
+
     private void AbsorbedCore(ForwardContext ctx, ForwardBatch batch, LatentKvCache? cache, int layer, Span<float> attn)
     {
         int tokens = batch.Tokens;
@@ -28,7 +36,14 @@ public sealed unsafe partial class MlaAttention
         for (int h = 0; h < _h; h++)
             for (int t = 0; t < tokens; t++)
                 new ReadOnlySpan<float>(qout + ((long)t * _h + h) * _dq, _dn).CopyTo(new Span<float>(qNope + ((long)h * tokens + t) * _dn, _dn));
-        _kvbHeads.KT.ForwardEachGroup(ctx.Pool, qNope, tokens, qc);
+        if (tokens >= KMajorQueryMinTokens && tokens <= Gemm.GemvMaxRows)
+        {   // decode batches: W_k[h] read K-major from kv_b's own rows
+            Span<GemvKNProblem> problems = _h <= 256 ? stackalloc GemvKNProblem[_h] : new GemvKNProblem[_h];
+            for (int h = 0; h < _h; h++)
+                problems[h] = KvB.GemvKN(0, h * (_dn + _dv), _dn, qNope + (long)h * tokens * _dn, tokens, qc + (long)h * tokens * _rkv);
+            Gemm.GemvKN(ctx.Pool, problems);
+        }
+        else _kvbHeads.KT.ForwardEachGroup(ctx.Pool, qNope, tokens, qc);
         ctx.Round(new Span<float>(qc, checked(_h * tokens * _rkv)));
 
         // one task per group of heads, all sequences: scores over the latent context and o_c. The latent is shared

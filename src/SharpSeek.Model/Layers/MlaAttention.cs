@@ -100,8 +100,11 @@ public sealed unsafe partial class MlaAttention : IDisposable
     /// <summary>Re-reads kv_b_proj into the per-head copies the absorbed path uses (call after the weights change).</summary>
     public void RefreshAbsorbedWeights() => _kvbHeads.Refresh(KvB);
 
-    /// <summary>Bytes of kv_b_proj the absorbed path reads per decode step (its per-head copies).</summary>
-    public long AbsorbedKvBBytes => _kvbHeads.Bytes;
+    /// <summary>Bytes of kv_b_proj the absorbed path reads per decode step of <paramref name="tokens"/> tokens: the
+    /// per-head copies, or from 2 tokens W_k's rows of kv_b itself (their share of its bytes) and the W_v copies.</summary>
+    public long AbsorbedKvBBytes(int tokens) => tokens >= KMajorQueryMinTokens
+        ? KvB.Bytes * _dn / (_dn + _dv) + _kvbHeads.V.Bytes
+        : _kvbHeads.Bytes;
 
     private static Span<float> S(NativeBuffer<float> b, long n) => new(b.Pointer, checked((int)n));
 

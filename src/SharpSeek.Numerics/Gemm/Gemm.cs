@@ -222,13 +222,39 @@ public static unsafe partial class Gemm
         for (int i = 0; i < problems.Length; i++)
         {
             GemvProblem p = problems[i];
-            if (p.M < 1 || p.M > GemvNT.MaxRows || p.N < 1 || p.K < 1)
-                throw new ArgumentException($"GEMV problem {i} is ({p.M}, {p.N}, {p.K}); it needs 1 ≤ M ≤ {GemvNT.MaxRows} and N, K ≥ 1.", nameof(problems));
-            if (p.X == null || p.Y == null || p.W == null || (p.Format == WeightFormat.Fp8E4M3 && p.Scales == null))
-                throw new ArgumentException($"GEMV problem {i} has a null pointer (x, y, w, or the scales of FP8 weights).", nameof(problems));
+            CheckGemvProblem(i, p.M, p.N, p.K, p.X, p.Y, p.W, p.Format, p.Scales);
         }
         fixed (GemvProblem* pp = problems)
             GemvNT.Run(pool, pp, problems.Length, output == GemmOutput.Accumulate, kernel);
+    }
+
+    /// <summary>Small-M products with K-major weights, y (M,N) (+)= x (M,K) · W, W (K,N) row-major, in one pool run
+    /// (absorbed MLA's query map, W_k[h] read from kv_b_proj's rows as stored). M ≤ <see cref="GemvMaxRows"/>;
+    /// outputs must not overlap.</summary>
+    public static void GemvKN(WorkerPool pool, Span<GemvKNProblem> problems, GemmOutput output = GemmOutput.Overwrite) =>
+        GemvKN(pool, problems, output, Simd.Active);
+
+    public static void GemvKN(WorkerPool pool, Span<GemvKNProblem> problems, GemmOutput output, SimdLevel level)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        GemmKernel kernel = KernelFor(level);
+        for (int i = 0; i < problems.Length; i++)
+        {
+            GemvKNProblem p = problems[i];
+            CheckGemvProblem(i, p.M, p.N, p.K, p.X, p.Y, p.W, p.Format, p.Scales);
+            if ((uint)p.ScaleRowOffset >= GemmArgs.ScaleBlock)
+                throw new ArgumentException($"GEMV problem {i} has scale row offset {p.ScaleRowOffset}; it must be 0..{GemmArgs.ScaleBlock - 1}.", nameof(problems));
+        }
+        fixed (GemvKNProblem* pp = problems)
+            Numerics.GemvKN.Run(pool, pp, problems.Length, output == GemmOutput.Accumulate, kernel);
+    }
+
+    private static void CheckGemvProblem(int i, int m, int n, int k, float* x, float* y, void* w, WeightFormat format, float* scales)
+    {
+        if (m < 1 || m > GemvNT.MaxRows || n < 1 || k < 1)
+            throw new ArgumentException($"GEMV problem {i} is ({m}, {n}, {k}); it needs 1 ≤ M ≤ {GemvNT.MaxRows} and N, K ≥ 1.", "problems");
+        if (x == null || y == null || w == null || (format == WeightFormat.Fp8E4M3 && scales == null))
+            throw new ArgumentException($"GEMV problem {i} has a null pointer (x, y, w, or the scales of FP8 weights).", "problems");
     }
 
     /// <summary>Largest M of a <see cref="Gemv"/> problem; F32 NT, BF16 and FP8 weight GEMMs with M ≤ this use it too.</summary>

@@ -164,21 +164,34 @@ internal static unsafe class GemvNT
         int k = p.K, kb = GemmArgs.Blocks(k);
         float* scaleRow = p.Scales + (long)(j0 / GemmArgs.ScaleBlock) * kb;
         float sMax = Math.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(new ReadOnlySpan<float>(scaleRow, kb)));
-        // |xs| ≤ xMax·sMax·2^s must stay below 2^126 (room for the FMA sums); non-finite inputs keep s = 120 and
-        // propagate as the reference would.
+        int s = ScaleExponent(xMax, sMax);
+        ScaleBlocks(p.X, p.M, k, xs, 0, scaleRow, 1, s);
+        return MathF.ScaleB(1f, 120 - s);
+    }
+
+    /// <summary>The s of xs = x · scale · 2^s: |xs| ≤ xMax·sMax·2^s must stay below 2^126 (room for the FMA sums);
+    /// non-finite inputs keep s = 120 and propagate as the reference would.</summary>
+    internal static int ScaleExponent(float xMax, float sMax)
+    {
         float bound = xMax * sMax;
-        int s = 120;
-        if (float.IsFinite(bound) && bound > 0) s = Math.Min(120, 125 - Math.ILogB(bound));
-        for (int b = 0; b < kb; b++)
+        return float.IsFinite(bound) && bound > 0 ? Math.Min(120, 125 - Math.ILogB(bound)) : 120;
+    }
+
+    /// <summary>xs (M,K) = x (M,K) · scales[b · stride] · 2^s for k in 128-block b, the blocks counted from k = −offset
+    /// (offset 0..127: where x's first column lies in its block).</summary>
+    internal static void ScaleBlocks(float* x, int m, int k, float* xs, int offset, float* scales, int stride, int s)
+    {
+        for (int b = 0; b * GemmArgs.ScaleBlock - offset < k; b++)
         {
             // x·(scale·2^s) rounds exactly like (x·scale)·2^s while scale·2^s is a finite normal float
-            double f = Math.ScaleB((double)scaleRow[b], s);
+            float scale = scales[(long)b * stride];
+            double f = Math.ScaleB((double)scale, s);
             bool exact = f == 0 || (Math.Abs(f) >= 1.1754943508222875e-38 && Math.Abs(f) <= float.MaxValue);
-            float fs = exact ? (float)f : scaleRow[b], up = exact ? 1f : MathF.ScaleB(1f, s);
-            int c0 = b * GemmArgs.ScaleBlock, c1 = Math.Min(k, c0 + GemmArgs.ScaleBlock);
-            for (int i = 0; i < p.M; i++)
+            float fs = exact ? (float)f : scale, up = exact ? 1f : MathF.ScaleB(1f, s);
+            int c0 = Math.Max(0, b * GemmArgs.ScaleBlock - offset), c1 = Math.Min(k, (b + 1) * GemmArgs.ScaleBlock - offset);
+            for (int i = 0; i < m; i++)
             {
-                float* src = p.X + (long)i * k, dst = xs + (long)i * k;
+                float* src = x + (long)i * k, dst = xs + (long)i * k;
                 int c = c0;
                 if (Avx.IsSupported)
                     for (Vector256<float> v = Vector256.Create(fs); c + 8 <= c1; c += 8)
@@ -187,7 +200,6 @@ internal static unsafe class GemvNT
                 if (!exact) for (c = c0; c < c1; c++) dst[c] *= up;
             }
         }
-        return MathF.ScaleB(1f, 120 - s);
     }
 
     private static void Rows<TW>(in GemvProblem p, float* x, float factor, int j0, int j1, bool accumulate, GemmKernel kernel)
@@ -517,12 +529,14 @@ internal static unsafe class GemvNT
 
 }
 
-/// <summary>Marker types for the token count of <c>Tile3to8x2</c> (a constant the JIT folds).</summary>
+/// <summary>Marker types for the token count of a tile (<c>Tile3to8x2</c>, GemvKN's <c>Tile</c>): a constant the JIT folds.</summary>
 internal interface ITokenCount
 {
     static abstract int Value { get; }
 }
 
+internal readonly struct One : ITokenCount { public static int Value => 1; }
+internal readonly struct Two : ITokenCount { public static int Value => 2; }
 internal readonly struct Three : ITokenCount { public static int Value => 3; }
 internal readonly struct Four : ITokenCount { public static int Value => 4; }
 internal readonly struct Five : ITokenCount { public static int Value => 5; }
@@ -634,6 +648,14 @@ internal sealed unsafe class GemvScratch : IDisposable
             _holds[worker] = default;
         }
         return b.Pointer;
+    }
+
+    /// <summary>The worker's buffer for another use (GemvKN's scaled x): whatever copy it held is forgotten.</summary>
+    public float* Claim(int worker, long floats)
+    {
+        float* b = Buffer(worker, floats);
+        _holds[worker] = default;
+        return b;
     }
 
     public void Dispose()
