@@ -13,8 +13,8 @@
 //
 // Tiles: a task (one problem, ≤ RowsPerTask rows) walks its rows in register tiles — 1 token × 8 rows, 2 tokens ×
 // 4 rows, 3-8 tokens × 2 rows (5-8 on AVX-512 only; elsewhere groups of ≤ 4) — so each weight row is read once per
-// tile of tokens and each x vector once per group of rows. One token's BF16 and FP8 rows of ≥ 256 bytes are read one row after the other instead
-// (Tile1x8Sequential), so the weights stream from DRAM as one run. A tile's eight accumulators are reduced together
+// tile of tokens and each x vector once per group of rows. One token's BF16 and FP8 rows of ≥ 256 bytes are read
+// one row after the other instead (Tile1x8Sequential), so the weights stream from DRAM as one run. A tile's eight accumulators are reduced together
 // by one transposing add tree (IVec.Sum8: the grouping and bits of eight lane sums, which had cost more
 // instructions than the dot products at K = 64). One tile body serves every vector width through IVec (Vec512 on
 // AVX-512: vpmovzxwd / vpmovsxbd widen 16 weights at a time; Vec256 the AVX2 tiles; Vec128), and the scalar level
@@ -57,7 +57,12 @@ internal static unsafe class GemvNT
     /// <summary>Largest M served by the GEMV (weights are re-read from L1/L2 per group of 4 tokens; beyond this the
     /// packed GEMM, which reuses each weight over 6 rows in registers, wins).</summary>
     public const int MaxRows = 8;
-    private const int RowsPerTask = 64;          // divides the 128-row FP8 scale block
+    // Rows per task: longer tasks are longer sequential runs per core (consecutive tasks go to different cores) and
+    // fewer first-rows ramps. `small` decode alternating per step, 2 threads, 64 → 256 rows: batch 1 FP8 1.071×,
+    // BF16 1.107×, batch 8 FP8 1.123×, BF16 1.092× (1 thread 1.015×); 128 → 256 1.004–1.035×, 256 → 512
+    // 0.94–0.98× (too few tasks to balance); training steps (F32 experts of ≤ 8 tokens) 1.009×. An FP8 task scales x
+    // once per 128-row scale block it covers.
+    private const int RowsPerTask = 256;
     private const int MaxStackProblems = 512;
     // Rows of a small matrix (K = 256..1024) end before the hardware prefetcher ramps up, so every tile prefetches
     // the same offsets PrefetchRows rows further on (measured on `small`'s decode shapes: ≈0.47 → ≈0.65 of the
@@ -144,14 +149,18 @@ internal static unsafe class GemvNT
                 case WeightFormat.F32: Rows<F32Weights>(p, p.X, 1f, j0, j1, Accumulate, Kernel); break;
                 case WeightFormat.Bf16: Rows<Bf16Weights>(p, p.X, 1f, j0, j1, Accumulate, Kernel); break;
                 default:
-                    // xs depends only on (problem, 128-row scale block): a worker reuses its copy for the next
-                    // tasks of the same block (RowsPerTask divides the block).
+                    // xs depends only on (problem, 128-row scale block): a task scales x once per block it covers,
+                    // and a worker reuses its copy for a next task in the same block
                     float* xs = Scratch!.Buffer(worker, (long)p.M * p.K);
-                    int block = j0 / GemmArgs.ScaleBlock;
-                    if (!Scratch.Holds(worker, Run, lo, block, out float factor))
-                        Scratch.Filled(worker, Run, lo, block, factor = ScaleX(p, XMax[lo], j0, xs));
-                    if (p.NoNaNCodes) Rows<Fp8FiniteWeights>(p, xs, factor, j0, j1, Accumulate, Kernel);
-                    else Rows<Fp8Weights>(p, xs, factor, j0, j1, Accumulate, Kernel);
+                    for (int b0 = j0; b0 < j1;)
+                    {
+                        int block = b0 / GemmArgs.ScaleBlock, b1 = Math.Min(j1, (block + 1) * GemmArgs.ScaleBlock);
+                        if (!Scratch.Holds(worker, Run, lo, block, out float factor))
+                            Scratch.Filled(worker, Run, lo, block, factor = ScaleX(p, XMax[lo], b0, xs));
+                        if (p.NoNaNCodes) Rows<Fp8FiniteWeights>(p, xs, factor, b0, b1, Accumulate, Kernel);
+                        else Rows<Fp8Weights>(p, xs, factor, b0, b1, Accumulate, Kernel);
+                        b0 = b1;
+                    }
                     break;
             }
         }
@@ -508,7 +517,7 @@ internal static unsafe class GemvNT
         }
     }
 
-    /// <summary>How far ahead the tiles prefetch: PrefetchRows rows of K elements, in bytes.</summary>
+    /// <summary>How far ahead the tiles prefetch, in bytes: PrefetchRows rows of K elements, at least MinAheadBytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static long AheadBytes<TW>(int k) where TW : IGemvWeights => Math.Max((long)PrefetchRows * k * TW.Bytes, MinAheadBytes);
 
