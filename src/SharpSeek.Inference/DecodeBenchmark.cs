@@ -2,9 +2,9 @@
 //
 //   bytes/step  = weights a decode step reads: every attention / dense / shared-expert / router / norm tensor of
 //                 the main layers, the absorbed-MLA kv_b maps (W_k and W_v per head, as copies in kv_b's dtype or
-//                 kv_b's own rows: the bytes the absorbed path actually reads), the LM head, the embedding rows, and the routed experts
-//                 actually chosen in the step (distinct experts over the batch, per layer). MTP modules are not
-//                 run by decode and not counted.
+//                 kv_b's own rows: the bytes the absorbed path actually reads), the LM head, the embedding rows,
+//                 and the routed experts actually chosen in the step (distinct experts over the batch, per layer).
+//                 MTP modules are not run by decode and not counted.
 //   roofline    = bytes/step ÷ read bandwidth (STREAM-style read over buffers ≫ L3, same pool)
 //   fraction    = roofline time ÷ measured step time         (1.0 = decode runs at the memory bandwidth)
 //   compute     = FLOPs/step ÷ FMA peak (2 per weight element a token uses — its own routed experts — plus the

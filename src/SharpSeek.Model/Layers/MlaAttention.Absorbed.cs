@@ -28,6 +28,8 @@ public sealed unsafe partial class MlaAttention
     /// NT tile reduces eight dots at once), so one token keeps the copy.</summary>
     private const int KMajorQueryMinTokens = 2;
 
+    private static bool KMajorQuery(int tokens) => tokens >= KMajorQueryMinTokens && tokens <= Gemm.GemvMaxRows;
+
     private void AbsorbedCore(ForwardContext ctx, ForwardBatch batch, LatentKvCache? cache, int layer, Span<float> attn)
     {
         int tokens = batch.Tokens;
@@ -36,7 +38,7 @@ public sealed unsafe partial class MlaAttention
         for (int h = 0; h < _h; h++)
             for (int t = 0; t < tokens; t++)
                 new ReadOnlySpan<float>(qout + ((long)t * _h + h) * _dq, _dn).CopyTo(new Span<float>(qNope + ((long)h * tokens + t) * _dn, _dn));
-        if (tokens >= KMajorQueryMinTokens && tokens <= Gemm.GemvMaxRows)
+        if (KMajorQuery(tokens))
         {   // decode batches: W_k[h] read K-major from kv_b's own rows
             Span<GemvKNProblem> problems = _h <= 256 ? stackalloc GemvKNProblem[_h] : new GemvKNProblem[_h];
             for (int h = 0; h < _h; h++)

@@ -101,8 +101,8 @@ public sealed unsafe partial class MlaAttention : IDisposable
     public void RefreshAbsorbedWeights() => _kvbHeads.Refresh(KvB);
 
     /// <summary>Bytes of kv_b_proj the absorbed path reads per decode step of <paramref name="tokens"/> tokens: the
-    /// per-head copies, or from 2 tokens W_k's rows of kv_b itself (their share of its bytes) and the W_v copies.</summary>
-    public long AbsorbedKvBBytes(int tokens) => tokens >= KMajorQueryMinTokens
+    /// per-head copies, or for 2-8 tokens W_k's rows of kv_b itself (their share of its bytes) and the W_v copies.</summary>
+    public long AbsorbedKvBBytes(int tokens) => KMajorQuery(tokens)
         ? KvB.Bytes * _dn / (_dn + _dv) + _kvbHeads.V.Bytes
         : _kvbHeads.Bytes;
 
