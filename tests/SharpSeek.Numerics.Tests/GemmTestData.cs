@@ -10,6 +10,25 @@ internal static class GemmTestData
 
     public static WorkerPool Pool(int threads) => threads == 1 ? Pool1 : Pool2;
 
+    /// <summary>Managed arrays pinned for as long as a test holds raw pointers into them (freed on Dispose).</summary>
+    public sealed unsafe class Pins : IDisposable
+    {
+        private readonly List<System.Runtime.InteropServices.GCHandle> _handles = [];
+
+        public void* Pin(object array)
+        {
+            var h = System.Runtime.InteropServices.GCHandle.Alloc(array, System.Runtime.InteropServices.GCHandleType.Pinned);
+            _handles.Add(h);
+            return (void*)h.AddrOfPinnedObject();
+        }
+
+        public void Dispose()
+        {
+            foreach (var h in _handles) h.Free();
+            _handles.Clear();
+        }
+    }
+
     /// <summary>Shapes chosen to cross every blocking edge: 1, odd, just under/over MR=6, NR=16, 128, KC, and the
     /// small-M GEMV (M ≤ 4) with K past its 32-wide vector loop.</summary>
     public static readonly (int M, int N, int K)[] Shapes =

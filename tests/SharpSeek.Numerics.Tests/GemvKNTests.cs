@@ -56,29 +56,15 @@ public unsafe class GemvKNTests
 
     private static void Run(IReadOnlyList<Case> cases, int threads, SimdLevel level, GemmOutput output)
     {
-        var handles = new List<System.Runtime.InteropServices.GCHandle>();
-        try
+        using var pins = new Pins();
+        var problems = new GemvKNProblem[cases.Count];
+        for (int i = 0; i < cases.Count; i++)
         {
-            var problems = new GemvKNProblem[cases.Count];
-            for (int i = 0; i < cases.Count; i++)
-            {
-                Case c = cases[i];
-                object w = c.P.Format switch { WeightFormat.F32 => c.WF32, WeightFormat.Bf16 => c.WBf16, _ => c.WFp8 };
-                problems[i] = c.P with { X = (float*)Pin(c.X), Y = (float*)Pin(c.Y), W = Pin(w), Scales = (float*)Pin(c.Scales) };
-            }
-            Gemm.GemvKN(Pool(threads), problems, output, level);
+            Case c = cases[i];
+            object w = c.P.Format switch { WeightFormat.F32 => c.WF32, WeightFormat.Bf16 => c.WBf16, _ => c.WFp8 };
+            problems[i] = c.P with { X = (float*)pins.Pin(c.X), Y = (float*)pins.Pin(c.Y), W = pins.Pin(w), Scales = (float*)pins.Pin(c.Scales) };
         }
-        finally
-        {
-            foreach (var h in handles) h.Free();
-        }
-
-        void* Pin(object array)
-        {
-            var h = System.Runtime.InteropServices.GCHandle.Alloc(array, System.Runtime.InteropServices.GCHandleType.Pinned);
-            handles.Add(h);
-            return (void*)h.AddrOfPinnedObject();
-        }
+        Gemm.GemvKN(Pool(threads), problems, output, level);
     }
 
     [Theory]

@@ -77,34 +77,20 @@ public unsafe class GemvTests
         foreach (var (n, k) in Shapes)
             foreach (WeightFormat format in Enum.GetValues<WeightFormat>())
                 cases.Add(Make(format, 1 + seed % Gemm.GemvMaxRows, n, k, 100 + seed++, GemmOutput.Accumulate));
-        var handles = new List<System.Runtime.InteropServices.GCHandle>();
-        try
+        using var pins = new Pins();
+        var problems = new GemvProblem[cases.Count];
+        for (int i = 0; i < cases.Count; i++)
         {
-            var problems = new GemvProblem[cases.Count];
-            for (int i = 0; i < cases.Count; i++)
+            Case c = cases[i];
+            object w = c.Format switch { WeightFormat.F32 => c.WF32, WeightFormat.Bf16 => c.WBf16, _ => c.WFp8 };
+            problems[i] = new GemvProblem
             {
-                Case c = cases[i];
-                object w = c.Format switch { WeightFormat.F32 => c.WF32, WeightFormat.Bf16 => c.WBf16, _ => c.WFp8 };
-                problems[i] = new GemvProblem
-                {
-                    M = c.M, N = c.N, K = c.K, Format = c.Format,
-                    X = (float*)Pin(c.X), Y = (float*)Pin(c.Y), W = Pin(w), Scales = (float*)Pin(c.Scales),
-                };
-            }
-            Gemm.Gemv(Pool(threads), problems, GemmOutput.Accumulate, level);
-            foreach (Case c in cases) AssertClose(c.Expected, c.Y, Tolerance(c.K), $"{c.Format} {c.M}x{c.N}x{c.K} in a batch");
+                M = c.M, N = c.N, K = c.K, Format = c.Format,
+                X = (float*)pins.Pin(c.X), Y = (float*)pins.Pin(c.Y), W = pins.Pin(w), Scales = (float*)pins.Pin(c.Scales),
+            };
         }
-        finally
-        {
-            foreach (var h in handles) h.Free();
-        }
-
-        void* Pin(object array)
-        {
-            var h = System.Runtime.InteropServices.GCHandle.Alloc(array, System.Runtime.InteropServices.GCHandleType.Pinned);
-            handles.Add(h);
-            return (void*)h.AddrOfPinnedObject();
-        }
+        Gemm.Gemv(Pool(threads), problems, GemmOutput.Accumulate, level);
+        foreach (Case c in cases) AssertClose(c.Expected, c.Y, Tolerance(c.K), $"{c.Format} {c.M}x{c.N}x{c.K} in a batch");
     }
 
     [Theory]
