@@ -230,7 +230,8 @@ public static unsafe partial class Gemm
 
     /// <summary>Small-M products with K-major weights, y (M,N) (+)= x (M,K) · W, W (K,N) row-major, in one pool run
     /// (absorbed MLA's query map, W_k[h] read from kv_b_proj's rows as stored). M ≤ <see cref="GemvMaxRows"/>;
-    /// outputs must not overlap.</summary>
+    /// outputs must not overlap. Each problem is one task on one thread: meant for many small problems (one per
+    /// head), not for one large matrix, which would run on a single core.</summary>
     public static void GemvKN(WorkerPool pool, Span<GemvKNProblem> problems, GemmOutput output = GemmOutput.Overwrite) =>
         GemvKN(pool, problems, output, Simd.Active);
 
