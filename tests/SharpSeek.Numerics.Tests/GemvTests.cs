@@ -18,7 +18,7 @@ public unsafe class GemvTests
 
     // N: under a tile, a partial 4-row tile, past a 128-row scale block (inside one 256-row task), past two tasks.
     // K: under 8, a 32-loop tail, partial 128 blocks.
-    private static readonly (int N, int K)[] Shapes = [(1, 5), (3, 40), (7, 129), (33, 300), (130, 131), (45, 256), (129, 77), (600, 70)];
+    private static readonly (int N, int K)[] Shapes = [(1, 5), (3, 40), (7, 129), (33, 300), (130, 131), (45, 256), (129, 77), (600, 70), (260, 330)];
 
     private sealed class Case
     {
