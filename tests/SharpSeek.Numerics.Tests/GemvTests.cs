@@ -190,6 +190,24 @@ public unsafe class GemvTests
         }
     }
 
+    /// <summary>The x order of the in-lane FP8 tiles: in every whole step of 4n elements, lane j holds elements
+    /// 4d + j; the tail keeps its order (16 and 8 lanes take vector permutes or gathers, 4 the scalar loop).</summary>
+    [Theory]
+    [InlineData(16)]
+    [InlineData(8)]
+    [InlineData(4)]
+    public void InterleaveSteps_PutsElement4dPlusJ_AtLaneJ(int lanes)
+    {
+        int step = 4 * lanes, k = 3 * step + 5;
+        float[] x = Enumerable.Range(0, k).Select(i => (float)i).ToArray();
+        fixed (float* p = x) GemvNT.InterleaveSteps(p, k, lanes);
+        for (int i = 0; i < k; i++)
+        {
+            int s0 = i / step * step, j = (i - s0) / lanes, d = (i - s0) % lanes;
+            Assert.Equal(s0 + step > k ? i : s0 + 4 * d + j, x[i]);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(ThreadsAndLevels))]
     public void Gemv_EightTokens_GiveTheBitsOfTwoBatchesOfFour(int threads, SimdLevel level)

@@ -194,8 +194,41 @@ internal static unsafe class GemvNT
     internal static void InterleaveSteps(float* x, int k, int lanes)
     {
         int step = 4 * lanes;
+        float* end = x + k - k % step;
+        if (lanes == 16 && Avx512F.IsSupported)
+        {   // lane j of a step: elements j, 4+j, .. of each pair of source vectors picked into a half, then both halves
+            // joined (vpermt2ps); all four lanes are computed before any is stored
+            Vector512<int> half = Vector512.Create(0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
+            Vector512<int> join = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+            for (float* s = x; s < end; s += 64)
+            {
+                Vector512<float> z0 = Vector512.Load(s), z1 = Vector512.Load(s + 16), z2 = Vector512.Load(s + 32), z3 = Vector512.Load(s + 48);
+                Vector512<float> l0 = Lane(z0, z1, z2, z3, half, join, 0), l1 = Lane(z0, z1, z2, z3, half, join, 1);
+                Vector512<float> l2 = Lane(z0, z1, z2, z3, half, join, 2), l3 = Lane(z0, z1, z2, z3, half, join, 3);
+                l0.Store(s); l1.Store(s + 16); l2.Store(s + 32); l3.Store(s + 48);
+            }
+            return;
+
+            static Vector512<float> Lane(Vector512<float> z0, Vector512<float> z1, Vector512<float> z2, Vector512<float> z3,
+                Vector512<int> half, Vector512<int> join, int j)
+            {
+                Vector512<int> pick = half + Vector512.Create(j);
+                return Avx512F.PermuteVar16x32x2(Avx512F.PermuteVar16x32x2(z0, pick, z1), join, Avx512F.PermuteVar16x32x2(z2, pick, z3));
+            }
+        }
+        if (lanes == 8 && Avx2.IsSupported)
+        {
+            Vector256<int> at = Vector256.Create(0, 4, 8, 12, 16, 20, 24, 28);
+            for (float* s = x; s < end; s += 32)
+            {
+                Vector256<float> l0 = Avx2.GatherVector256(s, at, 4), l1 = Avx2.GatherVector256(s + 1, at, 4);
+                Vector256<float> l2 = Avx2.GatherVector256(s + 2, at, 4), l3 = Avx2.GatherVector256(s + 3, at, 4);
+                l0.Store(s); l1.Store(s + 8); l2.Store(s + 16); l3.Store(s + 24);
+            }
+            return;
+        }
         float* t = stackalloc float[64];
-        for (float* s = x, end = x + k - k % step; s < end; s += step)
+        for (float* s = x; s < end; s += step)
         {
             for (int d = 0; d < lanes; d++)
                 for (int j = 0; j < 4; j++) t[j * lanes + d] = s[4 * d + j];
