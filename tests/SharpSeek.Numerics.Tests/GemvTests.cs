@@ -152,9 +152,9 @@ public unsafe class GemvTests
     public void Fp8Weights_SmallM_NaNCodeInLoopOrTail_GivesNaNInItsColumnOnly(int threads, SimdLevel level)
     {
         foreach (int m in new[] { 1, 2, 3, 4, 7 })
-            foreach (int at in new[] { 5, 290 })   // inside the 32-wide loop, in the k % 32 tail
+            foreach (var (k, at) in new[] { (300, 5), (300, 290), (100, 5), (100, 90) })   // in the vector loop, in its tail; rows of ≥ and < 256 bytes
             {
-                int n = 13, k = 300;
+                int n = 13;
                 float[] x = Floats(m * k, 1), y = new float[m * n];
                 byte[] w = Fp8(n * k, 2);
                 w[6 * k + at] = 0x7F;

@@ -15,11 +15,12 @@
 // rows, 3-8 tokens × 2 rows (5-8 on AVX-512 only; elsewhere groups of ≤ 4) — so each weight row is read once per tile
 // of tokens and each x vector once per group of rows. One token's BF16 and FP8 rows of ≥ 256 bytes are read one row
 // after the other instead (Tile1x8Sequential), so the weights stream from DRAM as one run; one token's FP8 rows on
-// AVX-512 and AVX2 widen their codes in-lane instead (Tile1x8Fp8InLane, Tile1x8Fp8InLane256; x interleaved to match,
-// once per task). A tile's eight accumulators are reduced together by one transposing add tree (IVec.Sum8: the grouping
-// and bits of eight lane sums, which had cost more instructions than the dot products at K = 64). Every other tile is
-// one body for every vector width through IVec (Vec512 on AVX-512: vpmovzxwd / vpmovsxbd widen 16 weights at a time;
-// Vec256 the AVX2 tiles; Vec128), and the scalar level runs one dot per output.
+// AVX-512 and AVX2 widen their codes in-lane instead (Tile1x8Fp8InLane, Tile1x8Fp8InLane256, and on AVX-512
+// Tile1x8Fp8InLaneShort for rows under 256 bytes; x interleaved to match, once per task). A tile's eight accumulators
+// are reduced together by one transposing add tree (IVec.Sum8: the grouping and bits of eight lane sums, which had cost
+// more instructions than the dot products at K = 64). Every other tile is one body for every vector width through IVec
+// (Vec512 on AVX-512: vpmovzxwd / vpmovsxbd widen 16 weights at a time; Vec256 the AVX2 tiles; Vec128), and the scalar
+// level runs one dot per output.
 // Many problems (MoE experts, gate and up, q_a and kv_a) share one pool run; an FP8 task reuses its worker's scaled
 // copy of x when the previous task of that worker had the same problem and 128-row scale block.
 // Every output element is computed by the same instructions whatever the thread count or task split.
@@ -184,9 +185,10 @@ internal static unsafe class GemvNT
         return MathF.ScaleB(1f, 120 - s);
     }
 
-    /// <summary>Whether an FP8 problem's rows go through Tile1x8Fp8InLane (so its scaled x is interleaved): one
-    /// token over rows of at least SequentialRowBytes, on 512- or 256-bit vectors (<paramref name="lanes"/> 16 or 8).</summary>
-    private static bool InLaneRows(in GemvProblem p, int lanes) => p.M == 1 && p.K >= SequentialRowBytes && lanes is 16 or 8;
+    /// <summary>Whether an FP8 problem's rows go through the in-lane tiles (so its scaled x is interleaved): one token,
+    /// on AVX-512 (<paramref name="lanes"/> = 16: Tile1x8Fp8InLane, shorter rows Tile1x8Fp8InLaneShort), or on AVX2
+    /// (8) over rows of at least SequentialRowBytes (Tile1x8Fp8InLane256).</summary>
+    private static bool InLaneRows(in GemvProblem p, int lanes) => p.M == 1 && (lanes == 16 || lanes == 8 && p.K >= SequentialRowBytes);
 
     /// <summary>Reorders one row of x (k) so that every whole step of 4n elements (n = <paramref name="lanes"/>) holds
     /// x[4d + j] at n·j + d (d = 0..n-1, j = 0..3): the order in which Tile1x8Fp8InLane widens a step's codes. The
@@ -320,6 +322,7 @@ internal static unsafe class GemvNT
                         nan = V.Count == 16 ? Tile1x8Fp8InLane<TW>(xt, k, w, sums) : Tile1x8Fp8InLane256<TW>(xt, k, w, sums);
                     else nan = Tile1x8Sequential<TW, V>(xt, k, w, sums);
                 }
+                else if (tokens == 1 && TW.Bytes == 1 && InLaneRows(p, V.Count)) nan = Tile1x8Fp8InLaneShort<TW>(xt, k, w, sums);
                 else if (tokens == 1) nan = Tile1x8<TW, V>(xt, k, w, sums);
                 else if (tokens == 2) nan = Tile2x4<TW, V>(xt, k, w, sums);
                 else if (tokens == 3) nan = Tile3to8x2<TW, Three, V>(xt, k, w, sums);
@@ -504,12 +507,11 @@ internal static unsafe class GemvNT
             for (p = 0; p + 64 <= k; p += 64)
             {
                 Sse.Prefetch1(row + ahead + p);   // a step is one cache line
-                Vector512<short> v = Avx512BW.LoadVector512((short*)(row + p));
-                Vector512<short> odd = Avx512BW.ShiftRightArithmetic(v, 4), even = Avx512BW.ShiftRightArithmetic(Avx512BW.ShiftLeftLogical(v, 8), 4);
-                a3 = Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(x + p + 48), (odd & m).AsSingle(), a3);
-                a1 = Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(x + p + 16), (Avx512F.ShiftLeftLogical(odd.AsInt32(), 16).AsInt16() & m).AsSingle(), a1);
-                a2 = Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(x + p + 32), (even & m).AsSingle(), a2);
-                a0 = Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(x + p), (Avx512F.ShiftLeftLogical(even.AsInt32(), 16).AsInt16() & m).AsSingle(), a0);
+                Widen64(row + p, m, out Vector512<float> l0, out Vector512<float> l1, out Vector512<float> l2, out Vector512<float> l3);
+                a0 = Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(x + p), l0, a0);
+                a1 = Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(x + p + 16), l1, a1);
+                a2 = Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(x + p + 32), l2, a2);
+                a3 = Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(x + p + 48), l3, a3);
                 if (TW.HasNaNCodes) nan = TW.NaNScan(row + p, nan);
             }
             Vector512<float> dot = (a0 + a1) + (a2 + a3);
@@ -518,6 +520,61 @@ internal static unsafe class GemvNT
         Vec512.Sum8(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], sums);
         if (p < k) Tail<TW>(x, 1, k, p, w, 8, sums);
         return TW.HasNaNCodes && (NaNSeen(nan) || TailHasNaN<TW>(k, p, w, 8));
+    }
+
+    /// <summary>The 64 FP8 codes at <paramref name="codes"/> widened in-lane (see Tile1x8Fp8InLane): lane j holds
+    /// bits(c) of codes 4d + j.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Widen64(byte* codes, Vector512<short> mask, out Vector512<float> l0, out Vector512<float> l1, out Vector512<float> l2, out Vector512<float> l3)
+    {
+        Vector512<short> v = Avx512BW.LoadVector512((short*)codes);
+        Vector512<short> odd = Avx512BW.ShiftRightArithmetic(v, 4), even = Avx512BW.ShiftRightArithmetic(Avx512BW.ShiftLeftLogical(v, 8), 4);
+        l0 = (Avx512F.ShiftLeftLogical(even.AsInt32(), 16).AsInt16() & mask).AsSingle();
+        l1 = (Avx512F.ShiftLeftLogical(odd.AsInt32(), 16).AsInt16() & mask).AsSingle();
+        l2 = (even & mask).AsSingle();
+        l3 = (odd & mask).AsSingle();
+    }
+
+    /// <summary>Tile1x8 for one token's FP8 rows shorter than SequentialRowBytes on AVX-512 (absorbed MLA's per-head
+    /// maps, K = 64-128), widening in-lane like Tile1x8Fp8InLane: 8 rows side by side, one FMA chain each, x's four
+    /// lane vectors loaded once per step for all 8. `small` batch-1 FP8 decode, alternating per step: 1.013–1.017× on
+    /// 2 threads, 1.011× on 1.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static bool Tile1x8Fp8InLaneShort<TW>(float* x, int k, byte** w, float* sums) where TW : IGemvWeights
+    {
+        byte* w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7];
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        Vec512 nan = NaNNone<Vec512>();
+        Vector512<short> m = Vector512.Create(unchecked((int)0x87F00000)).AsInt16();
+        long ahead = AheadBytes<TW>(k);
+        int p = 0;
+        for (; p + 64 <= k; p += 64)
+        {
+            PrefetchAhead(ahead + p, 64, w0, w1, w2, w3);
+            PrefetchAhead(ahead + p, 64, w4, w5, w6, w7);
+            Vector512<float> x0 = Avx512F.LoadVector512(x + p), x1 = Avx512F.LoadVector512(x + p + 16);
+            Vector512<float> x2 = Avx512F.LoadVector512(x + p + 32), x3 = Avx512F.LoadVector512(x + p + 48);
+            a0 = ShortStep(w0 + p, m, x0, x1, x2, x3, a0); a1 = ShortStep(w1 + p, m, x0, x1, x2, x3, a1);
+            a2 = ShortStep(w2 + p, m, x0, x1, x2, x3, a2); a3 = ShortStep(w3 + p, m, x0, x1, x2, x3, a3);
+            a4 = ShortStep(w4 + p, m, x0, x1, x2, x3, a4); a5 = ShortStep(w5 + p, m, x0, x1, x2, x3, a5);
+            a6 = ShortStep(w6 + p, m, x0, x1, x2, x3, a6); a7 = ShortStep(w7 + p, m, x0, x1, x2, x3, a7);
+            if (TW.HasNaNCodes)
+            {
+                nan = TW.NaNScan(w0 + p, nan); nan = TW.NaNScan(w1 + p, nan); nan = TW.NaNScan(w2 + p, nan); nan = TW.NaNScan(w3 + p, nan);
+                nan = TW.NaNScan(w4 + p, nan); nan = TW.NaNScan(w5 + p, nan); nan = TW.NaNScan(w6 + p, nan); nan = TW.NaNScan(w7 + p, nan);
+            }
+        }
+        Vec512.Sum8(Unsafe.As<Vector512<float>, Vec512>(ref a0), Unsafe.As<Vector512<float>, Vec512>(ref a1), Unsafe.As<Vector512<float>, Vec512>(ref a2),
+            Unsafe.As<Vector512<float>, Vec512>(ref a3), Unsafe.As<Vector512<float>, Vec512>(ref a4), Unsafe.As<Vector512<float>, Vec512>(ref a5),
+            Unsafe.As<Vector512<float>, Vec512>(ref a6), Unsafe.As<Vector512<float>, Vec512>(ref a7), sums);
+        if (p < k) Tail<TW>(x, 1, k, p, w, 8, sums);
+        return TW.HasNaNCodes && (NaNSeen(nan) || TailHasNaN<TW>(k, p, w, 8));
+
+        static Vector512<float> ShortStep(byte* codes, Vector512<short> m, Vector512<float> x0, Vector512<float> x1, Vector512<float> x2, Vector512<float> x3, Vector512<float> a)
+        {
+            Widen64(codes, m, out Vector512<float> l0, out Vector512<float> l1, out Vector512<float> l2, out Vector512<float> l3);
+            return Avx512F.FusedMultiplyAdd(x3, l3, Avx512F.FusedMultiplyAdd(x2, l2, Avx512F.FusedMultiplyAdd(x1, l1, Avx512F.FusedMultiplyAdd(x0, l0, a))));
+        }
     }
 
     /// <summary>Tile1x8Fp8InLane on AVX2: steps of 32 codes, the same lanes in 256-bit vectors. Hot in L1 15.5 → 22.6
