@@ -444,7 +444,8 @@ internal static unsafe class GemvNT
     /// (`small` batch 1, alternating per step in one process: FP8 1.098× on 2 threads and 1.123× on 1, BF16
     /// 1.073×; extending it to rows of 256 bytes: 1.019× / 1.011×, to shorter rows: 0.986–1.011×). In cache the
     /// per-row reductions cost more than they save (hot F32 and FP8 rows of K = 64-128: 0.71-0.80×), so F32 — the
-    /// training path, whose expert weights sit in L2 — keeps Tile1x8.</summary>
+    /// training path, whose expert weights sit in L2 — keeps Tile1x8. FP8 on AVX-512 and AVX2 reads its rows in the
+    /// same order through Tile1x8Fp8InLane / Tile1x8Fp8InLane256 instead.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static bool Tile1x8Sequential<TW, V>(float* x, int k, byte** w, float* sums) where TW : IGemvWeights where V : unmanaged, IVec<V>
     {
