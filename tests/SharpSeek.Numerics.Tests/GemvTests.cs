@@ -18,7 +18,7 @@ public unsafe class GemvTests
 
     // N: under a tile, a partial 4-row tile, past a 128-row scale block (inside one 256-row task), past two tasks.
     // K: under 8, a 32-loop tail, partial 128 blocks.
-    private static readonly (int N, int K)[] Shapes = [(1, 5), (3, 40), (7, 129), (33, 300), (130, 131), (45, 256), (129, 77), (600, 70), (260, 330)];
+    private static readonly (int N, int K)[] Shapes = [(1, 5), (3, 40), (7, 129), (33, 300), (130, 131), (45, 256), (129, 77), (600, 70), (260, 330), (200, 384)];
 
     private sealed class Case
     {
@@ -170,7 +170,12 @@ public unsafe class GemvTests
     [MemberData(nameof(ThreadsAndLevels))]
     public void Fp8Gemv_CheckedFreeOfNaNCodes_SkipsTheScanWithTheSameBits(int threads, SimdLevel level)
     {
-        int n = 70, k = 300;
+        foreach (int k in new[] { 300, 320 })   // with a tail; whole 64-element steps (the 8-token token-major tile)
+            CheckedFreeOfNaNCodes_SameBits(threads, level, 70, k);
+    }
+
+    private static void CheckedFreeOfNaNCodes_SameBits(int threads, SimdLevel level, int n, int k)
+    {
         byte[] w = Fp8(n * k, 4);
         Assert.DoesNotContain(w, c => (c & 0x7F) == 0x7F);
         float[] scales = PositiveScales(GemmArgs.Blocks(n) * GemmArgs.Blocks(k), 5);
