@@ -517,8 +517,7 @@ internal static unsafe class GemvNT
                 a3 = Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(x + p + 48), l3, a3);
                 if (TW.HasNaNCodes) nan = TW.NaNScan(row + p, nan);
             }
-            Vector512<float> dot = (a0 + a1) + (a2 + a3);
-            r[i] = Unsafe.As<Vector512<float>, Vec512>(ref dot);
+            r[i] = AsVec((a0 + a1) + (a2 + a3));
         }
         Vec512.Sum8(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], sums);
         if (p < k) Tail<TW>(x, 1, k, p, w, 8, sums);
@@ -537,6 +536,9 @@ internal static unsafe class GemvNT
         l2 = (even & mask).AsSingle();
         l3 = (odd & mask).AsSingle();
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vec512 AsVec(Vector512<float> v) => Unsafe.As<Vector512<float>, Vec512>(ref v);
 
     /// <summary>Tile1x8 for one token's FP8 rows shorter than SequentialRowBytes on AVX-512 (absorbed MLA's per-head
     /// maps, K = 64-128), widening in-lane like Tile1x8Fp8InLane: 8 rows side by side, one FMA chain each, x's four
@@ -567,9 +569,7 @@ internal static unsafe class GemvNT
                 nan = TW.NaNScan(w4 + p, nan); nan = TW.NaNScan(w5 + p, nan); nan = TW.NaNScan(w6 + p, nan); nan = TW.NaNScan(w7 + p, nan);
             }
         }
-        Vec512.Sum8(Unsafe.As<Vector512<float>, Vec512>(ref a0), Unsafe.As<Vector512<float>, Vec512>(ref a1), Unsafe.As<Vector512<float>, Vec512>(ref a2),
-            Unsafe.As<Vector512<float>, Vec512>(ref a3), Unsafe.As<Vector512<float>, Vec512>(ref a4), Unsafe.As<Vector512<float>, Vec512>(ref a5),
-            Unsafe.As<Vector512<float>, Vec512>(ref a6), Unsafe.As<Vector512<float>, Vec512>(ref a7), sums);
+        Vec512.Sum8(AsVec(a0), AsVec(a1), AsVec(a2), AsVec(a3), AsVec(a4), AsVec(a5), AsVec(a6), AsVec(a7), sums);
         if (p < k) Tail<TW>(x, 1, k, p, w, 8, sums);
         return TW.HasNaNCodes && (NaNSeen(nan) || TailHasNaN<TW>(k, p, w, 8));
 
@@ -611,9 +611,7 @@ internal static unsafe class GemvNT
                 nan = TW.NaNScan(w2 + p, nan); nan = TW.NaNScan(w3 + p, nan);
             }
         }
-        Vec512.Sum8(Unsafe.As<Vector512<float>, Vec512>(ref a00), Unsafe.As<Vector512<float>, Vec512>(ref a01), Unsafe.As<Vector512<float>, Vec512>(ref a02),
-            Unsafe.As<Vector512<float>, Vec512>(ref a03), Unsafe.As<Vector512<float>, Vec512>(ref a10), Unsafe.As<Vector512<float>, Vec512>(ref a11),
-            Unsafe.As<Vector512<float>, Vec512>(ref a12), Unsafe.As<Vector512<float>, Vec512>(ref a13), sums);   // token 1's four sums move to its row
+        Vec512.Sum8(AsVec(a00), AsVec(a01), AsVec(a02), AsVec(a03), AsVec(a10), AsVec(a11), AsVec(a12), AsVec(a13), sums);   // token 1's four sums move to its row
         sums[SumStride + 3] = sums[7]; sums[SumStride + 2] = sums[6]; sums[SumStride + 1] = sums[5]; sums[SumStride] = sums[4];
         if (p < k) Tail<TW>(x, 2, k, p, w, 4, sums);
         return TW.HasNaNCodes && (NaNSeen(nan) || TailHasNaN<TW>(k, p, w, 4));
