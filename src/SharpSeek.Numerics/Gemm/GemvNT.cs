@@ -241,6 +241,7 @@ internal static unsafe partial class GemvNT
         int k = p.K;
         long rowBytes = (long)k * TW.Bytes;
         float* sums = stackalloc float[8 * SumStride];
+        bool inLane = TW.Bytes == 1 && InLaneRows(p, V.Count);   // FP8 whose x Execute interleaved: the in-lane tiles
         byte** w = stackalloc byte*[8];
         // The tiles prefetch PrefetchRows rows ahead as they go, so a task's first rows would arrive by demand
         // loads alone: hint them all into L2 up front. On 2 threads consecutive tasks go to different cores, so no
@@ -267,13 +268,12 @@ internal static unsafe partial class GemvNT
                 if (V.Count == 1) Scalar<TW>(xt, tokens, k, w, rows, sums);
                 else if (tokens == 1 && TW.Bytes < 4 && rowBytes >= SequentialRowBytes)
                 {
-                    if (TW.Bytes == 1 && InLaneRows(p, V.Count))
-                        nan = V.Count == 16 ? Tile1x8Fp8InLane<TW>(xt, k, w, sums) : Tile1x8Fp8InLane256<TW>(xt, k, w, sums);
+                    if (inLane) nan = V.Count == 16 ? Tile1x8Fp8InLane<TW>(xt, k, w, sums) : Tile1x8Fp8InLane256<TW>(xt, k, w, sums);
                     else nan = Tile1x8Sequential<TW, V>(xt, k, w, sums);
                 }
-                else if (tokens == 1 && TW.Bytes == 1 && InLaneRows(p, V.Count)) nan = Tile1x8Fp8InLaneShort<TW>(xt, k, w, sums);
+                else if (tokens == 1 && inLane) nan = Tile1x8Fp8InLaneShort<TW>(xt, k, w, sums);
                 else if (tokens == 1) nan = Tile1x8<TW, V>(xt, k, w, sums);
-                else if (tokens == 2 && TW.Bytes == 1 && InLaneRows(p, V.Count)) nan = Tile2x4Fp8InLane<TW>(xt, k, w, sums);
+                else if (tokens == 2 && inLane) nan = Tile2x4Fp8InLane<TW>(xt, k, w, sums);
                 else if (tokens == 2) nan = Tile2x4<TW, V>(xt, k, w, sums);
                 else if (tokens == 3) nan = Tile3to8x2<TW, Three, V>(xt, k, w, sums);
                 else if (tokens == 4) nan = Tile3to8x2<TW, Four, V>(xt, k, w, sums);

@@ -122,8 +122,23 @@ internal static unsafe partial class GemvNT
         l3 = (odd & mask).AsSingle();
     }
 
+    /// <summary>Widen64 on AVX2: the 32 codes at <paramref name="codes"/>, lane j holding bits(c) of codes 4d + j.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Widen32(byte* codes, Vector256<short> mask, out Vector256<float> l0, out Vector256<float> l1, out Vector256<float> l2, out Vector256<float> l3)
+    {
+        Vector256<short> v = Avx.LoadVector256((short*)codes);
+        Vector256<short> odd = Avx2.ShiftRightArithmetic(v, 4), even = Avx2.ShiftRightArithmetic(Avx2.ShiftLeftLogical(v, 8), 4);
+        l0 = (Avx2.ShiftLeftLogical(even.AsInt32(), 16).AsInt16() & mask).AsSingle();
+        l1 = (Avx2.ShiftLeftLogical(odd.AsInt32(), 16).AsInt16() & mask).AsSingle();
+        l2 = (even & mask).AsSingle();
+        l3 = (odd & mask).AsSingle();
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vec512 AsVec(Vector512<float> v) => Unsafe.As<Vector512<float>, Vec512>(ref v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vec256 AsVec(Vector256<float> v) => Unsafe.As<Vector256<float>, Vec256>(ref v);
 
     /// <summary>Tile1x8 for one token's FP8 rows shorter than SequentialRowBytes on AVX-512 (absorbed MLA's per-head
     /// maps, K = 64-128), widening in-lane like Tile1x8Fp8InLane: 8 rows side by side, one FMA chain each, x's four
@@ -228,16 +243,14 @@ internal static unsafe partial class GemvNT
             for (p = 0; p + 32 <= k; p += 32)
             {
                 if ((p & 63) == 0) Sse.Prefetch1(row + ahead + p);   // a line per two steps
-                Vector256<short> v = Avx.LoadVector256((short*)(row + p));
-                Vector256<short> odd = Avx2.ShiftRightArithmetic(v, 4), even = Avx2.ShiftRightArithmetic(Avx2.ShiftLeftLogical(v, 8), 4);
-                a3 = Vector256.FusedMultiplyAdd(Avx.LoadVector256(x + p + 24), (odd & m).AsSingle(), a3);
-                a1 = Vector256.FusedMultiplyAdd(Avx.LoadVector256(x + p + 8), (Avx2.ShiftLeftLogical(odd.AsInt32(), 16).AsInt16() & m).AsSingle(), a1);
-                a2 = Vector256.FusedMultiplyAdd(Avx.LoadVector256(x + p + 16), (even & m).AsSingle(), a2);
-                a0 = Vector256.FusedMultiplyAdd(Avx.LoadVector256(x + p), (Avx2.ShiftLeftLogical(even.AsInt32(), 16).AsInt16() & m).AsSingle(), a0);
+                Widen32(row + p, m, out Vector256<float> l0, out Vector256<float> l1, out Vector256<float> l2, out Vector256<float> l3);
+                a0 = Vector256.FusedMultiplyAdd(Avx.LoadVector256(x + p), l0, a0);
+                a1 = Vector256.FusedMultiplyAdd(Avx.LoadVector256(x + p + 8), l1, a1);
+                a2 = Vector256.FusedMultiplyAdd(Avx.LoadVector256(x + p + 16), l2, a2);
+                a3 = Vector256.FusedMultiplyAdd(Avx.LoadVector256(x + p + 24), l3, a3);
                 if (TW.HasNaNCodes) nan = TW.NaNScan(row + p, nan);
             }
-            Vector256<float> dot = (a0 + a1) + (a2 + a3);
-            r[i] = Unsafe.As<Vector256<float>, Vec256>(ref dot);
+            r[i] = AsVec((a0 + a1) + (a2 + a3));
         }
         Vec256.Sum8(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], sums);
         if (p < k) Tail<TW>(x, 1, k, p, w, 8, sums);
