@@ -5,7 +5,9 @@ namespace SharpSeek.Numerics.Tests;
 
 /// <summary>The vector micro-kernels (6x16 AVX2 and 12x32 AVX-512) sum every C element over k in the same order,
 /// so each gives the Vector256 kernel's bits: switching kernels changes speed, never a training run's numbers.
-/// Shapes leave ragged MR / NR edges for both kernels, cross KC and use M above the GEMV cut.</summary>
+/// Shapes leave ragged MR / NR edges for both kernels, cross KC and use M above the GEMV cut. The 12x32 kernel reads
+/// k-major FP32 operands (A in TN, B in NN / TN) in place and the 6x16 kernel packs them, so these tests also hold
+/// the in-place path to the packed one's bits, including strides of 1024 floats and more (packed by both).</summary>
 public class GemmKernelBitsTests
 {
     public static TheoryData<SimdLevel> WideLevels()
@@ -16,7 +18,8 @@ public class GemmKernelBitsTests
         return data;
     }
 
-    private static readonly (int M, int N, int K)[] BitShapes = [(37, 70, 530), (300, 45, 129), (13, 257, 64), (96, 32, 385)];
+    private static readonly (int M, int N, int K)[] BitShapes =
+        [(37, 70, 530), (300, 45, 129), (13, 257, 64), (96, 32, 385), (1030, 40, 50), (24, 1024, 40), (36, 96, 400)];
 
     [Theory]
     [MemberData(nameof(WideLevels))]

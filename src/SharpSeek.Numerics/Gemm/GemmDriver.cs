@@ -58,7 +58,7 @@ internal static unsafe class GemmDriver
             tasks += p.RowChunks * p.ColChunks;
         }
         GemmScratch scratch = pool.GetScratch(static pool => new GemmScratch(pool.Threads));
-        if (count == 1 && UsesSharedB(pool.Threads, problems->M, problems->N, problems->K, problems->AScales != null ? GemmArgs.ScaleBlock : KC))
+        if (count == 1 && !InPlace<TB, TK>(problems->B) && UsesSharedB(pool.Threads, problems->M, problems->N, problems->K, problems->AScales != null ? GemmArgs.ScaleBlock : KC))
         {
             RunSharedB<TA, TB, TK>(pool, problems, scratch);
             return;
@@ -145,40 +145,63 @@ internal static unsafe class GemmDriver
                 for (int i = m0; i < m1; i++) new Span<float>(p.C + i * p.Ldc + n0, n1 - n0).Clear();
             return;
         }
+        bool inB = InPlace<TB, TK>(p.B);
         for (int jc = n0; jc < n1; jc += NC)
         {
-            int nc = Math.Min(NC, n1 - jc);
+            int nc = Math.Min(NC, n1 - jc), nFull = nc - nc % TK.NR;
             for (int pc = 0; pc < p.K; pc += kcMax)
             {
                 int kc = Math.Min(kcMax, p.K - pc);
-                TB.Pack(p.B, jc, nc, pc, kc, TK.NR, bp, TK.VectorPacking);
-                Macro<TA, TK>(p, m0, m1, jc, nc, pc, kc, ap, bp);
+                if (!inB) TB.Pack(p.B, jc, nc, pc, kc, TK.NR, bp, TK.VectorPacking);
+                else if (nFull < nc) TB.Pack(p.B, jc + nFull, nc - nFull, pc, kc, TK.NR, bp, TK.VectorPacking);   // the ragged panel
+                Macro<TA, TB, TK>(p, m0, m1, jc, nc, pc, kc, ap, bp);
             }
         }
     }
 
-    /// <summary>Rows [m0, m1) of C's (jc.., nc) block for one K block, from a packed B block: the ic, jr, ir loops.</summary>
+    /// <summary>Whether an operand is read in place rather than packed: FP32 stored k-major (what ColumnsPacker
+    /// packs: A in TN, B in NN / TN) and a micro-kernel that takes strides. Its full MR / NR panels are then read
+    /// where they lie (a contiguous run of MR or NR floats per k, ld apart); only a ragged last panel is packed,
+    /// zero-padded, into the scratch. Packing these operands was a plain copy, a third of the packing time of a
+    /// training step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool InPlace<TP, TK>(in GemmOperand op) where TP : IPanelPacker where TK : IMicroKernel =>
+        TK.Strided && typeof(TP) == typeof(ColumnsPacker) && op.Ld < MaxInPlaceLd;
+
+    /// <summary>Row stride (floats) from which an operand is packed anyway: kc rows 4 KB or more apart fall into a
+    /// few cache sets and a new page per k step (the LM head's weight gradient reads dLogits (T, V) as Aᵀ with
+    /// ld = V = 8192: 0.82–0.95× in place).</summary>
+    private const int MaxInPlaceLd = 1024;
+
+    /// <summary>Rows [m0, m1) of C's (jc.., nc) block for one K block, from a packed B block (or B in place): the
+    /// ic, jr, ir loops.</summary>
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tiering: hot from the first call
-    private static void Macro<TA, TK>(in GemmProblem p, int m0, int m1, int jc, int nc, int pc, int kc, float* ap, float* bp)
-        where TA : IPanelPacker where TK : IMicroKernel
+    private static void Macro<TA, TB, TK>(in GemmProblem p, int m0, int m1, int jc, int nc, int pc, int kc, float* ap, float* bp)
+        where TA : IPanelPacker where TB : IPanelPacker where TK : IMicroKernel
     {
         int mr = TK.MR, nr = TK.NR;
         float* edge = stackalloc float[mr * nr];
         float* rowScale = stackalloc float[mr];
         bool accumulate = p.Accumulate || pc > 0;
+        bool inA = InPlace<TA, TK>(p.A), inB = InPlace<TB, TK>(p.B);
+        float* aBase = (float*)p.A.Data + pc * p.A.Ld, bBase = (float*)p.B.Data + pc * p.B.Ld + jc;
+        int nFull = inB ? nc - nc % nr : 0;
         for (int ic = m0; ic < m1; ic += MC)
         {
-            int mc = Math.Min(MC, m1 - ic);
-            TA.Pack(p.A, ic, mc, pc, kc, mr, ap, TK.VectorPacking);
+            int mc = Math.Min(MC, m1 - ic), mFull = inA ? mc - mc % mr : 0;
+            if (!inA) TA.Pack(p.A, ic, mc, pc, kc, mr, ap, TK.VectorPacking);
+            else if (mFull < mc) TA.Pack(p.A, ic + mFull, mc - mFull, pc, kc, mr, ap, TK.VectorPacking);   // the ragged panel
             for (int jr = 0; jr < nc; jr += nr)
             {
                 int nw = Math.Min(nr, nc - jr);
-                float* bPanel = bp + (long)jr * kc;
+                float* bPanel = !inB ? bp + (long)jr * kc : jr < nFull ? bBase + jr : bp;
+                nint ldb = jr < nFull ? (nint)p.B.Ld : nr;
                 for (int ir = 0; ir < mc; ir += mr)
                 {
                     int mw = Math.Min(mr, mc - ir);
-                    float* aPanel = ap + (long)ir * kc;
+                    float* aPanel = !inA ? ap + (long)ir * kc : ir < mFull ? aBase + ic + ir : ap;
+                    nint lda = ir < mFull ? (nint)p.A.Ld : mr;
                     float* c = p.C + (ic + ir) * p.Ldc + jc + jr;
                     float* scale = null;
                     if (p.AScales != null)
@@ -186,13 +209,13 @@ internal static unsafe class GemmDriver
                         scale = rowScale;
                         BlockScales(p, ic + ir, mw, jc + jr, pc / GemmArgs.ScaleBlock, mr, scale);
                     }
-                    if (mw == mr && nw == nr)
-                        TK.Run(kc, aPanel, bPanel, c, (nint)p.Ldc, scale, accumulate);
-                    else
-                    {
-                        TK.Run(kc, aPanel, bPanel, edge, nr, scale, false);
-                        MergeEdge(edge, nr, c, p.Ldc, mw, nw, accumulate);
-                    }
+                    bool full = mw == mr && nw == nr;
+                    float* target = full ? c : edge;
+                    nint ldt = full ? (nint)p.Ldc : nr;
+                    bool acc = full && accumulate;
+                    if (inA || inB) TK.RunStrided(kc, aPanel, lda, bPanel, ldb, target, ldt, scale, acc);
+                    else TK.Run(kc, aPanel, bPanel, target, ldt, scale, acc);
+                    if (!full) MergeEdge(edge, nr, c, p.Ldc, mw, nw, accumulate);
                 }
             }
         }
@@ -263,7 +286,7 @@ internal static unsafe class GemmDriver
                 int jc = Compute * NC, nc = Math.Min(NC, P->N - jc);
                 int m0 = ChunkStart(task, RowChunks, P->M, TK.MR), m1 = ChunkStart(task + 1, RowChunks, P->M, TK.MR);
                 Scratch.Buffers(worker, out float* ap, out _);
-                if (m1 > m0) Macro<TA, TK>(*P, m0, m1, jc, nc, 0, P->K, ap, Scratch.SharedB(Compute & 1));
+                if (m1 > m0) Macro<TA, TB, TK>(*P, m0, m1, jc, nc, 0, P->K, ap, Scratch.SharedB(Compute & 1));
             }
         }
     }
