@@ -90,8 +90,9 @@ public unsafe class CausalAttentionTests
     [Fact]
     public void Vector512Tiles_GiveTheVector256Bits()
     {
-        // The 6x32 zmm tile runs the same FMA chain per element as the 6x16 ymm tile; shapes with 32-wide column
-        // runs, a 16-wide rest and ragged ends in every product.
+        // The 6x32 zmm tile runs the same FMA chain per element as the 6x16 ymm tile, and the softmax's zmm exp sums
+        // in the ymm order; shapes with 32-wide column runs, a 16-wide rest and ragged ends in every product, and
+        // softmax rows of every length from 1 to 100 (16-lane steps, an 8-lane step, masked tails).
         if (!Simd.IsSupported(SimdLevel.Vector512)) return;   // nothing to compare on this CPU
         foreach (var (lq, l, dq, dk1, dv) in new[] { (45, 45, 48, 32, 32), (70, 100, 96, 64, 64), (7, 37, 40, 24, 20) })
         {
