@@ -37,6 +37,19 @@ public class GemmKernelBitsTests
                 }
     }
 
+    [Fact]
+    public unsafe void InPlace_ReadsOnlyShortStridedFp32OperandsStoredAcrossK_OnTheStridedKernel()
+    {
+        // The bits tests above hold either way; this one pins which operands the driver actually reads in place.
+        GemmOperand Op(long ld) => new() { Data = null, Ld = ld };
+        Assert.True(GemmDriver.InPlace<ColumnsPacker, MicroKernel12x32Avx512>(Op(256)));
+        Assert.True(GemmDriver.InPlace<ColumnsPacker, MicroKernel12x32Avx512>(Op(1023)));
+        Assert.False(GemmDriver.InPlace<ColumnsPacker, MicroKernel12x32Avx512>(Op(1024)));    // 4 KB rows: packed
+        Assert.False(GemmDriver.InPlace<ColumnsPacker, MicroKernel12x32Avx512>(Op(8192)));
+        Assert.False(GemmDriver.InPlace<RowsPacker<F32Element>, MicroKernel12x32Avx512>(Op(256)));   // stored along K
+        Assert.False(GemmDriver.InPlace<ColumnsPacker, MicroKernel6x16Avx>(Op(256)));          // packs everything
+    }
+
     [Theory]
     [MemberData(nameof(WideLevels))]
     public void QuantizedWeights_GiveVector256Bits(SimdLevel level)

@@ -168,7 +168,7 @@ internal static unsafe class GemmDriver
     /// zero-padded, into the scratch. Packing these operands was a plain copy, half of a training step's packing
     /// time (ColumnsPacker 4.6% of its samples, all packing 9.3%).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool InPlace<TP, TK>(in GemmOperand op) where TP : IPanelPacker where TK : IMicroKernel =>
+    internal static bool InPlace<TP, TK>(in GemmOperand op) where TP : IPanelPacker where TK : IMicroKernel =>
         TK.Strided && typeof(TP) == typeof(ColumnsPacker) && op.Ld < MaxInPlaceLd;
 
     /// <summary>Row stride (floats) from which an operand is packed anyway: kc rows 4 KB or more apart fall into a
