@@ -5,9 +5,9 @@ namespace SharpSeek.Numerics.Tests;
 
 /// <summary>The vector micro-kernels (6x16 AVX2 and 12x32 AVX-512) sum every C element over k in the same order,
 /// so each gives the Vector256 kernel's bits: switching kernels changes speed, never a training run's numbers.
-/// Shapes leave ragged MR / NR edges for both kernels, cross KC and use M above the GEMV cut. The 12x32 kernel reads
-/// k-major FP32 operands (A in TN, B in NN / TN) in place and the 6x16 kernel packs them, so these tests also hold
-/// the in-place path to the packed one's bits, including strides of 1024 floats and more (packed by both).</summary>
+/// Shapes leave ragged MR / NR edges for both kernels, cross KC and use M above the GEMV cut, and strides of 1024
+/// floats and more (packed even where the kernels read k-major FP32 operands in place). Both vector kernels read
+/// those operands in place; InPlace_GivesThePackedBits holds each to its own packed path.</summary>
 public class GemmKernelBitsTests
 {
     public static TheoryData<SimdLevel> WideLevels()
@@ -37,17 +37,36 @@ public class GemmKernelBitsTests
                 }
     }
 
-    [Fact]
-    public unsafe void InPlace_ReadsOnlyShortStridedFp32OperandsStoredAcrossK_OnTheStridedKernel()
+    [Theory]
+    [MemberData(nameof(WideLevels))]
+    public void InPlace_GivesThePackedBits(SimdLevel level)
     {
-        // The bits tests above hold either way; this one pins which operands the driver actually reads in place.
+        foreach (GemmLayout layout in new[] { GemmLayout.NN, GemmLayout.TN })
+            foreach (var (m, n, k) in BitShapes)
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    float[] a = Floats(m * k, 41), b = Floats(n * k, 42), c0 = Floats(m * n, 43);
+                    float[] packed = (float[])c0.Clone(), inPlace = (float[])c0.Clone();
+                    Gemm.F32(Pool(threads), layout, m, n, k, a, b, packed, GemmOutput.Accumulate, level, packAll: true);
+                    Gemm.F32(Pool(threads), layout, m, n, k, a, b, inPlace, GemmOutput.Accumulate, level, packAll: false);
+                    Assert.True(packed.AsSpan().SequenceEqual(inPlace), $"{layout} {m}x{n}x{k} threads={threads} {level}");
+                }
+    }
+
+    [Fact]
+    public unsafe void InPlace_ReadsOnlyShortStridedFp32OperandsStoredAcrossK_OnStridedKernels()
+    {
+        // The bits tests hold either way; this one pins which operands the driver actually reads in place.
+        GemmProblem p = default, packAll = new() { PackAll = true };
         GemmOperand Op(long ld) => new() { Data = null, Ld = ld };
-        Assert.True(GemmDriver.InPlace<ColumnsPacker, MicroKernel12x32Avx512>(Op(256)));
-        Assert.True(GemmDriver.InPlace<ColumnsPacker, MicroKernel12x32Avx512>(Op(1023)));
-        Assert.False(GemmDriver.InPlace<ColumnsPacker, MicroKernel12x32Avx512>(Op(1024)));    // 4 KB rows: packed
-        Assert.False(GemmDriver.InPlace<ColumnsPacker, MicroKernel12x32Avx512>(Op(8192)));
-        Assert.False(GemmDriver.InPlace<RowsPacker<F32Element>, MicroKernel12x32Avx512>(Op(256)));   // stored along K
-        Assert.False(GemmDriver.InPlace<ColumnsPacker, MicroKernel6x16Avx>(Op(256)));          // packs everything
+        Assert.True(GemmDriver.InPlace<ColumnsPacker, MicroKernel12x32Avx512>(p, Op(256)));
+        Assert.True(GemmDriver.InPlace<ColumnsPacker, MicroKernel12x32Avx512>(p, Op(1023)));
+        Assert.True(GemmDriver.InPlace<ColumnsPacker, MicroKernel6x16Avx>(p, Op(256)));
+        Assert.False(GemmDriver.InPlace<ColumnsPacker, MicroKernel12x32Avx512>(p, Op(1024)));    // 4 KB rows: packed
+        Assert.False(GemmDriver.InPlace<ColumnsPacker, MicroKernel6x16Avx>(p, Op(8192)));
+        Assert.False(GemmDriver.InPlace<RowsPacker<F32Element>, MicroKernel12x32Avx512>(p, Op(256)));   // stored along K
+        Assert.False(GemmDriver.InPlace<ColumnsPacker, MicroKernel6x8V128>(p, Op(256)));         // packs everything
+        Assert.False(GemmDriver.InPlace<ColumnsPacker, MicroKernel12x32Avx512>(packAll, Op(256)));
     }
 
     [Theory]

@@ -27,7 +27,13 @@ public static unsafe partial class Gemm
         F32(pool, layout, m, n, k, a, b, c, output, Simd.Active);
 
     public static void F32(WorkerPool pool, GemmLayout layout, int m, int n, int k, ReadOnlySpan<float> a,
-        ReadOnlySpan<float> b, Span<float> c, GemmOutput output, SimdLevel level)
+        ReadOnlySpan<float> b, Span<float> c, GemmOutput output, SimdLevel level) =>
+        F32(pool, layout, m, n, k, a, b, c, output, level, packAll: false);
+
+    /// <summary>As F32; <paramref name="packAll"/> packs every operand instead of reading FP32 operands stored across
+    /// K in place (the packed reference the in-place path is tested against: same bits).</summary>
+    internal static void F32(WorkerPool pool, GemmLayout layout, int m, int n, int k, ReadOnlySpan<float> a,
+        ReadOnlySpan<float> b, Span<float> c, GemmOutput output, SimdLevel level, bool packAll)
     {
         ArgumentNullException.ThrowIfNull(pool);
         GemmKernel kernel = KernelFor(level);
@@ -42,6 +48,7 @@ public static unsafe partial class Gemm
                 return;
             }
             GemmProblem p = F32Problem(layout, m, n, k, pa, pb, pc, output);
+            p.PackAll = packAll;
             RunF32(pool, layout, kernel, &p, 1);
         }
     }

@@ -36,6 +36,7 @@ internal unsafe struct GemmProblem
     public float* AScales, BScales;   // FP8 block: (M, KB) and (ceil(N/128), KB) applied per 128-wide K block
     public int ScaleCols;             // KB = ceil(K/128)
     public int FirstTask, RowChunks, ColChunks;
+    public bool PackAll;              // pack every operand, none read in place (tests: the packed reference)
 }
 
 internal static unsafe class GemmDriver
@@ -61,7 +62,7 @@ internal static unsafe class GemmDriver
             tasks += p.RowChunks * p.ColChunks;
         }
         GemmScratch scratch = pool.GetScratch(static pool => new GemmScratch(pool.Threads));
-        if (count == 1 && !InPlace<TB, TK>(problems->B) && UsesSharedB(pool.Threads, problems->M, problems->N, problems->K, problems->AScales != null ? GemmArgs.ScaleBlock : KC))
+        if (count == 1 && !InPlace<TB, TK>(*problems, problems->B) && UsesSharedB(pool.Threads, problems->M, problems->N, problems->K, problems->AScales != null ? GemmArgs.ScaleBlock : KC))
         {
             RunSharedB<TA, TB, TK>(pool, problems, scratch);
             return;
@@ -148,7 +149,7 @@ internal static unsafe class GemmDriver
                 for (int i = m0; i < m1; i++) new Span<float>(p.C + i * p.Ldc + n0, n1 - n0).Clear();
             return;
         }
-        bool inB = InPlace<TB, TK>(p.B);
+        bool inB = InPlace<TB, TK>(p, p.B);
         for (int jc = n0; jc < n1; jc += NC)
         {
             int nc = Math.Min(NC, n1 - jc), nFull = nc - nc % TK.NR;
@@ -168,8 +169,8 @@ internal static unsafe class GemmDriver
     /// zero-padded, into the scratch. Packing these operands was a plain copy, half of a training step's packing
     /// time (ColumnsPacker 4.6% of its samples, all packing 9.3%).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static bool InPlace<TP, TK>(in GemmOperand op) where TP : IPanelPacker where TK : IMicroKernel =>
-        TK.Strided && typeof(TP) == typeof(ColumnsPacker) && op.Ld < MaxInPlaceLd;
+    internal static bool InPlace<TP, TK>(in GemmProblem p, in GemmOperand op) where TP : IPanelPacker where TK : IMicroKernel =>
+        TK.Strided && typeof(TP) == typeof(ColumnsPacker) && op.Ld < MaxInPlaceLd && !p.PackAll;
 
     /// <summary>Row stride (floats) from which an operand is packed anyway: kc rows 4 KB or more apart fall into a
     /// few cache sets and a new page per k step (the LM head's weight gradient reads dLogits (T, V) as Aᵀ with
@@ -187,7 +188,7 @@ internal static unsafe class GemmDriver
         float* edge = stackalloc float[mr * nr];
         float* rowScale = stackalloc float[mr];
         bool accumulate = p.Accumulate || pc > 0;
-        bool inA = InPlace<TA, TK>(p.A), inB = InPlace<TB, TK>(p.B);
+        bool inA = InPlace<TA, TK>(p, p.A), inB = InPlace<TB, TK>(p, p.B);
         float* aBase = (float*)p.A.Data + pc * p.A.Ld, bBase = (float*)p.B.Data + pc * p.B.Ld + jc;
         int nFull = inB ? nc - nc % nr : 0;
         for (int ic = m0; ic < m1; ic += MC)
