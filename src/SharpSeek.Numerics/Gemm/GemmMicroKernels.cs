@@ -26,7 +26,7 @@ internal unsafe interface IMicroKernel
     static abstract bool VectorPacking { get; }
     static abstract void Run(int kc, float* a, float* b, float* c, nint ldc, float* rowScale, bool accumulate);
     /// <summary>Whether <see cref="RunStrided"/> exists: the driver then reads FP32 operands stored k-major (A in
-    /// TN, B in NN / TN) in place instead of packing them.</summary>
+    /// TN, B in NN / TN) with a row stride under 1024 floats in place instead of packing them (GemmDriver.InPlace).</summary>
     static virtual bool Strided => false;
     /// <summary>Run over unpacked operands: A(i, p) = a[p·lda + i], B(p, j) = b[p·ldb + j]; the same FMA chain
     /// per C element as Run over their packed copies, so the same bits.</summary>
