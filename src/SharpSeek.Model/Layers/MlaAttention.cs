@@ -55,7 +55,7 @@ public sealed unsafe partial class MlaAttention : IDisposable
     private readonly NativeBuffer<float> _qc;     // (H, T, Rkv)    absorbed query
     private readonly NativeBuffer<float> _oc;     // (H, T, Rkv)    absorbed output in latent space
     private readonly NativeBuffer<float> _oHeads; // (H, T, Dv)     absorbed output per head, before it is laid out as Attn
-    private readonly NativeBuffer<float> _scores; // (H, MaxContext) one row per head task
+    private readonly LatentRow[] _latentRows;     // (T) the absorbed core's rows
 
     public MlaAttention(ModelConfig c, ModelWeights w, string prefix, RotaryEmbedding rope, ForwardCapacity cap)
     {
@@ -94,7 +94,7 @@ public sealed unsafe partial class MlaAttention : IDisposable
         _qc = new NativeBuffer<float>((long)_h * T * _rkv);
         _oc = new NativeBuffer<float>((long)_h * T * _rkv);
         _oHeads = new NativeBuffer<float>((long)_h * T * _dv);
-        _scores = new NativeBuffer<float>((long)_h * cap.MaxContext);
+        _latentRows = new LatentRow[T];
     }
 
     /// <summary>Re-reads kv_b_proj into the per-head copies the absorbed path uses (call after the weights change).</summary>
@@ -180,7 +180,7 @@ public sealed unsafe partial class MlaAttention : IDisposable
         QNorm?.Dispose();
         KvNorm.Dispose();
         _kvbHeads.Dispose();
-        foreach (var b in new[] { QAOut, QANorm, QOut, KvAOut, CkvIn, Ckv, Kpe, Attn, _kvExp, _qNope, _qc, _oc, _oHeads, _scores })
+        foreach (var b in new[] { QAOut, QANorm, QOut, KvAOut, CkvIn, Ckv, Kpe, Attn, _kvExp, _qNope, _qc, _oc, _oHeads })
             b.Dispose();
     }
 }
