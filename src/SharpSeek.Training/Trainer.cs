@@ -84,7 +84,7 @@ public sealed class Trainer : IDisposable
             Weights.EnableGradients();
             Model = new DeepSeekV3(Weights, new ForwardContext(pool), new ForwardCapacity(MicroBatchSequences * T, MicroBatchSequences, T));
             Store = ParameterStore.Wrap(Weights, DecayRuleFor(Config));
-            Optimizer = new AdamW(Store, new AdamWSettings(options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay, options.GradClip), pool);
+            Optimizer = new AdamW(Store, new AdamWSettings(options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay, options.GradClip, options.Moments == "bf16"), pool);
         }
         catch
         {

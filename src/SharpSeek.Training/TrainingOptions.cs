@@ -48,6 +48,9 @@ public sealed record TrainingOptions
     public double Beta2 { get; init; } = 0.95;
     public double Epsilon { get; init; } = 1e-8;
     public double GradClip { get; init; } = 1.0;
+    /// <summary>AdamW's m and v in "f32" or "bf16" (the DeepSeek-V3 report's choice, §3.3.3: half the optimizer state).</summary>
+    public string Moments { get; init; } = "f32";
+    public static readonly string[] MomentFormats = ["f32", "bf16"];
     public double InitStd { get; init; } = 0.006;
     public ulong Seed { get; init; } = 1234;
     /// <summary>Steps between validation-loss evaluations (0 = never).</summary>
@@ -72,7 +75,7 @@ public sealed record TrainingOptions
         ("--min-lr-ratio", o => o.MinLrRatio), ("--warmup-steps", o => o.WarmupSteps), ("--decay-steps", o => o.EffectiveDecaySteps),
         ("--mtp-depth", o => o.MtpDepth), ("--mtp-weight", o => o.MtpWeight), ("--bias-gamma", o => o.BiasGamma),
         ("--aux-alpha", o => o.AuxAlpha), ("--weight-decay", o => o.WeightDecay), ("--beta1", o => o.Beta1), ("--beta2", o => o.Beta2),
-        ("--epsilon", o => o.Epsilon), ("--grad-clip", o => o.GradClip), ("--init-std", o => o.InitStd), ("--seed", o => o.Seed),
+        ("--epsilon", o => o.Epsilon), ("--grad-clip", o => o.GradClip), ("--moments", o => o.Moments), ("--init-std", o => o.InitStd), ("--seed", o => o.Seed),
         ("--eval-interval", o => o.EvalInterval), ("--eval-batches", o => o.EvalBatches), ("--threads", o => o.Threads),
     ];
 
@@ -132,6 +135,7 @@ public sealed record TrainingOptions
         InRange("--beta2", Beta2, 0, 1, upperOpen: true);
         if (!(Epsilon > 0)) Fail("--epsilon", $"must be > 0 (got {Epsilon}).");
         if (!(GradClip > 0)) Fail("--grad-clip", $"must be > 0 (got {GradClip}).");
+        if (!MomentFormats.Contains(Moments)) Fail("--moments", $"must be f32 or bf16 (got '{Moments}').");
         if (!(InitStd > 0 && InitStd < 1)) Fail("--init-std", $"must be in (0, 1) (got {InitStd}).");
         NonNegative("--eval-interval", EvalInterval);
         Positive("--eval-batches", EvalBatches);

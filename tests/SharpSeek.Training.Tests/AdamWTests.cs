@@ -178,6 +178,76 @@ public class AdamWTests
     }
 
     [Fact]
+    public void UpdateBf16_Vectorised_EqualsScalarReference_BitForBit_AtEveryLength()
+    {
+        var k = new AdamW.UpdateConstants(0.7f, 0.9f, 0.95f, 0.01f, 1.3f, 1e-8f, 0.999f);
+        for (int n = 0; n <= 100; n++)
+        {
+            float[] p = new float[n], g = new float[n], mf = new float[n];
+            Fill(p, n, 1); Fill(g, n + 100, 2); Fill(mf, n + 200, 0.1f);
+            ushort[] m = [.. mf.Select(AdamW.ToBf16)], v = [.. mf.Select(x => AdamW.ToBf16(x * x))];
+            float[] p2 = [.. p];
+            ushort[] m2 = [.. m], v2 = [.. v];
+            AdamW.UpdateBf16(p, g, m, v, k);
+            AdamW.UpdateBf16Reference(p2, g, m2, v2, k);
+            Assert.Equal(p2, p);
+            Assert.Equal(m2, m);
+            Assert.Equal(v2, v);
+        }
+    }
+
+    [Fact]
+    public void ToBf16_RoundsToNearestEven_AsTheBf16Codec()
+    {
+        var rng = new Random(5);
+        for (int i = 0; i < 100_000; i++)
+        {
+            float x = (float)((rng.NextDouble() * 2 - 1) * Math.Pow(2, rng.Next(-60, 60)));
+            Assert.Equal(Bf16.FromFloat(x), AdamW.ToBf16(x));
+        }
+        // ties: 1 + 2^-8 lies halfway between two BF16 values and goes to the even one (1), 1 + 3·2^-8 to 1 + 2^-6
+        Assert.Equal(0x3F80, AdamW.ToBf16(1f + MathF.ScaleB(1f, -8)));
+        Assert.Equal(0x3F82, AdamW.ToBf16(1f + 3 * MathF.ScaleB(1f, -8)));
+        Assert.Equal(0x7F80, AdamW.ToBf16(float.PositiveInfinity));
+        // the update's vector encoding, on ties (both directions) and random values
+        float[] xs = [1f + MathF.ScaleB(1f, -8), 1f + 3 * MathF.ScaleB(1f, -8), -(1f + MathF.ScaleB(1f, -8)), 3.5f + MathF.ScaleB(1f, -7),
+            0.1f, -2.75e-5f, 1e30f, 0f];
+        var codes = AdamW.EncodeBf16(System.Runtime.Intrinsics.Vector256.Create(xs));
+        for (int i = 0; i < 8; i++) Assert.Equal(AdamW.ToBf16(xs[i]), (ushort)codes[i]);
+    }
+
+    [Fact]
+    public void Bf16Moments_StayWithinBf16RoundingOfTheFp32Optimizer_AndHalveTheState()
+    {
+        using var a = Store(("w", [40, 30]));
+        using var b = Store(("w", [40, 30]));
+        Fill(a.Weights(0), 1, 1f);
+        a.Weights(0).CopyTo(b.Weights(0));
+        using var fp32 = new AdamW(a);
+        using var bf16 = new AdamW(b, new AdamWSettings(Bf16Moments: true));
+        for (int s = 0; s < 30; s++)
+        {
+            Fill(a.Grads(0), 100 + s, 1f);
+            a.Grads(0).CopyTo(b.Grads(0));
+            fp32.Step(1e-3);
+            bf16.Step(1e-3);
+        }
+        Span<float> wa = a.Weights(0), wb = b.Weights(0);
+        double worst = 0;
+        for (int i = 0; i < wa.Length; i++) worst = Math.Max(worst, Math.Abs(wa[i] - wb[i]));
+        Assert.True(worst < 3e-4, $"weights drifted by {worst} in 30 steps of lr 1e-3");   // 30 steps move them by ≤ 3e-2
+        Assert.True(worst > 0, "BF16 moments should round");
+        Span<float> m = fp32.FirstMoment(0);
+        Span<ushort> m16 = bf16.FirstMomentBf16(0);
+        float scale = 0;
+        foreach (float x in m) scale = MathF.Max(scale, MathF.Abs(x));
+        // each step rounds m to 8 significant bits (≤ 2^-9 relative); the EMA keeps ≈1/(1-β1) = 10 steps of such errors
+        for (int i = 0; i < m.Length; i++)
+            Assert.True(Math.Abs(Bf16.ToFloat(m16[i]) - m[i]) <= 0.02 * scale, $"m[{i}] {Bf16.ToFloat(m16[i])} vs {m[i]} (max |m| {scale})");
+        Assert.Throws<InvalidOperationException>(() => bf16.FirstMoment(0).Length);
+    }
+
+    [Fact]
     public void Step_OnWorkerPool_SameBitsAsSerial()
     {
         float[][] Run(WorkerPool? pool)

@@ -22,10 +22,10 @@ public class TrainingCheckpointTests
         private readonly TokenBatch _batch = new(2, 8, 1);
         private readonly LearningRateSchedule _lr = new(1e-2, 3, 6, 6, 1e-3);
 
-        public QuadraticRun(TokenShard shard)
+        public QuadraticRun(TokenShard shard, bool bf16Moments = false)
         {
             ParameterInit.Initialize(Store, 7, 0.006);
-            Optimizer = new AdamW(Store);
+            Optimizer = new AdamW(Store, new AdamWSettings(Bf16Moments: bf16Moments));
             Sampler = new WindowSampler(shard, 99);
         }
 
@@ -64,27 +64,37 @@ public class TrainingCheckpointTests
         for (int i = 0; i < a.Slots.Count; i++)
         {
             Assert.True(a.Weights(i).SequenceEqual(b.Weights(i)), $"weights of {a.Slots[i].Name} differ");
-            Assert.True(oa.FirstMoment(i).SequenceEqual(ob.FirstMoment(i)), $"m of {a.Slots[i].Name} differs");
-            Assert.True(oa.SecondMoment(i).SequenceEqual(ob.SecondMoment(i)), $"v of {a.Slots[i].Name} differs");
+            if (a.Slots[i].Treatment == ParameterTreatment.Frozen) continue;
+            bool same = oa.Settings.Bf16Moments
+                ? oa.FirstMomentBf16(i).SequenceEqual(ob.FirstMomentBf16(i)) && oa.SecondMomentBf16(i).SequenceEqual(ob.SecondMomentBf16(i))
+                : oa.FirstMoment(i).SequenceEqual(ob.FirstMoment(i)) && oa.SecondMoment(i).SequenceEqual(ob.SecondMoment(i));
+            Assert.True(same, $"m or v of {a.Slots[i].Name} differs");
         }
         Assert.Equal(oa.StepCount, ob.StepCount);
     }
 
-    [Fact]
-    public void SaveThenResume_ContinuesBitExactly_LikeAnUninterruptedRun()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void SaveThenResume_ContinuesBitExactly_LikeAnUninterruptedRun(bool bf16Moments)
     {
         using var tmp = new TempDir();
         using var shard = Shard(tmp);
-        using var straight = new QuadraticRun(shard);
+        using var straight = new QuadraticRun(shard, bf16Moments);
         for (int s = 0; s < 10; s++) straight.Step();
 
         string outDir = Path.Combine(tmp.Path, "run");
-        using (var first = new QuadraticRun(shard))
+        using (var first = new QuadraticRun(shard, bf16Moments))
         {
             for (int s = 0; s < 4; s++) first.Step();
             TrainingCheckpoint.Save(outDir, Config, first.Store, first.Optimizer, null, first.State);
         }
-        using var resumed = new QuadraticRun(shard);
+        using (var opt = SafetensorsFile.Open(Path.Combine(CheckpointDirectory.Resolve(outDir)!, TrainingCheckpoint.OptimizerFile)))
+        {
+            Assert.All(opt.Tensors.Values, t => Assert.Equal(bf16Moments ? SafetensorsDType.BF16 : SafetensorsDType.F32, t.DType));
+            Assert.Equal(bf16Moments ? "bf16" : "f32", opt.Metadata["moments"]);
+        }
+        using var resumed = new QuadraticRun(shard, bf16Moments);
         TrainerState state = TrainingCheckpoint.Load(CheckpointDirectory.Resolve(outDir)!, resumed.Store, resumed.Optimizer);
         Assert.Equal(4, state.Step);
         resumed.Sampler.Position = state.DataPosition;
@@ -147,5 +157,21 @@ public class TrainingCheckpointTests
         using var opt = new AdamW(other);
         var e = Assert.Throws<CheckpointException>(() => TrainingCheckpoint.Load(dir, other, opt));
         Assert.Contains("resume needs F32", e.Message);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Load_WithTheOtherMomentPrecision_SaysSo(bool savedBf16)
+    {
+        using var tmp = new TempDir();
+        using var shard = Shard(tmp);
+        using var run = new QuadraticRun(shard, savedBf16);
+        run.Step();
+        string dir = TrainingCheckpoint.Save(Path.Combine(tmp.Path, "run"), Config, run.Store, run.Optimizer, null, run.State);
+        using var other = new QuadraticRun(shard, !savedBf16);
+        var e = Assert.Throws<CheckpointException>(() => TrainingCheckpoint.Load(dir, other.Store, other.Optimizer));
+        Assert.Contains($"resume needs {(savedBf16 ? "F32" : "BF16")}", e.Message);
+        Assert.Contains("--moments", e.Message);
     }
 }

@@ -33,6 +33,7 @@ public class TrainingOptionsTests
     [InlineData("--init-std")]
     [InlineData("--data")]
     [InlineData("--tokenizer")]
+    [InlineData("--moments")]
     public void Invalid_ThrowsNamingTheFlag(string flag)
     {
         TrainingOptions o = flag switch
@@ -51,6 +52,7 @@ public class TrainingOptionsTests
             "--init-std" => new() { InitStd = 0 },
             "--data" => new() { Data = "/nonexistent/corpus.txt" },
             "--tokenizer" => new() { Tokenizer = "/nonexistent" },
+            "--moments" => new() { Moments = "fp8" },
             _ => throw new InvalidOperationException(flag),
         };
         var e = Assert.Throws<TrainingOptionsException>(() => o.Validate(Tiny));
@@ -85,6 +87,7 @@ public class TrainingOptionsTests
     [InlineData("--steps")]
     [InlineData("--bias-gamma")]
     [InlineData("--threads")]
+    [InlineData("--moments")]
     public void Resume_WithChangedComputation_ThrowsNamingTheFlag(string flag)
     {
         var saved = new TrainingOptions();
@@ -95,6 +98,7 @@ public class TrainingOptionsTests
             "--steps" => saved with { Steps = 3000 },
             "--bias-gamma" => saved with { BiasGamma = 0 },
             "--threads" => saved with { Threads = 1 },
+            "--moments" => saved with { Moments = "bf16" },
             _ => throw new InvalidOperationException(flag),
         };
         var e = Assert.Throws<TrainingOptionsException>(() => now.CheckResumableFrom(saved));

@@ -39,6 +39,7 @@ public static class TrainingCommands
         public readonly Option<double> Beta2 = new("--beta2") { DefaultValueFactory = _ => D.Beta2 };
         public readonly Option<double> Epsilon = new("--epsilon") { DefaultValueFactory = _ => D.Epsilon };
         public readonly Option<double> GradClip = new("--grad-clip") { Description = "Clip the global gradient norm to this.", DefaultValueFactory = _ => D.GradClip };
+        public readonly Option<string> Moments = new("--moments") { Description = "AdamW moments in f32 or bf16 (as DeepSeek-V3 trains: half the optimizer state).", DefaultValueFactory = _ => D.Moments };
         public readonly Option<double> InitStd = new("--init-std") { DefaultValueFactory = _ => D.InitStd };
         public readonly Option<ulong> Seed = new("--seed") { DefaultValueFactory = _ => D.Seed };
         public readonly Option<long> EvalInterval = new("--eval-interval") { Description = "Steps between validation losses (0 = only at the end).", DefaultValueFactory = _ => D.EvalInterval };
@@ -49,7 +50,7 @@ public static class TrainingCommands
         public readonly Option<bool> Json = new("--json") { Description = "Write the summary as JSON (progress lines go to stderr)." };
 
         public Option[] All => [Preset, Data, Tokenizer, Out, Steps, Batch, Seq, MicroBatches, Lr, MinLrRatio, Warmup, Decay, MtpDepth,
-            MtpWeight, Gamma, Alpha, WeightDecay, Beta1, Beta2, Epsilon, GradClip, InitStd, Seed, EvalInterval, EvalBatches, SaveInterval,
+            MtpWeight, Gamma, Alpha, WeightDecay, Beta1, Beta2, Epsilon, GradClip, Moments, InitStd, Seed, EvalInterval, EvalBatches, SaveInterval,
             Threads, Resume, Json];
 
         public TrainingOptions Read(ParseResult p) => new()
@@ -59,7 +60,7 @@ public static class TrainingCommands
             Lr = p.GetValue(Lr), MinLrRatio = p.GetValue(MinLrRatio), WarmupSteps = p.GetValue(Warmup), DecaySteps = p.GetValue(Decay),
             MtpDepth = p.GetValue(MtpDepth), MtpWeight = p.GetValue(MtpWeight), BiasGamma = p.GetValue(Gamma), AuxAlpha = p.GetValue(Alpha),
             WeightDecay = p.GetValue(WeightDecay), Beta1 = p.GetValue(Beta1), Beta2 = p.GetValue(Beta2), Epsilon = p.GetValue(Epsilon),
-            GradClip = p.GetValue(GradClip), InitStd = p.GetValue(InitStd), Seed = p.GetValue(Seed), EvalInterval = p.GetValue(EvalInterval),
+            GradClip = p.GetValue(GradClip), Moments = p.GetValue(Moments)!, InitStd = p.GetValue(InitStd), Seed = p.GetValue(Seed), EvalInterval = p.GetValue(EvalInterval),
             EvalBatches = p.GetValue(EvalBatches), SaveInterval = p.GetValue(SaveInterval), Threads = p.GetValue(Threads),
             Resume = p.GetValue(Resume), Json = p.GetValue(Json),
         };

@@ -7,7 +7,8 @@
 //   tokenizer.json           copied from the run's tokenizer directory
 //   tokenizer_config.json
 //   optimizer.safetensors    AdamW moments `<name>.exp_avg` (m) and `<name>.exp_avg_sq` (v) of every trained
-//                            parameter, FP32; metadata: step, β1, β2, ε, weight decay
+//                            parameter, FP32 or BF16 as the optimizer keeps them (`--moments`); metadata: step, β1,
+//                            β2, ε, weight decay, moments
 //   trainer_state.json       step, data position, RNG state, metrics summary, options, file manifest (written last)
 //
 // Weights are stored in FP32, not BF16, because resume must continue bit-exactly from the master weights.
@@ -79,8 +80,17 @@ public static class TrainingCheckpoint
             for (int i = 0; i < store.Slots.Count; i++)
             {
                 if (store.Slots[i].Treatment == ParameterTreatment.Frozen) continue;
-                CopyInto(opt, store.Slots[i].Name + FirstMomentSuffix, store.Slots[i].Shape, optimizer.FirstMoment(i));
-                CopyInto(opt, store.Slots[i].Name + SecondMomentSuffix, store.Slots[i].Shape, optimizer.SecondMoment(i));
+                string name = store.Slots[i].Name;
+                if (optimizer.Settings.Bf16Moments)
+                {
+                    CopyInto(opt, name + FirstMomentSuffix, store.Slots[i].Shape, optimizer.FirstMomentBf16(i));
+                    CopyInto(opt, name + SecondMomentSuffix, store.Slots[i].Shape, optimizer.SecondMomentBf16(i));
+                }
+                else
+                {
+                    CopyInto(opt, name + FirstMomentSuffix, store.Slots[i].Shape, optimizer.FirstMoment(i));
+                    CopyInto(opt, name + SecondMomentSuffix, store.Slots[i].Shape, optimizer.SecondMoment(i));
+                }
             }
             optimizer.StepCount = ReadStep(opt);
         }
@@ -99,6 +109,12 @@ public static class TrainingCheckpoint
         {
             ParameterSlot s = store.Slots[i];
             if (s.Treatment == ParameterTreatment.Frozen) continue;
+            if (optimizer.Settings.Bf16Moments)
+            {
+                fixed (ushort* m = optimizer.FirstMomentBf16(i)) list.Add(Bf16Tensor(s.Name + FirstMomentSuffix, s.Shape, m, s.Length));
+                fixed (ushort* v = optimizer.SecondMomentBf16(i)) list.Add(Bf16Tensor(s.Name + SecondMomentSuffix, s.Shape, v, s.Length));
+                continue;
+            }
             fixed (float* m = optimizer.FirstMoment(i)) list.Add(Tensor(s.Name + FirstMomentSuffix, s.Shape, m, s.Length));
             fixed (float* v = optimizer.SecondMoment(i)) list.Add(Tensor(s.Name + SecondMomentSuffix, s.Shape, v, s.Length));
         }
@@ -109,6 +125,9 @@ public static class TrainingCheckpoint
     private static unsafe SafetensorsTensor Tensor(string name, long[] shape, float* data, int length) =>
         SafetensorsTensor.FromPointer(name, SafetensorsDType.F32, shape, data, (long)length * sizeof(float));
 
+    private static unsafe SafetensorsTensor Bf16Tensor(string name, long[] shape, ushort* data, int length) =>
+        SafetensorsTensor.FromPointer(name, SafetensorsDType.BF16, shape, data, (long)length * sizeof(ushort));
+
     private static Dictionary<string, string> OptimizerMetadata(AdamW o) => new()
     {
         ["format"] = "sharpseek-adamw-v1",
@@ -117,18 +136,27 @@ public static class TrainingCheckpoint
         ["beta2"] = o.Settings.Beta2.ToString("R", CultureInfo.InvariantCulture),
         ["eps"] = o.Settings.Epsilon.ToString("R", CultureInfo.InvariantCulture),
         ["weight_decay"] = o.Settings.WeightDecay.ToString("R", CultureInfo.InvariantCulture),
+        ["moments"] = o.Settings.Bf16Moments ? "bf16" : "f32",
     };
 
     private static long ReadStep(SafetensorsFile f) =>
         f.Metadata.TryGetValue("step", out string? s) && long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out long step) ? step
             : throw new CheckpointException($"{f.Path}: metadata has no valid 'step'; not a SharpSeek optimizer state.");
 
-    private static void CopyInto(SafetensorsFile file, string name, long[] shape, Span<float> dest)
+    private static void CopyInto(SafetensorsFile file, string name, long[] shape, Span<float> dest) =>
+        MemoryMarshal.Cast<byte, float>(Checked(file, name, shape, SafetensorsDType.F32)).CopyTo(dest);
+
+    private static void CopyInto(SafetensorsFile file, string name, long[] shape, Span<ushort> dest) =>
+        MemoryMarshal.Cast<byte, ushort>(Checked(file, name, shape, SafetensorsDType.BF16)).CopyTo(dest);
+
+    /// <summary>The bytes of <paramref name="name"/>, which must exist with <paramref name="dtype"/> and <paramref name="shape"/>.</summary>
+    private static ReadOnlySpan<byte> Checked(SafetensorsFile file, string name, long[] shape, SafetensorsDType dtype)
     {
         if (!file.Tensors.TryGetValue(name, out SafetensorsTensorInfo? info))
             throw new CheckpointException($"{file.Path}: no tensor '{name}'; the checkpoint was written for a different model (check --preset).");
-        if (info.DType != SafetensorsDType.F32 || !info.Shape.AsSpan().SequenceEqual(shape))
-            throw new CheckpointException($"{file.Path}: tensor '{name}' is {info.DType} {SafetensorsFormat.ShapeString(info.Shape)}; resume needs F32 {SafetensorsFormat.ShapeString(shape)}.");
-        MemoryMarshal.Cast<byte, float>(file.Bytes(name)).CopyTo(dest);
+        if (info.DType != dtype || !info.Shape.AsSpan().SequenceEqual(shape))
+            throw new CheckpointException($"{file.Path}: tensor '{name}' is {info.DType} {SafetensorsFormat.ShapeString(info.Shape)}; resume needs {dtype} {SafetensorsFormat.ShapeString(shape)}" +
+                (info.DType != dtype && info.Shape.AsSpan().SequenceEqual(shape) ? $" (the run's --moments differs from the checkpoint's)." : "."));
+        return file.Bytes(name);
     }
 }

@@ -7,7 +7,10 @@
 //   p  ← p − lr · wd · p                         only for ParameterTreatment.Decay
 //   p  ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + ε)
 //
-// The DeepSeek-V3 report: β1 = 0.9, β2 = 0.95, wd = 0.1. Gradient accumulation, the global-norm clip and the update
+// The DeepSeek-V3 report: β1 = 0.9, β2 = 0.95, wd = 0.1, and m and v kept in BF16 "without observable performance
+// degradation" (§3.3.3): with Bf16Moments they are stored as BF16 (round to nearest even) and widened to FP32 for the
+// update — the FP32 update's arithmetic in between; 4 instead of 8 bytes of state and 24 instead of 32 bytes of
+// optimizer traffic per parameter. Gradient accumulation, the global-norm clip and the update
 // are fused: Step takes the summed micro-batch gradients, computes ‖g/M‖ in FP64, and applies
 // g_eff = g · (1/M) · min(1, clip / (‖g/M‖ + 1e-6)) on the fly — one read of g, no extra pass, no allocation.
 // Both passes run over fixed 64K-element chunks of the trained slots, on a WorkerPool when one is given; the chunks
@@ -19,7 +22,7 @@ using SharpSeek.Numerics;
 namespace SharpSeek.Training;
 
 public sealed record AdamWSettings(double Beta1 = 0.9, double Beta2 = 0.95, double Epsilon = 1e-8,
-    double WeightDecay = 0.1, double GradClip = 1.0);
+    double WeightDecay = 0.1, double GradClip = 1.0, bool Bf16Moments = false);
 
 /// <summary>What one optimizer step saw: the gradient norm before clipping and the scale applied to g.</summary>
 public readonly record struct StepReport(double GradNorm, double GradScale);
@@ -27,8 +30,8 @@ public readonly record struct StepReport(double GradNorm, double GradScale);
 public sealed class AdamW : IDisposable
 {
     private readonly ParameterStore _store;
-    private readonly NativeBuffer<float> _m; // (N,) same layout as the store
-    private readonly NativeBuffer<float> _v; // (N,)
+    private readonly NativeBuffer<float>? _m, _v;       // (N,) same layout as the store: FP32 moments
+    private readonly NativeBuffer<ushort>? _m16, _v16;  // (N,) or BF16 moments (Settings.Bf16Moments)
     private readonly WorkerPool? _pool;
     private readonly Chunk[] _chunks;        // the trained elements in fixed pieces: a function of the shapes only
     private readonly double[] _chunkSquares; // (chunks,) Σ g² per chunk, summed in chunk order afterwards
@@ -56,8 +59,16 @@ public sealed class AdamW : IDisposable
             throw new ArgumentOutOfRangeException(nameof(settings), "β1 and β2 must be in [0, 1).");
         if (!(Settings.Epsilon > 0) || !(Settings.WeightDecay >= 0) || !(Settings.GradClip > 0))
             throw new ArgumentOutOfRangeException(nameof(settings), "ε and the clip norm must be > 0, weight decay >= 0.");
-        _m = new NativeBuffer<float>(store.ElementCount);
-        _v = new NativeBuffer<float>(store.ElementCount);
+        if (Settings.Bf16Moments)
+        {
+            _m16 = new NativeBuffer<ushort>(store.ElementCount);
+            _v16 = new NativeBuffer<ushort>(store.ElementCount);
+        }
+        else
+        {
+            _m = new NativeBuffer<float>(store.ElementCount);
+            _v = new NativeBuffer<float>(store.ElementCount);
+        }
         var chunks = new List<Chunk>();
         for (int i = 0; i < store.Slots.Count; i++)
         {
@@ -69,10 +80,19 @@ public sealed class AdamW : IDisposable
         _chunkSquares = new double[_chunks.Length];
     }
 
-    /// <summary>First moment m of a parameter slot (for checkpoints).</summary>
-    public Span<float> FirstMoment(int slot) => _m.Slice(_store.Slots[slot].Offset, _store.Slots[slot].Length);
-    /// <summary>Second moment v of a parameter slot (for checkpoints).</summary>
-    public Span<float> SecondMoment(int slot) => _v.Slice(_store.Slots[slot].Offset, _store.Slots[slot].Length);
+    /// <summary>First moment m of a parameter slot (for checkpoints), FP32 moments only.</summary>
+    public Span<float> FirstMoment(int slot) => Floats(_m).Slice(_store.Slots[slot].Offset, _store.Slots[slot].Length);
+    /// <summary>Second moment v of a parameter slot (for checkpoints), FP32 moments only.</summary>
+    public Span<float> SecondMoment(int slot) => Floats(_v).Slice(_store.Slots[slot].Offset, _store.Slots[slot].Length);
+    /// <summary>First moment m of a parameter slot as BF16 codes (for checkpoints), BF16 moments only.</summary>
+    public Span<ushort> FirstMomentBf16(int slot) => Codes(_m16).Slice(_store.Slots[slot].Offset, _store.Slots[slot].Length);
+    /// <summary>Second moment v of a parameter slot as BF16 codes (for checkpoints), BF16 moments only.</summary>
+    public Span<ushort> SecondMomentBf16(int slot) => Codes(_v16).Slice(_store.Slots[slot].Offset, _store.Slots[slot].Length);
+
+    private static NativeBuffer<float> Floats(NativeBuffer<float>? b) =>
+        b ?? throw new InvalidOperationException("this optimizer keeps its moments in BF16 (FirstMomentBf16 / SecondMomentBf16).");
+    private static NativeBuffer<ushort> Codes(NativeBuffer<ushort>? b) =>
+        b ?? throw new InvalidOperationException("this optimizer keeps its moments in FP32 (FirstMoment / SecondMoment).");
 
     /// <summary>L2 norm of the trained parameters' gradients, in FP64: per fixed chunk, then summed in chunk order.</summary>
     public double GradientNorm()
@@ -131,6 +151,16 @@ public sealed class AdamW : IDisposable
         {
             Chunk c = o._chunks[task];
             bool decays = o._store.Slots[c.Slot].Treatment == ParameterTreatment.Decay;
+            if (o.Settings.Bf16Moments)
+            {
+                var p = o._store.Weights(c.Slot).Slice(c.Start, c.Length);
+                var g = o._store.Grads(c.Slot).Slice(c.Start, c.Length);
+                var m = o.FirstMomentBf16(c.Slot).Slice(c.Start, c.Length);
+                var v = o.SecondMomentBf16(c.Slot).Slice(c.Start, c.Length);
+                if (o.UseReferenceKernel) UpdateBf16Reference(p, g, m, v, decays ? k with { Decay = decay } : k);
+                else UpdateBf16(p, g, m, v, decays ? k with { Decay = decay } : k);
+                return;
+            }
             if (o.UseReferenceKernel)
             {
                 UpdateReference(o._store.Weights(c.Slot).Slice(c.Start, c.Length), o._store.Grads(c.Slot).Slice(c.Start, c.Length),
@@ -183,6 +213,82 @@ public sealed class AdamW : IDisposable
         }
     }
 
+    /// <summary>The update over BF16 moments, fused: 16 elements a step, m and v widened to FP32 (a 16-bit shift), updated
+    /// with <see cref="Update"/>'s operations, rounded back to BF16 by <see cref="ToBf16"/> — the bits of
+    /// <see cref="UpdateBf16Reference"/>.</summary>
+    [SkipLocalsInit]
+    internal static void UpdateBf16(Span<float> p, ReadOnlySpan<float> grad, Span<ushort> m, Span<ushort> v, in UpdateConstants k)
+    {
+        int n = p.Length, i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var c = new VectorConstants(k);
+            for (; i <= n - 16; i += 16)
+            {
+                var (m0, m1) = Vector256.Widen(Vector256.Create(m.Slice(i, 16)));
+                var (v0, v1) = Vector256.Widen(Vector256.Create(v.Slice(i, 16)));
+                Vector256<float> mf0 = (m0 << 16).AsSingle(), mf1 = (m1 << 16).AsSingle(), vf0 = (v0 << 16).AsSingle(), vf1 = (v1 << 16).AsSingle();
+                Vector256<float> p0 = Vector256.Create(p.Slice(i, 8)), p1 = Vector256.Create(p.Slice(i + 8, 8));
+                c.Apply(ref p0, Vector256.Create(grad.Slice(i, 8)), ref mf0, ref vf0);
+                c.Apply(ref p1, Vector256.Create(grad.Slice(i + 8, 8)), ref mf1, ref vf1);
+                p0.CopyTo(p.Slice(i, 8)); p1.CopyTo(p.Slice(i + 8, 8));
+                Vector256.Narrow(EncodeBf16(mf0), EncodeBf16(mf1)).CopyTo(m.Slice(i, 16));
+                Vector256.Narrow(EncodeBf16(vf0), EncodeBf16(vf1)).CopyTo(v.Slice(i, 16));
+            }
+        }
+        UpdateBf16Reference(p[i..], grad[i..], m[i..], v[i..], k);
+    }
+
+    /// <summary><see cref="ToBf16"/> on eight lanes (codes in the low 16 bits).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<uint> EncodeBf16(Vector256<float> value)
+    {
+        Vector256<uint> x = value.AsUInt32();
+        return (x + ((x >> 16) & Vector256.Create(1u)) + Vector256.Create(0x7FFFu)) >> 16;
+    }
+
+    /// <summary>A moment rounded to BF16, to nearest even. No saturation or NaN handling (SharpSeek's
+    /// <see cref="Numerics.Bf16.FromFloat(float)"/> has both, at twice the instructions): a moment is finite — Step
+    /// throws on a non-finite gradient norm before any update — and |m|, √v stay far below BF16's 3.4e38; a v that
+    /// overflowed FP32 rounds to +∞ either way.</summary>
+    internal static ushort ToBf16(float value)
+    {
+        uint x = BitConverter.SingleToUInt32Bits(value);
+        return (ushort)((x + ((x >> 16) & 1) + 0x7FFF) >> 16);
+    }
+
+    /// <summary><see cref="Update"/>'s vector body, for the BF16 path's widened moments.</summary>
+    private readonly struct VectorConstants(in UpdateConstants k)
+    {
+        private readonly Vector256<float> _g = Vector256.Create(k.G), _b1 = Vector256.Create(k.B1), _b1c = Vector256.Create(1 - k.B1),
+            _b2 = Vector256.Create(k.B2), _b2c = Vector256.Create(1 - k.B2), _step = Vector256.Create(k.StepSize),
+            _ibc2 = Vector256.Create(k.InvSqrtBc2), _eps = Vector256.Create(k.Eps), _decay = Vector256.Create(k.Decay);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Apply(ref Vector256<float> p, Vector256<float> grad, ref Vector256<float> m, ref Vector256<float> v)
+        {
+            var g = grad * _g;
+            m = _b1 * m + _b1c * g;
+            v = _b2 * v + _b2c * (g * g);
+            p = p * _decay - _step * m / (Vector256.Sqrt(v) * _ibc2 + _eps);
+        }
+    }
+
+    /// <summary>The naive reference of <see cref="UpdateBf16"/>: one element at a time, widened, updated as
+    /// <see cref="UpdateReference"/>, rounded back.</summary>
+    internal static void UpdateBf16Reference(Span<float> p, ReadOnlySpan<float> grad, Span<ushort> m, Span<ushort> v, in UpdateConstants k)
+    {
+        Span<float> mi = stackalloc float[1], vi = stackalloc float[1];
+        for (int i = 0; i < p.Length; i++)
+        {
+            mi[0] = Bf16.ToFloat(m[i]);
+            vi[0] = Bf16.ToFloat(v[i]);
+            UpdateReference(p.Slice(i, 1), grad.Slice(i, 1), mi, vi, k);
+            m[i] = ToBf16(mi[0]);
+            v[i] = ToBf16(vi[0]);
+        }
+    }
+
     /// <summary>Σ x² in FP64: four Vector256&lt;double&gt; lanes, then a scalar tail; fixed order.</summary>
     internal static double SquaredSum(ReadOnlySpan<float> x)
     {
@@ -204,7 +310,9 @@ public sealed class AdamW : IDisposable
 
     public void Dispose()
     {
-        _m.Dispose();
-        _v.Dispose();
+        _m?.Dispose();
+        _v?.Dispose();
+        _m16?.Dispose();
+        _v16?.Dispose();
     }
 }

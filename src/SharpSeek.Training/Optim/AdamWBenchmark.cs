@@ -1,7 +1,7 @@
 // AdamWBenchmark — `sharpseek bench optimizer`: time of one optimizer step (FP64 global norm + fused AdamW update)
-// over every parameter of a preset, for the naive scalar kernel and the vectorised one on 1 and N threads, measured
-// back to back in one process. Effective bandwidth counts the bytes a step must move: read g twice (norm, update),
-// read p, m, v, write p, m, v = 32 bytes per trained parameter.
+// over every parameter of a preset, for the naive scalar kernel and the vectorised one on 1 and N threads, with FP32
+// and with BF16 moments, measured back to back in one process. Effective bandwidth counts the bytes a step must move:
+// read g twice (norm, update), read p, m, v, write p, m, v = 32 bytes per trained parameter (24 with BF16 moments).
 using System.Diagnostics;
 using SharpSeek.Model;
 using SharpSeek.Numerics;
@@ -36,23 +36,29 @@ public static class AdamWBenchmark
         }
         var variants = new List<AdamWBenchmarkVariant>
         {
-            Measure(store, "scalar", 1, steps, trained, reference: true),
-            Measure(store, "vector", 1, steps, trained, reference: false),
+            Measure(store, "scalar", 1, steps, trained, reference: true, bf16: false),
+            Measure(store, "vector", 1, steps, trained, reference: false, bf16: false),
+            Measure(store, "vector, BF16 moments", 1, steps, trained, reference: false, bf16: true),
         };
-        if (threads > 1) variants.Add(Measure(store, "vector", threads, steps, trained, reference: false));
+        if (threads > 1)
+        {
+            variants.Add(Measure(store, "vector", threads, steps, trained, reference: false, bf16: false));
+            variants.Add(Measure(store, "vector, BF16 moments", threads, steps, trained, reference: false, bf16: true));
+        }
         return new AdamWBenchmarkResult(name, trained, steps, variants);
     }
 
-    private static AdamWBenchmarkVariant Measure(ParameterStore store, string kernel, int threads, int steps, long trained, bool reference)
+    private static AdamWBenchmarkVariant Measure(ParameterStore store, string kernel, int threads, int steps, long trained, bool reference, bool bf16)
     {
         using var pool = threads > 1 ? new WorkerPool(threads) : null;
-        using var opt = new AdamW(store, null, pool) { UseReferenceKernel = reference };
+        using var opt = new AdamW(store, new AdamWSettings(Bf16Moments: bf16), pool) { UseReferenceKernel = reference };
         opt.Step(1e-4); // warm-up: JIT, first touch of m and v
         long allocated = GC.GetAllocatedBytesForCurrentThread();
         var clock = Stopwatch.StartNew();
         for (int s = 0; s < steps; s++) opt.Step(1e-4);
         double ms = clock.Elapsed.TotalMilliseconds / steps;
         long perStep = (GC.GetAllocatedBytesForCurrentThread() - allocated) / steps;
-        return new AdamWBenchmarkVariant(kernel, threads, ms, trained * 32.0 / (ms * 1e-3) / 1e9, perStep);
+        double bytesPerParameter = bf16 ? 24 : 32;   // g, p read; p written; m and v read and written (FP32 or BF16)
+        return new AdamWBenchmarkVariant(kernel, threads, ms, trained * bytesPerParameter / (ms * 1e-3) / 1e9, perStep);
     }
 }
