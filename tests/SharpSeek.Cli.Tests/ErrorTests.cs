@@ -64,11 +64,12 @@ public class ErrorTests
     }
 
     [Fact]
-    public void Bench_decode_rejects_empty_runs()
+    public void Bench_decode_and_attention_reject_empty_runs()
     {
         // --steps 0 had crashed with an unhandled exception (exit 134), --batch 0 named an internal cache argument
         AssertUsageError(CliProcess.Run("bench", "decode", "--preset", "tiny", "--steps", "0"), "--steps");
         AssertUsageError(CliProcess.Run("bench", "decode", "--preset", "tiny", "--batch", "0"), "--batch");
+        AssertUsageError(CliProcess.Run("bench", "attention", "--preset", "tiny", "--context", "0"), "--context");
     }
 
     [Fact]

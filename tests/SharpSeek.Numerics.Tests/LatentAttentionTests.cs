@@ -12,20 +12,22 @@ public unsafe class LatentAttentionTests
     [InlineData(4, 128, 32)]   // the shapes the vector loops take
     [InlineData(3, 20, 6)]     // ragged widths: the scalar tails
     [InlineData(2, 16, 0)]     // no rope part
-    public void Forward_MatchesTheSoftmaxOverTheWholeContext_InDouble(int heads, int rkv, int dr)
+    public void Forward_MatchesTheReference_ASoftmaxOverTheWholeContextInDouble(int heads, int rkv, int dr)
     {
         var (args, rows, buffers) = Problem(heads, rkv, dr, Lengths, seed: heads * 100 + rkv);
         using var _ = buffers;
         using var pool = new WorkerPool(2);
+        LatentAttentionReference.Forward(args, rows);
+        float[] expected = new Span<float>(args.O, buffers.OFloats).ToArray();
+        new Span<float>(args.O, buffers.OFloats).Fill(float.NaN);
         LatentAttention.Forward(pool, args, rows);
         for (int r = 0; r < rows.Length; r++)
             for (int h = 0; h < heads; h++)
             {
-                double[] expected = Reference(args, rows[r], h);
-                float* o = args.O + h * args.OHead + (long)rows[r].Row * args.ORow;
+                long at = h * args.OHead + (long)rows[r].Row * args.ORow;
                 for (int k = 0; k < rkv; k++)
-                    Assert.True(Math.Abs(o[k] - expected[k]) <= 1e-5 * (1 + Math.Abs(expected[k])),
-                        $"row {r} (length {rows[r].Length}) head {h} column {k}: {o[k]} vs {expected[k]}");
+                    Assert.True(Math.Abs(args.O[at + k] - expected[at + k]) <= 1e-5 * (1 + Math.Abs(expected[at + k])),
+                        $"row {r} (length {rows[r].Length}) head {h} column {k}: {args.O[at + k]} vs {expected[at + k]}");
             }
     }
 
@@ -59,6 +61,16 @@ public unsafe class LatentAttentionTests
     }
 
     [Fact]
+    public void Benchmark_TimesHotAndColdCaches_AgainstTheReference()
+    {
+        using var pool = new WorkerPool(2);
+        var results = SharpSeek.Numerics.Benchmarks.LatentAttentionBenchmark.Run(pool, rows: 2, context: 40, heads: 2, rkv: 64, dr: 16);
+        Assert.Equal(["hot", "cold"], results.Select(r => r.Cache));
+        Assert.All(results, r => Assert.True(r.MedianSeconds > 0 && r.Gflops > 0 && r.KvGbps > 0 && r.SpeedupVsReference > 0, r.ToString()));
+        Assert.Throws<ArgumentException>(() => SharpSeek.Numerics.Benchmarks.LatentAttentionBenchmark.Run(pool, 1, 0, 2, 64, 16));
+    }
+
+    [Fact]
     public void Forward_RejectsAnEmptyContextOrMissingOperands()
     {
         var (args, rows, buffers) = Problem(2, 16, 8, [3], seed: 1);
@@ -70,27 +82,6 @@ public unsafe class LatentAttentionTests
         var noRope = args;
         noRope.Qpe = null;
         Assert.Contains("null", Assert.Throws<ArgumentException>(() => LatentAttention.Forward(pool, noRope, rows)).Message);
-    }
-
-    private static double[] Reference(in LatentAttentionArgs a, LatentRow row, int h)
-    {
-        float* qc = a.Qc + h * a.QcHead + (long)row.Row * a.QcRow, qpe = a.Qpe + h * a.QpeHead + (long)row.Row * a.QpeRow;
-        var s = new double[row.Length];
-        for (int j = 0; j < row.Length; j++)
-        {
-            double dot = 0;
-            for (int k = 0; k < a.Rkv; k++) dot += (double)qc[k] * row.Ckv[(long)j * a.Rkv + k];
-            for (int k = 0; k < a.Dr; k++) dot += (double)qpe[k] * row.Kpe[(long)j * a.Dr + k];
-            s[j] = dot * a.Scale;
-        }
-        double max = s.Max(), sum = s.Sum(v => Math.Exp(v - max));
-        var o = new double[a.Rkv];
-        for (int j = 0; j < row.Length; j++)
-        {
-            double p = Math.Exp(s[j] - max) / sum;
-            for (int k = 0; k < a.Rkv; k++) o[k] += p * row.Ckv[(long)j * a.Rkv + k];
-        }
-        return o;
     }
 
     private sealed class Buffers : IDisposable
