@@ -111,6 +111,19 @@ public static unsafe class LatentAttention
         }
     }
 
+    /// <summary>Hints the c_kv and k_pe rows of the block at <paramref name="j0"/> (up to <paramref name="end"/>) into
+    /// L2. The cache comes from DRAM at every decode step (the weights streamed in between), and a block's rows are
+    /// read through eight row streams 512 B apart, which the hardware prefetcher does not run ahead of: one block ahead
+    /// into L2, the cold kernel ran 1.15–1.26× (8 rows × 1056 positions, 2 threads, alternating in one process; hot
+    /// 1.007×; into L1 or two blocks ahead less); `small` decode at context ≈1K 1.014–1.025×, at ≈64 1.002–1.007×.</summary>
+    private static void PrefetchBlock(in LatentRow row, int j0, int end, int rkv, int dr)
+    {
+        if (j0 >= end || !Sse.IsSupported) return;
+        int j1 = Math.Min(end, j0 + Block);
+        for (byte* a = (byte*)(row.Ckv + (long)j0 * rkv), ae = (byte*)(row.Ckv + (long)j1 * rkv); a < ae; a += 64) Sse.Prefetch1(a);
+        for (byte* b = (byte*)(row.Kpe + (long)j0 * dr), be = (byte*)(row.Kpe + (long)j1 * dr); b < be; b += 64) Sse.Prefetch1(b);
+    }
+
     private static int Chunks(int length) => (length + Chunk - 1) / Chunk;
 
     private struct ChunkJob : IParallelJob
@@ -135,8 +148,10 @@ public static unsafe class LatentAttention
             float* m = stackalloc float[heads];
             float* l = stackalloc float[heads];
             float* partial = PartialOf[ri] < 0 ? null : Partials + ((long)(PartialOf[ri] + chunk) * A.Heads) * (rkv + 2);
+            PrefetchBlock(row, c0, c1, rkv, A.Dr);
             for (int j0 = c0; j0 < c1; j0 += Block)
             {
+                PrefetchBlock(row, j0 + Block, c1, rkv, A.Dr);   // the next block, while this one is computed
                 int j1 = Math.Min(c1, j0 + Block), n = j1 - j0;
                 float* ckvBlock = row.Ckv + (long)j0 * rkv;
                 for (int i = 0; i < heads; i++)
