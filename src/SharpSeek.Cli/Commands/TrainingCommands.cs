@@ -110,11 +110,15 @@ public static class TrainingCommands
         var threads = new Option<int>("--threads") { Description = "Worker threads (0 = all cores).", DefaultValueFactory = _ => 0 };
         var steps = new Option<int>("--steps") { Description = "Timed steps (after ≥ 3 s of warm-up steps and one allocation-measured step); the default is torchref's.", DefaultValueFactory = _ => 20 };
         var json = new Option<bool>("--json") { Description = "Write the result as JSON." };
-        foreach (Option o in new Option[] { preset, batch, seq, threads, steps, json }) cmd.Options.Add(o);
+        var moments = new Option<string>("--moments") { Description = "AdamW moments in f32 or bf16.", DefaultValueFactory = _ => "f32" };
+        foreach (Option o in new Option[] { preset, batch, seq, threads, steps, json, moments }) cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {
             string name = parse.GetValue(preset)!;
-            var options = new TrainingOptions { Preset = name, Batch = parse.GetValue(batch), Seq = parse.GetValue(seq), Threads = parse.GetValue(threads) };
+            var options = new TrainingOptions
+            {
+                Preset = name, Batch = parse.GetValue(batch), Seq = parse.GetValue(seq), Threads = parse.GetValue(threads), Moments = parse.GetValue(moments)!,
+            };
             ModelConfig config = ModelConfig.FromPresetOrPath(name);
             options.Validate(config);
             using var pool = new WorkerPool(options.EffectiveThreads);
