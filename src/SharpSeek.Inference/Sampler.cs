@@ -4,6 +4,7 @@
 // path sorts the whole vocabulary: top-k selects with the router's TopK, top-p sorts only the tokens heavy enough
 // to lie in the nucleus, and with neither the draw runs over the vocabulary in index order.
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using SharpSeek.Numerics;
 
 namespace SharpSeek.Inference;
@@ -199,10 +200,40 @@ public sealed class Sampler
         System.Runtime.InteropServices.MemoryMarshal.Cast<float, uint>(logits).IndexOf(0x7F800000u) is int infinite and >= 0
             ? infinite : ArgMax(logits);
 
+    /// <summary>Greedy decoding: the first index of the largest non-NaN value (−0 and +0 alike); 0 when every value is
+    /// NaN or x is empty. Two vector passes — the maximum, then its first index — instead of a compare-and-branch per
+    /// element (16,384 logits: ≈16 µs a row scalar).</summary>
     public static int ArgMax(ReadOnlySpan<float> x)
     {
-        int a = 0;
-        for (int i = 1; i < x.Length; i++) if (x[i] > x[a]) a = i;
-        return a;
+        float max = float.NegativeInfinity;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && x.Length >= 2 * Vector256<float>.Count)
+        {
+            var m = Vector256.Create(float.NegativeInfinity);
+            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var v = Vector256.Create(x.Slice(i, Vector256<float>.Count));
+                m = Vector256.ConditionalSelect(Vector256.GreaterThan(v, m), v, m);   // a NaN lane compares false: kept out
+            }
+            for (int lane = 0; lane < Vector256<float>.Count; lane++) if (m[lane] > max) max = m[lane];
+        }
+        for (; i < x.Length; i++) if (x[i] > max) max = x[i];
+        i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (var target = Vector256.Create(max); i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                uint hits = Vector256.Equals(Vector256.Create(x.Slice(i, Vector256<float>.Count)), target).ExtractMostSignificantBits();
+                if (hits != 0) return i + System.Numerics.BitOperations.TrailingZeroCount(hits);
+            }
+        for (; i < x.Length; i++) if (x[i] == max) return i;
+        return 0;   // every value NaN (or none)
+    }
+
+    /// <summary>The scalar definition of <see cref="ArgMax"/>, its test oracle.</summary>
+    public static int ArgMaxReference(ReadOnlySpan<float> x)
+    {
+        int a = -1;
+        for (int i = 0; i < x.Length; i++) if (!float.IsNaN(x[i]) && (a < 0 || x[i] > x[a])) a = i;
+        return Math.Max(a, 0);
     }
 }

@@ -154,6 +154,23 @@ public class InferenceTests
     }
 
     [Fact]
+    public void ArgMax_IsTheFirstLargestNonNaN_AsTheScalarDefinition_AtEveryLength()
+    {
+        var rng = new Random(3);
+        float[] pool = [0f, -0f, 1f, -1f, 2f, float.NaN, float.NegativeInfinity, float.PositiveInfinity, 1e-30f, -3.5f];
+        for (int n = 0; n <= 70; n++)
+            for (int trial = 0; trial < 40; trial++)
+            {
+                // few distinct values, so ties, ±0, NaN (also at index 0) and infinities are common
+                float[] x = [.. Enumerable.Range(0, n).Select(_ => trial % 2 == 0 ? pool[rng.Next(pool.Length)] : (float)rng.NextDouble())];
+                Assert.Equal(Sampler.ArgMaxReference(x), Sampler.ArgMax(x));
+            }
+        Assert.Equal(0, Sampler.ArgMax([float.NaN, float.NaN, float.NaN, float.NaN, float.NaN, float.NaN, float.NaN, float.NaN, float.NaN]));
+        Assert.Equal(3, Sampler.ArgMax([float.NaN, -1f, -2f, 5f, 5f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 5f]));
+        Assert.Equal(1, Sampler.ArgMax([float.NaN, float.NegativeInfinity]));
+    }
+
+    [Fact]
     public void Sampler_InfiniteOrNaNLogits_NeverThrow_PlusInfinityWins()
     {
         // softmax of a row holding +∞ is NaN everywhere; every path must still return a valid token (the +∞ one)
