@@ -227,12 +227,16 @@ public static unsafe class LatentAttention
         _ => RowOps.ExpShifted<VecScalar>(x, shift, x, n),
     };
 
+    /// <summary>x (n) *= factor (RowOps.Scale at the active level; exact per element, so any level gives the same bits).</summary>
     private static void ScaleRow(float* x, int n, float factor)
     {
-        int i = 0;
-        if (Avx.IsSupported)
-            for (Vector256<float> f = Vector256.Create(factor); i + 8 <= n; i += 8) Avx.Store(x + i, Avx.LoadVector256(x + i) * f);
-        for (; i < n; i++) x[i] *= factor;
+        switch (Simd.Active)
+        {
+            case SimdLevel.Vector512: RowOps.Scale<Vec512>(x, factor, x, n); break;
+            case SimdLevel.Vector256: RowOps.Scale<Vec256>(x, factor, x, n); break;
+            case SimdLevel.Vector128: RowOps.Scale<Vec128>(x, factor, x, n); break;
+            default: RowOps.Scale<VecScalar>(x, factor, x, n); break;
+        }
     }
 
     // Small fused loops: the per-row TensorPrimitives calls they replace cost more in call overhead than in FLOPs at

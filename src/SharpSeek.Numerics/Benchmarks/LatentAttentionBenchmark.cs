@@ -71,6 +71,9 @@ public static unsafe class LatentAttentionBenchmark
     private static void LatentAttentionRowReference(in LatentAttentionArgs a, LatentRow row) =>
         LatentAttentionReference.Forward(a, new ReadOnlySpan<LatentRow>(in row));
 
+    /// <summary>Median wall seconds of back-to-back calls. Not AttentionBenchmark.Time: its per-call reads of the
+    /// process CPU time (/proc, tens of µs) leave gaps in which the pool's worker goes to sleep, and a decode-sized
+    /// call (≈70 µs at L = 64) would then time the worker's wake-up too.</summary>
     private static double Median(Action call)
     {
         var times = new List<double>();

@@ -150,27 +150,21 @@ public sealed class AdamW : IDisposable
         public void Execute(int task, int worker)
         {
             Chunk c = o._chunks[task];
-            bool decays = o._store.Slots[c.Slot].Treatment == ParameterTreatment.Decay;
+            UpdateConstants kc = o._store.Slots[c.Slot].Treatment == ParameterTreatment.Decay ? k with { Decay = decay } : k;
+            Span<float> p = o._store.Weights(c.Slot).Slice(c.Start, c.Length);
+            ReadOnlySpan<float> g = o._store.Grads(c.Slot).Slice(c.Start, c.Length);
             if (o.Settings.Bf16Moments)
             {
-                var p = o._store.Weights(c.Slot).Slice(c.Start, c.Length);
-                var g = o._store.Grads(c.Slot).Slice(c.Start, c.Length);
-                var m = o.FirstMomentBf16(c.Slot).Slice(c.Start, c.Length);
-                var v = o.SecondMomentBf16(c.Slot).Slice(c.Start, c.Length);
-                if (o.UseReferenceKernel) UpdateBf16Reference(p, g, m, v, decays ? k with { Decay = decay } : k);
-                else UpdateBf16(p, g, m, v, decays ? k with { Decay = decay } : k);
-                return;
+                Span<ushort> m = o.FirstMomentBf16(c.Slot).Slice(c.Start, c.Length), v = o.SecondMomentBf16(c.Slot).Slice(c.Start, c.Length);
+                if (o.UseReferenceKernel) UpdateBf16Reference(p, g, m, v, kc);
+                else UpdateBf16(p, g, m, v, kc);
             }
-            if (o.UseReferenceKernel)
+            else
             {
-                UpdateReference(o._store.Weights(c.Slot).Slice(c.Start, c.Length), o._store.Grads(c.Slot).Slice(c.Start, c.Length),
-                    o.FirstMoment(c.Slot).Slice(c.Start, c.Length), o.SecondMoment(c.Slot).Slice(c.Start, c.Length),
-                    decays ? k with { Decay = decay } : k);
-                return;
+                Span<float> m = o.FirstMoment(c.Slot).Slice(c.Start, c.Length), v = o.SecondMoment(c.Slot).Slice(c.Start, c.Length);
+                if (o.UseReferenceKernel) UpdateReference(p, g, m, v, kc);
+                else Update(p, g, m, v, kc);
             }
-            Update(o._store.Weights(c.Slot).Slice(c.Start, c.Length), o._store.Grads(c.Slot).Slice(c.Start, c.Length),
-                o.FirstMoment(c.Slot).Slice(c.Start, c.Length), o.SecondMoment(c.Slot).Slice(c.Start, c.Length),
-                decays ? k with { Decay = decay } : k);
         }
     }
 
@@ -183,16 +177,11 @@ public sealed class AdamW : IDisposable
         int n = p.Length, i = 0;
         if (Vector256.IsHardwareAccelerated)
         {
-            var vg = Vector256.Create(k.G); var vb1 = Vector256.Create(k.B1); var vb1c = Vector256.Create(1 - k.B1);
-            var vb2 = Vector256.Create(k.B2); var vb2c = Vector256.Create(1 - k.B2); var vstep = Vector256.Create(k.StepSize);
-            var vibc2 = Vector256.Create(k.InvSqrtBc2); var veps = Vector256.Create(k.Eps); var vdec = Vector256.Create(k.Decay);
+            var c = new VectorConstants(k);
             for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
             {
-                var g = Vector256.Create(grad.Slice(i, 8)) * vg;
-                var mi = vb1 * Vector256.Create(m.Slice(i, 8)) + vb1c * g;
-                var vi = vb2 * Vector256.Create(v.Slice(i, 8)) + vb2c * (g * g);
-                var pi = Vector256.Create(p.Slice(i, 8)) * vdec;
-                pi -= vstep * mi / (Vector256.Sqrt(vi) * vibc2 + veps);
+                Vector256<float> pi = Vector256.Create(p.Slice(i, 8)), mi = Vector256.Create(m.Slice(i, 8)), vi = Vector256.Create(v.Slice(i, 8));
+                c.Apply(ref pi, Vector256.Create(grad.Slice(i, 8)), ref mi, ref vi);
                 mi.CopyTo(m.Slice(i, 8)); vi.CopyTo(v.Slice(i, 8)); pi.CopyTo(p.Slice(i, 8));
             }
         }
@@ -257,7 +246,8 @@ public sealed class AdamW : IDisposable
         return (ushort)((x + ((x >> 16) & 1) + 0x7FFF) >> 16);
     }
 
-    /// <summary><see cref="Update"/>'s vector body, for the BF16 path's widened moments.</summary>
+    /// <summary>The vector body of both updates (FP32 moments, and BF16 ones once widened): the operations, in the
+    /// order, of <see cref="UpdateReference"/>.</summary>
     private readonly struct VectorConstants(in UpdateConstants k)
     {
         private readonly Vector256<float> _g = Vector256.Create(k.G), _b1 = Vector256.Create(k.B1), _b1c = Vector256.Create(1 - k.B1),
